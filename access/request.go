@@ -1,0 +1,51 @@
+package access
+
+import (
+	"net/http"
+	"strings"
+)
+
+// The places a client may put its key, in the order they are read.
+const (
+	headerAuthorization = "Authorization"
+	headerAPIKey        = "X-Api-Key"
+	headerGoogAPIKey    = "X-Goog-Api-Key"
+	queryKey            = "key"
+)
+
+// ClientKey returns the key the client presented: a Bearer token in
+// Authorization, else x-api-key, else x-goog-api-key, else the key query
+// parameter. It returns "" when there is none.
+func ClientKey(r *http.Request) string {
+	if v := r.Header.Get(headerAuthorization); v != "" {
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			return strings.TrimSpace(v[7:])
+		}
+	}
+	if v := r.Header.Get(headerAPIKey); v != "" {
+		return v
+	}
+	if v := r.Header.Get(headerGoogAPIKey); v != "" {
+		return v
+	}
+	if r.URL != nil && r.URL.RawQuery != "" {
+		return r.URL.Query().Get(queryKey)
+	}
+	return ""
+}
+
+// StripClientCredentials removes every place a client key can hide from r,
+// so that nothing the client authenticated with reaches an upstream.
+func StripClientCredentials(r *http.Request) {
+	r.Header.Del(headerAuthorization)
+	r.Header.Del(headerAPIKey)
+	r.Header.Del(headerGoogAPIKey)
+	r.Header.Del("Proxy-Authorization")
+	if r.URL != nil && strings.Contains(r.URL.RawQuery, queryKey) {
+		q := r.URL.Query()
+		if q.Has(queryKey) {
+			q.Del(queryKey)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+)
+
+// Credential is one upstream account or API key of the pool. Its fields are
+// set once when the pool is built and not changed afterwards; the mutable
+// health of a credential lives in the [Pool].
+type Credential struct {
+	// Name identifies the credential in logs, metrics and the management
+	// API. Names are unique within a pool, and the pool orders credentials
+	// by name so every selection strategy is deterministic.
+	Name string
+
+	// Provider is the upstream API family the credential talks to.
+	Provider Provider
+
+	// APIKey is the upstream secret. It is injected into upstream requests
+	// and never written anywhere else; use Fingerprint to refer to it.
+	APIKey string
+
+	// BaseURL overrides the provider's default upstream. For the OpenAI
+	// family it includes the API version path (https://host/v1); for
+	// Claude and Gemini it is the host root, optionally with a prefix path.
+	BaseURL *url.URL
+
+	// Priority groups credentials into tiers; only the highest tier that
+	// has an available credential is offered to the selector.
+	Priority int
+
+	// Models, when not empty, is the allow-list of model patterns the
+	// credential serves ('*' wildcards). Empty means every model.
+	Models []string
+
+	// ExcludedModels are model patterns the credential never serves, even
+	// when Models allows them.
+	ExcludedModels []string
+
+	// Headers are added to every upstream request made with the credential.
+	Headers http.Header
+
+	// Disabled takes the credential out of selection.
+	Disabled bool
+}
+
+// AllowsModel reports whether the credential may serve model. An empty model
+// (a request that names none, such as a model listing) is allowed unless the
+// credential is restricted by an allow-list.
+func (c *Credential) AllowsModel(model string) bool {
+	if model == "" {
+		return true
+	}
+	if len(c.Models) > 0 && !matchAny(c.Models, model) {
+		return false
+	}
+	return !matchAny(c.ExcludedModels, model)
+}
+
+// Fingerprint is a short, non-reversible tag of the credential's secret,
+// enough for an operator to tell two keys apart and never enough to use one.
+func (c *Credential) Fingerprint() string {
+	if c.APIKey == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(c.APIKey))
+	return hex.EncodeToString(sum[:4])
+}
+
+// String names the credential without its secret, so that formatting a
+// credential by mistake cannot leak it.
+func (c *Credential) String() string {
+	return string(c.Provider) + ":" + c.Name
+}

@@ -1,0 +1,259 @@
+package cliproxy
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/selector"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("cliproxy", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("cliproxy", httpcaddyfile.Before, "reverse_proxy")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	cliproxy {
+//	    client_key <key> [<name>]
+//	    client_keys_file <path>
+//	    strategy round-robin|fill-first
+//	    max_attempts <n>
+//	    max_body <size>
+//	    stream_timeout <duration>
+//	    credential <name> {
+//	        provider claude|openai|openai-compatible|gemini
+//	        api_key <key>
+//	        base_url <url>
+//	        priority <int>
+//	        models <pattern>...
+//	        excluded_models <pattern>...
+//	        header <name> <value>
+//	        disabled
+//	    }
+//	    transport {
+//	        <reverse_proxy http transport options>
+//	    }
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "client_key":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			k := ClientKey{Key: args[0]}
+			if len(args) == 2 {
+				k.Name = args[1]
+			}
+			if hash, ok := strings.CutPrefix(k.Key, "sha256:"); ok {
+				k.Key, k.SHA256 = "", hash
+			}
+			h.ClientKeys = append(h.ClientKeys, k)
+
+		case "client_keys_file":
+			if err := oneArg(d, &h.ClientKeysFile); err != nil {
+				return err
+			}
+
+		case "strategy":
+			var name string
+			if err := oneArg(d, &name); err != nil {
+				return err
+			}
+			canonical, err := selector.NormalizeStrategy(name)
+			if err != nil {
+				return d.Errf("parsing strategy: %v", err)
+			}
+			h.Strategy = canonical
+
+		case "max_attempts":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return d.Errf("max_attempts must be a positive integer, got %q", raw)
+			}
+			h.MaxAttempts = n
+
+		case "max_body":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(raw)
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("max_body must be a positive size such as 32MiB, got %q", raw)
+			}
+			h.MaxBody = int64(size)
+
+		case "stream_timeout":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil {
+				return d.Errf("parsing stream_timeout: %v", err)
+			}
+			h.StreamTimeout = caddy.Duration(dur)
+
+		case "credential":
+			c, err := unmarshalCredential(d)
+			if err != nil {
+				return err
+			}
+			for _, other := range h.Credentials {
+				if other.Name == c.Name {
+					return d.Errf("duplicate credential name %q", c.Name)
+				}
+			}
+			h.Credentials = append(h.Credentials, c)
+
+		case "transport":
+			if h.Transport != nil {
+				return d.Err("transport already specified")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			var t reverseproxy.HTTPTransport
+			if err := t.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
+				return err
+			}
+			raw, err := json.Marshal(t)
+			if err != nil {
+				return d.Errf("encoding transport: %v", err)
+			}
+			h.Transport = raw
+
+		default:
+			return d.Errf("unrecognized cliproxy subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// unmarshalCredential parses a credential block; d is on "credential".
+func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
+	var c Credential
+	if !d.NextArg() {
+		return c, d.ArgErr()
+	}
+	c.Name = d.Val()
+	if d.NextArg() {
+		return c, d.ArgErr()
+	}
+	line := d.Line()
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "provider":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return c, err
+			}
+			p, err := auth.ParseProvider(raw)
+			if err != nil {
+				return c, d.Errf("credential %s: %v", c.Name, err)
+			}
+			c.Provider = string(p)
+		case "api_key":
+			if err := oneArg(d, &c.APIKey); err != nil {
+				return c, err
+			}
+		case "base_url":
+			if err := oneArg(d, &c.BaseURL); err != nil {
+				return c, err
+			}
+			if !strings.Contains(c.BaseURL, "{") {
+				if _, err := parseBaseURL(c.BaseURL); err != nil {
+					return c, d.Errf("credential %s: %v", c.Name, err)
+				}
+			}
+		case "priority":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return c, err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				return c, d.Errf("credential %s: priority must be an integer, got %q", c.Name, raw)
+			}
+			c.Priority = n
+		case "models":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return c, d.ArgErr()
+			}
+			c.Models = append(c.Models, args...)
+		case "excluded_models":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return c, d.ArgErr()
+			}
+			c.ExcludedModels = append(c.ExcludedModels, args...)
+		case "header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return c, d.ArgErr()
+			}
+			if c.Headers == nil {
+				c.Headers = make(map[string][]string)
+			}
+			c.Headers[args[0]] = append(c.Headers[args[0]], args[1])
+		case "disabled":
+			if d.NextArg() {
+				return c, d.ArgErr()
+			}
+			c.Disabled = true
+		default:
+			return c, d.Errf("unrecognized credential subdirective %q", d.Val())
+		}
+	}
+	switch {
+	case c.Provider == "":
+		return c, d.Errf("credential %s (line %d) needs a provider", c.Name, line)
+	case c.APIKey == "":
+		return c, d.Errf("credential %s (line %d) needs an api_key", c.Name, line)
+	case c.Provider == string(auth.OpenAICompatible) && c.BaseURL == "":
+		return c, d.Errf("credential %s (line %d): provider openai-compatible needs a base_url", c.Name, line)
+	}
+	return c, nil
+}
+
+// oneArg reads exactly one argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

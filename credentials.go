@@ -1,0 +1,130 @@
+package cliproxy
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
+
+// Credential configures one upstream credential.
+type Credential struct {
+	// Name identifies the credential in logs, metrics and placeholders.
+	// Required and unique.
+	Name string `json:"name"`
+
+	// Provider is the upstream API: "claude", "openai",
+	// "openai-compatible" or "gemini". Required.
+	Provider string `json:"provider"`
+
+	// APIKey is the upstream secret, or a placeholder such as {env.X} or
+	// {file./path} resolved at provision. Required.
+	APIKey string `json:"api_key"`
+
+	// BaseURL overrides the provider's upstream (http:// or https://).
+	// For openai and openai-compatible it includes the version path, e.g.
+	// https://openrouter.ai/api/v1. Default: the provider's public API;
+	// required for openai-compatible.
+	BaseURL string `json:"base_url,omitempty"`
+
+	// Priority puts the credential in a tier: only the highest tier with
+	// an available credential serves. Default: 0.
+	Priority int `json:"priority,omitempty"`
+
+	// Models is the allow-list of model patterns ('*' wildcards) the
+	// credential serves. Default: every model.
+	Models []string `json:"models,omitempty"`
+
+	// ExcludedModels are model patterns the credential never serves.
+	// Default: none.
+	ExcludedModels []string `json:"excluded_models,omitempty"`
+
+	// Headers are added to every upstream request made with the
+	// credential. Values may use {env.*} placeholders. Default: none.
+	Headers http.Header `json:"headers,omitempty"`
+
+	// Disabled takes the credential out of the pool. Default: false.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// build resolves placeholders and checks the credential.
+func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
+	if c.Name == "" {
+		return nil, fmt.Errorf("credential without a name")
+	}
+	provider, err := auth.ParseProvider(c.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+	}
+	key := repl.ReplaceKnown(c.APIKey, "")
+	if strings.TrimSpace(key) == "" {
+		return nil, fmt.Errorf("credential %s: api_key is empty", c.Name)
+	}
+	out := &auth.Credential{
+		Name:           c.Name,
+		Provider:       provider,
+		APIKey:         key,
+		Priority:       c.Priority,
+		Models:         c.Models,
+		ExcludedModels: c.ExcludedModels,
+		Disabled:       c.Disabled,
+	}
+	if c.BaseURL != "" {
+		u, err := parseBaseURL(repl.ReplaceKnown(c.BaseURL, ""))
+		if err != nil {
+			return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+		}
+		out.BaseURL = u
+	} else if provider.DefaultBaseURL() == "" {
+		return nil, fmt.Errorf("credential %s: provider %s requires base_url", c.Name, provider)
+	}
+	if len(c.Headers) > 0 {
+		out.Headers = make(http.Header, len(c.Headers))
+		for name, values := range c.Headers {
+			for _, v := range values {
+				out.Headers.Add(name, repl.ReplaceKnown(v, ""))
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseBaseURL accepts an absolute http or https URL without query or
+// fragment.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base_url: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid base_url %q: scheme must be http or https", raw)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("invalid base_url %q: missing host", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("invalid base_url %q: must not carry a query, fragment or user info", raw)
+	}
+	return u, nil
+}
+
+// buildPool builds the credential pool from the configuration.
+func (h *Handler) buildPool(repl *caddy.Replacer) (*auth.Pool, error) {
+	creds := make([]*auth.Credential, 0, len(h.Credentials))
+	for _, c := range h.Credentials {
+		built, err := c.build(repl)
+		if err != nil {
+			return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		}
+		creds = append(creds, built)
+	}
+	pool, err := auth.NewPool(creds)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	return pool, nil
+}

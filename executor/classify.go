@@ -1,0 +1,21 @@
+package executor
+
+import "net/http"
+
+// failsOver reports whether an upstream status says this credential cannot
+// serve the request now while another one might: rate limits, quota and
+// auth failures of the key, and transient upstream faults. The client's own
+// faults (400, 404, 409, 413, 422) do not: every credential would answer
+// them the same way.
+func failsOver(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests,
+		http.StatusUnauthorized,
+		http.StatusPaymentRequired,
+		http.StatusForbidden,
+		http.StatusRequestTimeout,
+		529:
+		return true
+	}
+	return status >= 500
+}

@@ -1,0 +1,173 @@
+package executor
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The stable codes of the errors the gateway itself answers with. Clients
+// and operators may match on them.
+const (
+	CodeUnauthorized        = "invalid_client_key"
+	CodeModelCooldown       = "model_cooldown"
+	CodeAuthUnavailable     = "auth_unavailable"
+	CodeModelNotSupported   = "model_not_supported"
+	CodeRequestTooLarge     = "request_too_large"
+	CodeInvalidRequest      = "invalid_request"
+	CodeUpstreamUnreachable = "upstream_unreachable"
+)
+
+// ClientError is an error the gateway answers itself, written in the shape
+// the client's own SDK parses. Messages never name a secret.
+type ClientError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *ClientError) Error() string { return e.Message }
+
+// resetSeconds rounds the retry delay up to whole seconds, at least 1.
+func (e *ClientError) resetSeconds() int64 {
+	return max(1, int64(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// WriteError writes e in the error shape of family, with Retry-After when e
+// carries a retry delay.
+func WriteError(w http.ResponseWriter, family Family, e *ClientError) error {
+	var payload any
+	switch family {
+	case FamilyAnthropic:
+		payload = anthropicError(e)
+	case FamilyGemini:
+		payload = geminiError(e)
+	default:
+		payload = openAIError(e)
+	}
+	out, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(e.resetSeconds(), 10))
+	}
+	w.WriteHeader(e.Status)
+	_, err = w.Write(out)
+	return err
+}
+
+func anthropicError(e *ClientError) any {
+	type detail struct {
+		Type         string `json:"type"`
+		Message      string `json:"message"`
+		Code         string `json:"code"`
+		ResetSeconds int64  `json:"reset_seconds,omitempty"`
+	}
+	d := detail{Type: anthropicType(e.Status), Message: e.Message, Code: e.Code}
+	if e.RetryAfter > 0 {
+		d.ResetSeconds = e.resetSeconds()
+	}
+	return struct {
+		Type  string `json:"type"`
+		Error detail `json:"error"`
+	}{"error", d}
+}
+
+func anthropicType(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case 529:
+		return "overloaded_error"
+	}
+	if status >= 500 {
+		return "api_error"
+	}
+	return "invalid_request_error"
+}
+
+func openAIError(e *ClientError) any {
+	type detail struct {
+		Message      string  `json:"message"`
+		Type         string  `json:"type"`
+		Param        *string `json:"param"`
+		Code         string  `json:"code"`
+		ResetSeconds int64   `json:"reset_seconds,omitempty"`
+	}
+	d := detail{Message: e.Message, Type: openAIType(e.Status), Code: e.Code}
+	if e.RetryAfter > 0 {
+		d.ResetSeconds = e.resetSeconds()
+	}
+	return struct {
+		Error detail `json:"error"`
+	}{d}
+}
+
+func openAIType(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case status >= 500:
+		return "server_error"
+	}
+	return "invalid_request_error"
+}
+
+// geminiError follows google.rpc.Status, carrying the stable code as an
+// ErrorInfo reason and the delay as RetryInfo, as Google's APIs do.
+func geminiError(e *ClientError) any {
+	details := []map[string]string{{
+		"@type":  "type.googleapis.com/google.rpc.ErrorInfo",
+		"reason": e.Code,
+		"domain": "cliproxy",
+	}}
+	if e.RetryAfter > 0 {
+		details = append(details, map[string]string{
+			"@type":      "type.googleapis.com/google.rpc.RetryInfo",
+			"retryDelay": strconv.FormatInt(e.resetSeconds(), 10) + "s",
+		})
+	}
+	return map[string]any{"error": map[string]any{
+		"code":    e.Status,
+		"message": e.Message,
+		"status":  grpcStatus(e.Status),
+		"details": details,
+	}}
+}
+
+func grpcStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		return "INVALID_ARGUMENT"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return "UNAVAILABLE"
+	}
+	return "INTERNAL"
+}

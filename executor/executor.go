@@ -1,0 +1,390 @@
+package executor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/session"
+)
+
+// UpstreamPlaceholder is the replacer key whose value is the dial address of
+// the current attempt; the embedded reverse proxies dial "{" + it + "}".
+const UpstreamPlaceholder = "http.cliproxy.upstream"
+
+// The placeholders a request's outcome is published under.
+const (
+	PlaceholderCredential = "http.cliproxy.credential"
+	PlaceholderProvider   = "http.cliproxy.provider"
+	PlaceholderSession    = "http.cliproxy.session"
+	PlaceholderAttempts   = "http.cliproxy.attempts"
+)
+
+// Options configures an Executor.
+type Options struct {
+	// Pool holds the credentials and their health.
+	Pool *auth.Pool
+	// Selector picks among available credentials.
+	Selector selector.Selector
+	// Proxy serves attempts to plain-HTTP upstreams and TLSProxy those to
+	// HTTPS upstreams. Both dial the address in UpstreamPlaceholder.
+	Proxy, TLSProxy caddyhttp.MiddlewareHandler
+	// MaxAttempts bounds the credentials tried for one request.
+	MaxAttempts int
+	// MaxBody bounds the request body size.
+	MaxBody int64
+	// StreamIdleTimeout, when positive, replaces the server's write idle
+	// timeout while a response is proxied, so a model that thinks in
+	// silence for minutes does not have its stream cut.
+	StreamIdleTimeout time.Duration
+	// Logger receives per-attempt debug logs; never a secret.
+	Logger *zap.Logger
+}
+
+// Executor serves routed, authenticated client requests from the pool.
+type Executor struct {
+	opts      Options
+	endpoints map[*auth.Credential]endpoint
+	byFamily  map[Family][]*auth.Credential
+}
+
+// New builds an executor, resolving every credential's upstream.
+func New(opts Options) (*Executor, error) {
+	if opts.Pool == nil || opts.Selector == nil || opts.Proxy == nil || opts.TLSProxy == nil {
+		return nil, errors.New("building executor: pool, selector and proxies are required")
+	}
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	e := &Executor{
+		opts:      opts,
+		endpoints: make(map[*auth.Credential]endpoint),
+		byFamily:  make(map[Family][]*auth.Credential),
+	}
+	for _, c := range opts.Pool.Credentials() {
+		ep, err := newEndpoint(c)
+		if err != nil {
+			return nil, fmt.Errorf("building executor: %w", err)
+		}
+		e.endpoints[c] = ep
+	}
+	for _, f := range []Family{FamilyAnthropic, FamilyOpenAI, FamilyGemini} {
+		for _, c := range opts.Pool.Credentials() {
+			for _, p := range f.Providers() {
+				if c.Provider == p {
+					e.byFamily[f] = append(e.byFamily[f], c)
+				}
+			}
+		}
+	}
+	return e, nil
+}
+
+// Serve answers r, which Resolve mapped to route and the caller has
+// authenticated, from the pool.
+func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) error {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))
+	}
+	var b *body
+	if route.HasBody {
+		var err error
+		if b, err = readBody(r, e.opts.MaxBody); err != nil {
+			return e.bodyError(w, r, route, err)
+		}
+		defer b.release()
+	}
+	model := route.Model
+	if model == "" && b != nil {
+		model = gjson.GetBytes(b.inspect(), "model").String()
+	}
+	sid := session.FromHeaders(r.Header)
+	repl.Set(PlaceholderSession, sid.String())
+
+	eligible := e.eligible(route.Family, model)
+	if len(eligible) == 0 {
+		return WriteError(w, route.Family, &ClientError{
+			Status:  http.StatusNotFound,
+			Code:    CodeModelNotSupported,
+			Message: fmt.Sprintf("no credential of this gateway serves model %q for %s clients", model, route.Family),
+		})
+	}
+
+	if _, iw := caddyhttp.IdleTimeoutsFromContext(r.Context()); iw != nil && e.opts.StreamIdleTimeout > 0 {
+		defer iw.Override(e.opts.StreamIdleTimeout, 0, 0)()
+	}
+
+	header := r.Header.Clone()
+	upstreamURL := *r.URL
+	stripped := &http.Request{Header: header, URL: &upstreamURL}
+	access.StripClientCredentials(stripped)
+	header.Del("Content-Length")
+
+	run := &run{e: e, r: r, route: route, model: model, body: b, header: header, query: upstreamURL.RawQuery, repl: repl}
+	return run.serve(w, eligible)
+}
+
+// eligible returns the credentials that serve family and allow model,
+// whatever their health.
+func (e *Executor) eligible(f Family, model string) []*auth.Credential {
+	all := e.byFamily[f]
+	out := make([]*auth.Credential, 0, len(all))
+	for _, c := range all {
+		if !c.Disabled && c.AllowsModel(model) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route, err error) error {
+	ce := &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the request body could not be read"}
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		ce = &ClientError{
+			Status:  http.StatusRequestEntityTooLarge,
+			Code:    CodeRequestTooLarge,
+			Message: fmt.Sprintf("request body exceeds this gateway's limit of %d bytes", e.opts.MaxBody),
+		}
+	case errors.Is(err, errUnsupportedEncoding):
+		ce = &ClientError{
+			Status:  http.StatusUnsupportedMediaType,
+			Code:    CodeInvalidRequest,
+			Message: "request Content-Encoding must be gzip, zstd or none",
+		}
+	case r.Context().Err() != nil:
+		return nil // the client went away while sending
+	}
+	return WriteError(w, route.Family, ce)
+}
+
+// run is the state of one request's attempt loop.
+type run struct {
+	e      *Executor
+	r      *http.Request
+	route  Route
+	model  string
+	body   *body
+	header http.Header // client headers without client credentials
+	query  string
+	repl   *caddy.Replacer
+
+	attempts int
+}
+
+func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
+	e := rn.e
+	tried := make([]*auth.Credential, 0, e.opts.MaxAttempts)
+	key := rn.route.Family.String() + ":" + rn.model
+	var held *attemptWriter
+	var connErr error
+	for rn.attempts < e.opts.MaxAttempts {
+		avail := rn.available(eligible, tried)
+		if len(avail) == 0 {
+			break
+		}
+		c := e.opts.Selector.Pick(key, avail)
+		rn.attempts++
+		last := rn.attempts == e.opts.MaxAttempts || len(avail) == 1
+		aw := newAttemptWriter(w, !last)
+		aw.onHeader = func(status int, h http.Header) { rn.record(c, status, h, aw.mayHold) }
+		rn.publish(c)
+		err := rn.attempt(aw, c)
+		tried = append(tried, c)
+
+		if rn.r.Context().Err() != nil {
+			return nil // the client went away; nobody to answer, nothing to blame
+		}
+		if aw.committed {
+			if err != nil {
+				rn.logAttempt(c, aw.status, err, "upstream response broke off after it reached the client")
+			}
+			return nil
+		}
+		if aw.held {
+			rn.logAttempt(c, aw.status, nil, "failing over")
+			held = aw
+			continue
+		}
+		if err != nil {
+			rn.e.opts.Pool.RecordFailure(c, rn.model, auth.Outcome{})
+			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
+			held, connErr = nil, err
+			continue
+		}
+		return nil
+	}
+	if held != nil {
+		return held.release()
+	}
+	if connErr != nil {
+		return WriteError(w, rn.route.Family, &ClientError{
+			Status:  http.StatusBadGateway,
+			Code:    CodeUpstreamUnreachable,
+			Message: fmt.Sprintf("the upstream for model %q could not be reached", rn.model),
+		})
+	}
+	return rn.unavailable(w, eligible)
+}
+
+// available returns the eligible credentials not yet tried that are not
+// blocked for the model.
+func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential {
+	out := make([]*auth.Credential, 0, len(eligible))
+	for _, c := range eligible {
+		if containsCred(tried, c) {
+			continue
+		}
+		if ok, _ := rn.e.opts.Pool.Available(c, rn.model); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unavailable answers a request no credential could take: 429 with the
+// nearest recovery when every one is cooling, else 503.
+func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
+	var soonest time.Time
+	for _, c := range eligible {
+		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() {
+			if soonest.IsZero() || until.Before(soonest) {
+				soonest = until
+			}
+		}
+	}
+	if !soonest.IsZero() {
+		return WriteError(w, rn.route.Family, &ClientError{
+			Status:     http.StatusTooManyRequests,
+			Code:       CodeModelCooldown,
+			Message:    fmt.Sprintf("every credential for model %q is cooling down", rn.model),
+			RetryAfter: soonest.Sub(rn.e.opts.Pool.Now()),
+		})
+	}
+	return WriteError(w, rn.route.Family, &ClientError{
+		Status:  http.StatusServiceUnavailable,
+		Code:    CodeAuthUnavailable,
+		Message: fmt.Sprintf("no credential for model %q is usable now", rn.model),
+	})
+}
+
+// attempt proxies the request once with credential c.
+func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
+	ep := rn.e.endpoints[c]
+	req := new(http.Request)
+	*req = *rn.r
+	u := *rn.r.URL
+	u.Path = ep.path(rn.r.URL.Path)
+	u.RawPath = ""
+	u.RawQuery = rn.query
+	req.URL = &u
+	req.RequestURI = ""
+	req.Host = ep.host
+	// the secret is added by Transport; the proxy only sees the rest
+	req.Header = rn.header.Clone()
+	req = req.WithContext(withCredential(req.Context(), c))
+	if rn.body != nil {
+		raw := rn.body.bytes()
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+		req.ContentLength = int64(len(raw))
+	} else {
+		req.Body = http.NoBody
+		req.ContentLength = 0
+	}
+	req.GetBody = nil
+
+	rn.repl.Set(UpstreamPlaceholder, ep.dial)
+	proxy := rn.e.opts.Proxy
+	if ep.tls {
+		proxy = rn.e.opts.TLSProxy
+	}
+	return proxy.ServeHTTP(aw, req, noNext)
+}
+
+// record applies an upstream answer to the credential's health as soon as
+// its status is known, and when a rate limit reaches the client without a
+// Retry-After of its own, adds the one the cooldown implies.
+func (rn *run) record(c *auth.Credential, status int, h http.Header, mayHold bool) {
+	pool := rn.e.opts.Pool
+	switch {
+	case status < 400:
+		pool.RecordSuccess(c, rn.model)
+	case failsOver(status):
+		until := pool.RecordFailure(c, rn.model, auth.Outcome{
+			Status:     status,
+			RetryAfter: auth.ParseRetryAfter(h.Get("Retry-After"), pool.Now()),
+		})
+		if status == http.StatusTooManyRequests && h.Get("Retry-After") == "" && !until.IsZero() {
+			secs := max(1, int64(until.Sub(pool.Now())/time.Second))
+			h.Set("Retry-After", strconv.FormatInt(secs, 10))
+		}
+	}
+}
+
+// publish sets the placeholders and log fields naming the credential that
+// serves the current attempt. Nothing published is secret.
+func (rn *run) publish(c *auth.Credential) {
+	rn.repl.Set(PlaceholderCredential, c.Name)
+	rn.repl.Set(PlaceholderProvider, string(c.Provider))
+	rn.repl.Set(PlaceholderAttempts, rn.attempts)
+	if extra, ok := rn.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("cliproxy_credential", c.Name))
+		extra.Set(zap.Int("cliproxy_attempts", rn.attempts))
+		if sid := rn.repl.ReplaceAll("{"+PlaceholderSession+"}", ""); sid != "" {
+			extra.Set(zap.String("cliproxy_session", sid))
+		}
+	}
+}
+
+func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string) {
+	if ce := rn.e.opts.Logger.Check(zapcore.DebugLevel, msg); ce != nil {
+		fields := []zap.Field{
+			zap.String("credential", c.Name),
+			zap.String("model", rn.model),
+			zap.Int("status", status),
+			zap.Int("attempt", rn.attempts),
+		}
+		if err != nil {
+			fields = append(fields, zap.String("error", describeProxyError(err)))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// describeProxyError names a proxy failure without echoing its text, which
+// may carry upstream URLs.
+func describeProxyError(err error) string {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) {
+		return "proxy error status " + strconv.Itoa(he.StatusCode)
+	}
+	return "proxy error"
+}
+
+func containsCred(list []*auth.Credential, c *auth.Credential) bool {
+	for _, x := range list {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })

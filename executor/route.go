@@ -1,0 +1,100 @@
+package executor
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
+
+// Family is the API protocol a client speaks. It decides which providers may
+// serve the request and the shape of the errors the client is sent.
+type Family uint8
+
+// The protocol families the gateway serves.
+const (
+	FamilyAnthropic Family = iota + 1
+	FamilyOpenAI
+	FamilyGemini
+)
+
+// String names the family.
+func (f Family) String() string {
+	switch f {
+	case FamilyAnthropic:
+		return "anthropic"
+	case FamilyOpenAI:
+		return "openai"
+	case FamilyGemini:
+		return "gemini"
+	}
+	return "unknown"
+}
+
+// Providers lists the credential providers that can serve f.
+func (f Family) Providers() []auth.Provider {
+	switch f {
+	case FamilyAnthropic:
+		return []auth.Provider{auth.Claude}
+	case FamilyOpenAI:
+		return []auth.Provider{auth.OpenAI, auth.OpenAICompatible}
+	case FamilyGemini:
+		return []auth.Provider{auth.Gemini}
+	}
+	return nil
+}
+
+// Route is what the gateway made of a request's method and path.
+type Route struct {
+	Family Family
+	// Endpoint names the operation, e.g. "messages", "chat/completions",
+	// "generateContent".
+	Endpoint string
+	// Model is the model named by the path (Gemini), else "".
+	Model string
+	// HasBody is whether the operation carries a JSON body to inspect.
+	HasBody bool
+}
+
+// Resolve maps a request to the route that serves it. It returns false for
+// a path the gateway does not serve, which the caller passes on.
+func Resolve(r *http.Request) (Route, bool) {
+	path := r.URL.Path
+	post := r.Method == http.MethodPost
+	switch {
+	case post && (path == "/v1/messages" || path == "/v1/messages/count_tokens"):
+		return Route{Family: FamilyAnthropic, Endpoint: strings.TrimPrefix(path, "/v1/"), HasBody: true}, true
+	case post && (path == "/v1/chat/completions" || path == "/v1/completions" ||
+		path == "/v1/embeddings" || path == "/v1/responses"):
+		return Route{Family: FamilyOpenAI, Endpoint: strings.TrimPrefix(path, "/v1/"), HasBody: true}, true
+	case r.Method == http.MethodGet && (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")):
+		// both Anthropic and OpenAI serve this path; Anthropic clients
+		// always send anthropic-version
+		if r.Header.Get("Anthropic-Version") != "" {
+			return Route{Family: FamilyAnthropic, Endpoint: "models"}, true
+		}
+		return Route{Family: FamilyOpenAI, Endpoint: "models"}, true
+	}
+	return resolveGemini(r)
+}
+
+// resolveGemini matches /v1beta/models/{model}:{action} (and /v1/…), the
+// Gemini API's way of naming the model in the path.
+func resolveGemini(r *http.Request) (Route, bool) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1beta/models/")
+	if !ok {
+		rest, ok = strings.CutPrefix(r.URL.Path, "/v1/models/")
+	}
+	if !ok || r.Method != http.MethodPost {
+		return Route{}, false
+	}
+	model, action, ok := strings.Cut(rest, ":")
+	if !ok || model == "" || strings.Contains(model, "/") {
+		return Route{}, false
+	}
+	switch action {
+	case "generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents":
+		return Route{Family: FamilyGemini, Endpoint: action, Model: model, HasBody: true}, true
+	}
+	return Route{}, false
+}

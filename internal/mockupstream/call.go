@@ -1,0 +1,120 @@
+package mockupstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// call is the state of one request being answered.
+type call struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	rt     route
+	body   []byte // decoded request body
+	key    string
+	model  string
+	stream bool
+	fault  Fault // the fault taken for this request (zero if none)
+	reply  string
+}
+
+// fail answers with status in the provider family's error shape, or with the
+// fault's raw Body when one was programmed.
+func (c *call) fail(status int, message string) {
+	if c.fault.Body != "" {
+		writeRaw(c.w, status, c.fault.Body)
+		return
+	}
+	writeProviderError(c.w, c.rt.family, status, message)
+}
+
+// requireJSONModel checks that the body is a JSON object naming a model, as
+// every generation endpoint except Gemini's requires; it answers 400 and
+// returns false otherwise.
+func (c *call) requireJSONModel() bool {
+	if !gjson.ValidBytes(c.body) || !gjson.ParseBytes(c.body).IsObject() {
+		c.fail(http.StatusBadRequest, invalidJSONMessage(c.rt.family))
+		return false
+	}
+	if c.model == "" {
+		c.fail(http.StatusBadRequest, missingModelMessage(c.rt.family))
+		return false
+	}
+	return true
+}
+
+// requireJSON checks that the body is a JSON object; it answers 400 and
+// returns false otherwise.
+func (c *call) requireJSON() bool {
+	if !gjson.ValidBytes(c.body) || !gjson.ParseBytes(c.body).IsObject() {
+		c.fail(http.StatusBadRequest, invalidJSONMessage(c.rt.family))
+		return false
+	}
+	return true
+}
+
+// writeJSON answers 200 with v as JSON and the family's request-id header.
+func (c *call) writeJSON(v any) {
+	setRequestID(c.w, c.rt.family)
+	if c.rt.family == familyGemini {
+		c.w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	}
+	writeJSONStatus(c.w, http.StatusOK, v)
+}
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	b := mustJSON(v)
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeRaw answers status with body verbatim, typed as JSON when it parses
+// as JSON and as plain text otherwise.
+func writeRaw(w http.ResponseWriter, status int, body string) {
+	if w.Header().Get("Content-Type") == "" {
+		ct := "text/plain; charset=utf-8"
+		if gjson.Valid(body) {
+			ct = "application/json"
+		}
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// mustJSON encodes v without HTML escaping, as the providers do.
+func mustJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("mockupstream: encoding answer: " + err.Error())
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// sleepCtx waits d, returning false if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,96 @@
+package mockupstream
+
+import (
+	"time"
+)
+
+// Fault programs behaviour for requests that carry the upstream key it is set
+// for with [Server.SetFault] (the API key the mock receives, see [KeyOf]).
+// Key "*" applies to every key without a more specific fault.
+type Fault struct {
+	// Status, when non-zero, answers with this HTTP status and a
+	// provider-shaped error body.
+	Status int
+	// RetryAfter is the value of a Retry-After header on the answer ("" =
+	// none).
+	RetryAfter string
+	// Headers are extra response headers, on error or success.
+	Headers map[string]string
+	// Body replaces the provider-shaped error body verbatim. With Status 0 it
+	// is answered as a 200 body instead of the normal answer (for simulating a
+	// malformed upstream).
+	Body string
+	// FirstByteDelay is how long to wait before writing the response headers.
+	FirstByteDelay time.Duration
+	// EventDelay is the wait between SSE events of a streaming answer.
+	EventDelay time.Duration
+	// ResetAfter, for a streaming answer, aborts the connection abruptly after
+	// that many events have been written and flushed (0 = never). Events
+	// include the final "[DONE]" of OpenAI streams and each array element of
+	// Gemini's non-SSE stream. A stream with fewer events completes normally.
+	ResetAfter int
+	// Times applies the fault to the next N matching requests only, after
+	// which it is removed; 0 = forever.
+	Times int
+}
+
+// SetFault programs f for requests carrying key ("*" = every key without a
+// more specific fault), replacing any fault already set for key.
+func (s *Server) SetFault(key string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[key] = &f
+}
+
+// ClearFaults removes every programmed fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = map[string]*Fault{}
+}
+
+// takeFault returns the fault that applies to a request with key, counting
+// down (and removing when spent) a fault with Times.
+func (s *Server) takeFault(key string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := key
+	f, ok := s.faults[key]
+	if !ok {
+		name = "*"
+		f, ok = s.faults["*"]
+	}
+	if !ok {
+		return Fault{}, false
+	}
+	out := *f
+	if f.Times > 0 {
+		f.Times--
+		if f.Times == 0 {
+			delete(s.faults, name)
+		}
+	}
+	return out, true
+}
+
+// SetReply sets the assistant text answered for requests carrying key ("*" =
+// every key without a more specific reply). The default reply is "Hello from
+// the mock <family> upstream.", where family is anthropic, openai or gemini.
+func (s *Server) SetReply(key, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replies[key] = text
+}
+
+// replyFor is the assistant text for key on a family's API.
+func (s *Server) replyFor(key, family string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.replies[key]; ok {
+		return t
+	}
+	if t, ok := s.replies["*"]; ok {
+		return t
+	}
+	return "Hello from the mock " + family + " upstream."
+}

@@ -1,0 +1,192 @@
+// Package cliproxy is a Caddy HTTP handler that turns a Caddy site into a
+// team gateway for AI coding tools: it authenticates team members by their
+// client keys, pools upstream credentials for Claude, OpenAI,
+// OpenAI-compatible hosts and Gemini, picks one per request, injects its
+// secret, proxies through Caddy's reverse_proxy, and fails over to the
+// next credential when an upstream is out of quota or down.
+package cliproxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
+	"github.com/caddy-cliproxy/cliproxy/executor"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// The defaults of the handler's options.
+const (
+	DefaultMaxAttempts   = 3
+	DefaultMaxBody       = 32 << 20
+	DefaultStreamTimeout = caddy.Duration(15 * time.Minute)
+)
+
+// Handler is the cliproxy HTTP handler. Requests to paths it does not serve
+// are passed to the next handler.
+type Handler struct {
+	// ClientKeys are the keys team members authenticate with. A key may be
+	// given in clear (placeholders such as {env.X} and {file./path} are
+	// resolved at provision, so the secret stays out of saved configs) or
+	// as a SHA-256 hash. At least one client key, here or in
+	// ClientKeysFile, is required.
+	ClientKeys []ClientKey `json:"client_keys,omitempty"`
+
+	// ClientKeysFile is a file of client keys, one per line as
+	// "<name> <key>" or "<name> sha256:<hex>". Read at provision.
+	ClientKeysFile string `json:"client_keys_file,omitempty"`
+
+	// Strategy picks among available credentials: "round-robin" (aliases
+	// "roundrobin", "rr") or "fill-first" ("fillfirst", "ff"). Default:
+	// round-robin.
+	Strategy string `json:"strategy,omitempty"`
+
+	// MaxAttempts is how many credentials one request may try before the
+	// client is answered with the last failure. Default: 3.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// MaxBody is the largest request body accepted, in bytes; larger
+	// bodies are refused with 413. Default: 32 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// StreamTimeout is how long a proxied response may stay silent before
+	// its connection is cut. It replaces the server's write idle timeout
+	// (1 minute by default) for cliproxy responses only, because a model
+	// can think for minutes before it writes. Negative leaves the server's
+	// timeout in force. Default: 15m.
+	StreamTimeout caddy.Duration `json:"stream_timeout,omitempty"`
+
+	// Credentials are the upstream credentials of the pool.
+	Credentials []Credential `json:"credentials,omitempty"`
+
+	// Transport configures the connections to upstreams with the options
+	// of reverse_proxy's http transport (timeouts, egress proxy, TLS
+	// settings, ...). Default: reverse_proxy's defaults, TLS for https
+	// base URLs.
+	Transport json.RawMessage `json:"transport,omitempty"`
+
+	keys    *access.KeySet
+	exec    *executor.Executor
+	logger  *zap.Logger
+}
+
+// ClientKey is one team member's key.
+type ClientKey struct {
+	// Name is the principal the key authenticates, shown in logs and
+	// placeholders instead of the key. Default: "member-<n>".
+	Name string `json:"name,omitempty"`
+	// Key is the secret, or a placeholder resolving to it.
+	Key string `json:"key,omitempty"`
+	// SHA256 is the hex SHA-256 of the secret, instead of Key.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.cliproxy",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets up the handler.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.MaxAttempts == 0 {
+		h.MaxAttempts = DefaultMaxAttempts
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.StreamTimeout == 0 {
+		h.StreamTimeout = DefaultStreamTimeout
+	}
+	repl := caddy.NewReplacer()
+
+	keys, err := h.buildKeySet(repl)
+	if err != nil {
+		return err
+	}
+	h.keys = keys
+
+	pool, err := h.buildPool(repl)
+	if err != nil {
+		return err
+	}
+	sel, err := newSelector(h.Strategy)
+	if err != nil {
+		return err
+	}
+	plain, tlsProxy, err := h.loadProxies(ctx)
+	if err != nil {
+		return err
+	}
+	h.exec, err = executor.New(executor.Options{
+		Pool:              pool,
+		Selector:          sel,
+		Proxy:             plain,
+		TLSProxy:          tlsProxy,
+		MaxAttempts:       h.MaxAttempts,
+		MaxBody:           h.MaxBody,
+		StreamIdleTimeout: time.Duration(h.StreamTimeout),
+		Logger:            h.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	return nil
+}
+
+// Validate checks the options that need no provisioning to judge.
+func (h *Handler) Validate() error {
+	if h.MaxAttempts < 1 {
+		return fmt.Errorf("max_attempts must be at least 1, got %d", h.MaxAttempts)
+	}
+	if h.MaxBody < 1 {
+		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
+	}
+	return nil
+}
+
+// ServeHTTP authenticates the client and serves the request from the pool.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	route, ok := executor.Resolve(r)
+	if !ok {
+		return next.ServeHTTP(w, r)
+	}
+	principal, ok := h.keys.Lookup(access.ClientKey(r))
+	if !ok {
+		return executor.WriteError(w, route.Family, &executor.ClientError{
+			Status:  http.StatusUnauthorized,
+			Code:    executor.CodeUnauthorized,
+			Message: "missing or invalid client key for this gateway",
+		})
+	}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(PlaceholderClient, principal)
+	}
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("cliproxy_client", principal))
+	}
+	return h.exec.Serve(w, r, route)
+}
+
+// PlaceholderClient is the placeholder holding the authenticated client's
+// name (never its key).
+const PlaceholderClient = "http.cliproxy.client"
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
