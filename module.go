@@ -74,9 +74,9 @@ type Handler struct {
 	// base URLs.
 	Transport json.RawMessage `json:"transport,omitempty"`
 
-	keys    *access.KeySet
-	exec    *executor.Executor
-	logger  *zap.Logger
+	keys   *access.KeySet
+	exec   *executor.Executor
+	logger *zap.Logger
 }
 
 // ClientKey is one team member's key.
