@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -35,7 +34,6 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    strategy round-robin|fill-first
 //	    max_attempts <n>
 //	    max_body <size>
-//	    stream_timeout <duration>
 //	    credential <name> {
 //	        provider claude|openai|openai-compatible|gemini
 //	        api_key <key>
@@ -108,17 +106,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body must be a positive size such as 32MiB, got %q", raw)
 			}
 			h.MaxBody = int64(size)
-
-		case "stream_timeout":
-			var raw string
-			if err := oneArg(d, &raw); err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(raw)
-			if err != nil {
-				return d.Errf("parsing stream_timeout: %v", err)
-			}
-			h.StreamTimeout = caddy.Duration(dur)
 
 		case "credential":
 			c, err := unmarshalCredential(d)

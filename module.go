@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,9 +25,8 @@ func init() {
 
 // The defaults of the handler's options.
 const (
-	DefaultMaxAttempts   = 3
-	DefaultMaxBody       = 32 << 20
-	DefaultStreamTimeout = caddy.Duration(15 * time.Minute)
+	DefaultMaxAttempts = 3
+	DefaultMaxBody     = 32 << 20
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -57,13 +55,6 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes; larger
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
-
-	// StreamTimeout is how long a proxied response may stay silent before
-	// its connection is cut. It replaces the server's write idle timeout
-	// (1 minute by default) for cliproxy responses only, because a model
-	// can think for minutes before it writes. Negative leaves the server's
-	// timeout in force. Default: 15m.
-	StreamTimeout caddy.Duration `json:"stream_timeout,omitempty"`
 
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
@@ -107,9 +98,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
-	if h.StreamTimeout == 0 {
-		h.StreamTimeout = DefaultStreamTimeout
-	}
 	repl := caddy.NewReplacer()
 
 	keys, err := h.buildKeySet(repl)
@@ -131,14 +119,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.exec, err = executor.New(executor.Options{
-		Pool:              pool,
-		Selector:          sel,
-		Proxy:             plain,
-		TLSProxy:          tlsProxy,
-		MaxAttempts:       h.MaxAttempts,
-		MaxBody:           h.MaxBody,
-		StreamIdleTimeout: time.Duration(h.StreamTimeout),
-		Logger:            h.logger,
+		Pool:        pool,
+		Selector:    sel,
+		Proxy:       plain,
+		TLSProxy:    tlsProxy,
+		MaxAttempts: h.MaxAttempts,
+		MaxBody:     h.MaxBody,
+		Logger:      h.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)

@@ -46,10 +46,6 @@ type Options struct {
 	MaxAttempts int
 	// MaxBody bounds the request body size.
 	MaxBody int64
-	// StreamIdleTimeout, when positive, replaces the server's write idle
-	// timeout while a response is proxied, so a model that thinks in
-	// silence for minutes does not have its stream cut.
-	StreamIdleTimeout time.Duration
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 }
@@ -125,10 +121,6 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) er
 			Code:    CodeModelNotSupported,
 			Message: fmt.Sprintf("no credential of this gateway serves model %q for %s clients", model, route.Family),
 		})
-	}
-
-	if _, iw := caddyhttp.IdleTimeoutsFromContext(r.Context()); iw != nil && e.opts.StreamIdleTimeout > 0 {
-		defer iw.Override(e.opts.StreamIdleTimeout, 0, 0)()
 	}
 
 	header := r.Header.Clone()
