@@ -15,20 +15,20 @@ import (
 
 // A model that thinks for longer than the server's idle timeouts must not
 // have its stream cut. The server's write_idle and read_body_idle are
-// 400 ms here and the upstream is silent 1 s between events, over HTTP/1.1
+// 250 ms here and the upstream is silent 700 ms between events, over HTTP/1.1
 // and over HTTP/2 (where a stalled stream is reset by a timer).
 func TestSilentStreamOutlivesWriteIdle(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		name := map[bool]string{false: "http1", true: "h2c"}[h2]
 		t.Run(name, func(t *testing.T) {
 			g := startGateway(t, gatewayOptions{
-				Server:  "protocols h1 h2c\n timeouts {\n write_idle 400ms\n read_body_idle 400ms\n }",
+				Server:  "protocols h1 h2c\n timeouts {\n write_idle 250ms\n read_body_idle 250ms\n }",
 				Handler: poolConfig,
 			})
 			if h2 {
 				g.useH2C()
 			}
-			g.mock.SetFault("*", mockupstream.Fault{EventDelay: time.Second})
+			g.mock.SetFault("*", mockupstream.Fault{EventDelay: 700 * time.Millisecond})
 			g.mock.SetReply("*", "slow thought")
 			res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 			require.Equal(t, http.StatusOK, res.StatusCode)

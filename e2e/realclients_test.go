@@ -1,0 +1,626 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+)
+
+// clientKey is the team member's key for the gateway. It must never reach
+// an upstream.
+const clientKey = "sk-client-e2e-alice-5c1f0a9d"
+
+// cliTimeout bounds one run of a CLI.
+const cliTimeout = 120 * time.Second
+
+// buildDir holds the caddy built for this test binary; TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cliproxy-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repoRoot is the directory holding the module's go.mod.
+var repoRoot = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if gomod := strings.TrimSpace(string(out)); err == nil && gomod != "" && gomod != os.DevNull {
+		return filepath.Dir(gomod), nil
+	}
+	// go test runs in the package directory, e2e/.
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		return "", fmt.Errorf("cannot find the repository root: %w", err)
+	}
+	return dir, nil
+})
+
+// caddyBinary builds the project's caddy once per test binary.
+var caddyBinary = sync.OnceValues(func() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(buildDir, "caddy")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// notInstalled skips the test, or fails it when running in CI, where a
+// missing client must not pass silently.
+func notInstalled(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + "; run scripts/install-clients.sh"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// clientBinary returns the path of an installed, pinned CLI.
+func clientBinary(t *testing.T, name string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(root, ".cache", "clients")
+	bin := filepath.Join(cache, "node_modules", ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		notInstalled(t, "%s is not installed in %s", name, filepath.Dir(bin))
+	}
+	// The install script copies the lock file into the cache; a different
+	// one means the pinned versions changed since the last install.
+	want, err := os.ReadFile(filepath.Join(root, "e2e", "clients", "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have, err := os.ReadFile(filepath.Join(cache, "package-lock.json")); err != nil || !bytes.Equal(have, want) {
+		notInstalled(t, "the clients in %s do not match e2e/clients/package-lock.json", cache)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		notInstalled(t, "node is not in PATH")
+	}
+	return bin
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// credential is one upstream credential of the gateway under test.
+type credential struct {
+	name, provider, apiKey string
+}
+
+// gateway is a running caddy with the cliproxy handler in front of a mock
+// upstream.
+type gateway struct {
+	url  string // http://127.0.0.1:port
+	mock *mockupstream.Server
+	log  *syncBuffer // caddy's stdout and stderr
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// caddyfile renders the gateway's configuration. Requests the cliproxy
+// handler passes on reach the respond directive, so a path the gateway does
+// not serve shows up as a 404 in the access log instead of an empty 200.
+func caddyfile(port int, mockURL string, creds []credential) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{
+	admin off
+	persist_config off
+	auto_https off
+}
+:%d {
+	bind 127.0.0.1
+	log {
+		output stderr
+		format filter {
+			request>headers delete
+			request>uri query {
+				delete key
+			}
+			wrap json
+		}
+	}
+	route {
+		cliproxy {
+			client_key %s alice
+`, port, clientKey)
+	for _, c := range creds {
+		fmt.Fprintf(&b, `			credential %s {
+				provider %s
+				api_key %s
+				base_url %s
+			}
+`, c.name, c.provider, c.apiKey, mockURL)
+	}
+	b.WriteString(`		}
+		respond "e2e: not served by cliproxy" 404
+	}
+}
+`)
+	return b.String()
+}
+
+// startGateway starts a mock upstream and the built caddy in front of it,
+// and stops both when the test ends.
+func startGateway(t *testing.T, creds ...credential) *gateway {
+	t.Helper()
+	bin, err := caddyBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mock := mockupstream.New()
+	upstream := httptest.NewServer(mock)
+	t.Cleanup(upstream.Close)
+
+	dir := t.TempDir()
+	port := freePort(t)
+	config := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(config, []byte(caddyfile(port, upstream.URL, creds)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	gw := &gateway{url: "http://127.0.0.1:" + strconv.Itoa(port), mock: mock, log: new(syncBuffer)}
+	cmd := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	// Keep caddy's data and config folders out of the real HOME.
+	cmd.Env = []string{
+		"HOME=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"PATH=" + os.Getenv("PATH"),
+	}
+	cmd.Stdout, cmd.Stderr = gw.log, gw.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("caddy output:\n%s", gw.log)
+		}
+	})
+
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("caddy exited before serving: %v", waitErr)
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return gw
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy not listening on %s after 30s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// passedOn lists the requests the gateway did not serve (answered by the
+// fallback respond directive), read from caddy's access log.
+func (gw *gateway) passedOn() []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(gw.log.String()))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var entry struct {
+			Msg     string `json:"msg"`
+			Status  int    `json:"status"`
+			Request struct {
+				Method string `json:"method"`
+				URI    string `json:"uri"`
+			} `json:"request"`
+			Size int `json:"size"`
+		}
+		if json.Unmarshal(sc.Bytes(), &entry) != nil || entry.Msg != "handled request" {
+			continue
+		}
+		if entry.Status == http.StatusNotFound && entry.Size == len("e2e: not served by cliproxy") {
+			out = append(out, entry.Request.Method+" "+entry.Request.URI)
+		}
+	}
+	return out
+}
+
+// egressRecorder stands in as the HTTP(S) proxy of a CLI run: it refuses
+// every connection and remembers where the CLI tried to go, so the runs stay
+// offline and the log shows any traffic that bypassed the gateway.
+type egressRecorder struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	hosts []string
+}
+
+func newEgressRecorder(t *testing.T) *egressRecorder {
+	t.Helper()
+	e := new(egressRecorder)
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Host
+		if r.Method != http.MethodConnect {
+			target = r.Method + " " + r.URL.String()
+		}
+		e.mu.Lock()
+		e.hosts = append(e.hosts, target)
+		e.mu.Unlock()
+		http.Error(w, "e2e: no network outside the gateway", http.StatusForbidden)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *egressRecorder) attempts() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.hosts)
+}
+
+// cliEnv is the whole environment of a CLI run: nothing is inherited but
+// PATH (Gemini CLI runs on node), so a developer's own keys, base URLs and
+// settings cannot leak into the test.
+func cliEnv(home string, egress *egressRecorder, extra ...string) []string {
+	tmp := filepath.Join(home, "tmp")
+	_ = os.MkdirAll(tmp, 0o700)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"USER=e2e",
+		"TMPDIR=" + tmp,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+		"LANG=C.UTF-8",
+		"TERM=dumb",
+		"NO_COLOR=1",
+		"HTTP_PROXY=" + egress.srv.URL,
+		"HTTPS_PROXY=" + egress.srv.URL,
+		"http_proxy=" + egress.srv.URL,
+		"https_proxy=" + egress.srv.URL,
+		"NO_PROXY=127.0.0.1,localhost",
+		"no_proxy=127.0.0.1,localhost",
+	}
+	return append(env, extra...)
+}
+
+// cliRun is the outcome of one CLI run.
+type cliRun struct {
+	stdout, stderr string
+	elapsed        time.Duration
+	err            error
+}
+
+// runCLI runs bin in dir with exactly env, without a terminal, and kills its
+// whole process group when it ends or runs out of time.
+func runCLI(t *testing.T, bin, dir string, env []string, args ...string) cliRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	if cmd.Process != nil {
+		// Children the CLI left behind share its process group.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil && t.Context().Err() == nil {
+		err = fmt.Errorf("timed out after %v: %w", cliTimeout, err)
+	}
+	return cliRun{stdout: stdout.String(), stderr: stderr.String(), elapsed: elapsed, err: err}
+}
+
+// requireSuccess fails the test unless run exited 0 and printed want.
+func requireSuccess(t *testing.T, name string, run cliRun, want string) {
+	t.Helper()
+	if run.err != nil {
+		t.Fatalf("%s failed after %v: %v\nstdout:\n%s\nstderr:\n%s", name, run.elapsed.Round(time.Millisecond), run.err, run.stdout, run.stderr)
+	}
+	if !strings.Contains(run.stdout, want) {
+		t.Fatalf("%s stdout does not contain the mock's reply %q\nstdout:\n%s\nstderr:\n%s", name, want, run.stdout, run.stderr)
+	}
+}
+
+// notableHeaders are logged with their values; other headers by name only.
+var notableHeaders = []string{
+	"User-Agent", "Anthropic-Version", "Anthropic-Beta", "X-App", "X-Claude-Code-Session-Id",
+	"X-Goog-Api-Client", "Content-Type", "Content-Encoding", "Accept", "Accept-Encoding",
+}
+
+// describe summarises a recorded upstream request for the test log; the key
+// appears only as its credential name.
+func describe(r mockupstream.Recorded, names map[string]string) string {
+	var b strings.Builder
+	target := r.Path
+	if r.RawQuery != "" {
+		target += "?" + r.RawQuery
+	}
+	who := names[r.Key]
+	if who == "" {
+		who = "unknown key " + mockupstream.Fingerprint(r.Key)
+	}
+	fmt.Fprintf(&b, "%s %s model=%s stream=%t body=%dB (decoded %dB) credential=%s",
+		r.Method, target, r.Model, r.Stream, len(r.Body), len(r.DecodedBody), who)
+	var other []string
+	for name := range r.Header {
+		if slices.Contains(notableHeaders, name) {
+			continue
+		}
+		other = append(other, name)
+	}
+	slices.Sort(other)
+	for _, name := range notableHeaders {
+		if v := r.Header.Values(name); len(v) > 0 {
+			fmt.Fprintf(&b, "\n    %s: %s", name, strings.Join(v, ", "))
+		}
+	}
+	fmt.Fprintf(&b, "\n    other headers: %s", strings.Join(other, ", "))
+	return b.String()
+}
+
+// checkUpstream verifies that every request the mock saw carried one of the
+// gateway's upstream keys and that the client key appears nowhere in it. It
+// returns the set of upstream keys that were used.
+func checkUpstream(t *testing.T, reqs []mockupstream.Recorded, creds []credential) map[string]int {
+	t.Helper()
+	names := map[string]string{}
+	for _, c := range creds {
+		names[c.apiKey] = c.name
+	}
+	used := map[string]int{}
+	for i, r := range reqs {
+		t.Logf("upstream request %d: %s", i+1, describe(r, names))
+		if _, ok := names[r.Key]; !ok {
+			if r.Key == clientKey {
+				t.Errorf("upstream request %d (%s %s) carried the client key", i+1, r.Method, r.Path)
+			} else {
+				t.Errorf("upstream request %d (%s %s) carried key %s, not a gateway credential", i+1, r.Method, r.Path, mockupstream.Fingerprint(r.Key))
+			}
+		}
+		used[r.Key]++
+		for name, values := range r.Header {
+			for _, v := range values {
+				if strings.Contains(v, clientKey) {
+					t.Errorf("upstream request %d: header %s contains the client key", i+1, name)
+				}
+			}
+		}
+		if strings.Contains(r.RawQuery, clientKey) {
+			t.Errorf("upstream request %d: query contains the client key", i+1)
+		}
+		if bytes.Contains(r.Body, []byte(clientKey)) || bytes.Contains(r.DecodedBody, []byte(clientKey)) {
+			t.Errorf("upstream request %d: body contains the client key", i+1)
+		}
+	}
+	return used
+}
+
+// logEgress reports connections a CLI tried to open outside the gateway;
+// the recorder refused them.
+func logEgress(t *testing.T, e *egressRecorder) {
+	t.Helper()
+	if a := e.attempts(); len(a) > 0 {
+		t.Logf("connections refused by the egress recorder (traffic outside the gateway): %s", strings.Join(a, "; "))
+	} else {
+		t.Logf("no connection attempts outside the gateway")
+	}
+}
+
+func count(reqs []mockupstream.Recorded, keep func(mockupstream.Recorded) bool) int {
+	n := 0
+	for _, r := range reqs {
+		if keep(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestClaudeCode runs `claude -p` twice, each time with a fresh HOME, through
+// a gateway holding two Claude credentials.
+func TestClaudeCode(t *testing.T) {
+	bin := clientBinary(t, "claude")
+	creds := []credential{
+		{"claude-a", "claude", "sk-ant-e2e-upstream-aaaa"},
+		{"claude-b", "claude", "sk-ant-e2e-upstream-bbbb"},
+	}
+	gw := startGateway(t, creds...)
+	const reply = "Hello from the e2e mock, via cliproxy: claude-7c2e91"
+	gw.mock.SetReply("*", reply)
+	egress := newEgressRecorder(t)
+
+	const runs = 2
+	for i := 1; i <= runs; i++ {
+		home := t.TempDir()
+		work := filepath.Join(home, "project")
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		env := cliEnv(home, egress,
+			"ANTHROPIC_BASE_URL="+gw.url,
+			"ANTHROPIC_API_KEY="+clientKey,
+			"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+			"DISABLE_TELEMETRY=1",
+			"DISABLE_ERROR_REPORTING=1",
+			"DISABLE_AUTOUPDATER=1",
+		)
+		before := len(gw.mock.Requests())
+		run := runCLI(t, bin, work, env, "-p", "say hi")
+		requireSuccess(t, fmt.Sprintf("claude run %d", i), run, reply)
+		t.Logf("claude run %d: exit 0 in %v, %d upstream request(s), stdout %q",
+			i, run.elapsed.Round(time.Millisecond), len(gw.mock.Requests())-before, strings.TrimSpace(run.stdout))
+	}
+
+	reqs := gw.mock.Requests()
+	messages := count(reqs, func(r mockupstream.Recorded) bool {
+		return r.Method == http.MethodPost && r.Path == "/v1/messages"
+	})
+	if messages < runs {
+		t.Errorf("mock saw %d POST /v1/messages, want at least %d (one per run)", messages, runs)
+	}
+	used := checkUpstream(t, reqs, creds)
+	for _, c := range creds {
+		if used[c.apiKey] == 0 {
+			t.Errorf("credential %s was never used; round robin over %d runs should use both", c.name, runs)
+		}
+	}
+	if p := gw.passedOn(); len(p) > 0 {
+		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
+	}
+	logEgress(t, egress)
+}
+
+// geminiSettings is the throw-away HOME's ~/.gemini/settings.json: API-key
+// auth, and no update checks or usage statistics.
+const geminiSettings = `{
+  "security": {"auth": {"selectedType": "gemini-api-key"}},
+  "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
+  "privacy": {"usageStatisticsEnabled": false},
+  "telemetry": {"enabled": false}
+}
+`
+
+// TestGeminiCLI runs `gemini -p` twice, each time with a fresh HOME,
+// through a gateway holding two Gemini credentials.
+func TestGeminiCLI(t *testing.T) {
+	bin := clientBinary(t, "gemini")
+	creds := []credential{
+		{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
+		{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
+	}
+	gw := startGateway(t, creds...)
+	// Before answering, Gemini CLI asks a flash-lite model to classify the
+	// prompt (generateContent with responseMimeType application/json) and
+	// parses the answer as JSON; the mock answers every request with the
+	// same text, so that text has to be the classifier's JSON, or the CLI
+	// retries the classification five times with backoff (about 95 s)
+	// before falling back to its default model. The final answer is
+	// printed verbatim, so the reply still identifies this mock.
+	const marker = "Hello from the e2e mock, via cliproxy: gemini-4b8d27"
+	reply := `{"complexity_reasoning": "` + marker + `", "complexity_score": 10}`
+	gw.mock.SetReply("*", reply)
+	egress := newEgressRecorder(t)
+
+	const runs = 2
+	for i := 1; i <= runs; i++ {
+		home := t.TempDir()
+		work := filepath.Join(home, "project")
+		if err := os.MkdirAll(filepath.Join(home, ".gemini"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, ".gemini", "settings.json"), []byte(geminiSettings), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := cliEnv(home, egress,
+			"GEMINI_API_KEY="+clientKey,
+			"GOOGLE_GEMINI_BASE_URL="+gw.url,
+			"GEMINI_CLI_TRUST_WORKSPACE=true",
+			// no machine-wide settings from /etc
+			"GEMINI_CLI_SYSTEM_SETTINGS_PATH="+filepath.Join(home, "system-settings.json"),
+		)
+		before := len(gw.mock.Requests())
+		run := runCLI(t, bin, work, env, "-p", "say hi")
+		requireSuccess(t, fmt.Sprintf("gemini run %d", i), run, marker)
+		t.Logf("gemini run %d: exit 0 in %v, %d upstream request(s), stdout %q",
+			i, run.elapsed.Round(time.Millisecond), len(gw.mock.Requests())-before, strings.TrimSpace(run.stdout))
+	}
+
+	reqs := gw.mock.Requests()
+	streams := count(reqs, func(r mockupstream.Recorded) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
+	})
+	if streams < runs {
+		t.Errorf("mock saw %d POST …:streamGenerateContent, want at least %d (one per run)", streams, runs)
+	}
+	used := checkUpstream(t, reqs, creds)
+	for _, c := range creds {
+		if used[c.apiKey] == 0 {
+			t.Errorf("credential %s was never used; round robin over %d runs should use both", c.name, runs)
+		}
+	}
+	if p := gw.passedOn(); len(p) > 0 {
+		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
+	}
+	logEgress(t, egress)
+}
