@@ -1,6 +1,8 @@
 package cliproxy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -65,6 +67,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				k.Name = args[1]
 			}
 			if hash, ok := strings.CutPrefix(k.Key, "sha256:"); ok {
+				if raw, err := hex.DecodeString(hash); err != nil || len(raw) != sha256.Size {
+					return d.Errf("client_key sha256: must be 64 hex digits")
+				}
 				k.Key, k.SHA256 = "", hash
 			}
 			h.ClientKeys = append(h.ClientKeys, k)

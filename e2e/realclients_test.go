@@ -494,8 +494,56 @@ func count(reqs []mockupstream.Recorded, keep func(mockupstream.Recorded) bool) 
 	return n
 }
 
-// TestClaudeCode runs `claude -p` twice, each time with a fresh HOME, through
-// a gateway holding two Claude credentials.
+// claudeEnv is the environment of a Claude Code run against gw.
+func claudeEnv(gw *gateway, home string, egress *egressRecorder) []string {
+	return cliEnv(home, egress,
+		"ANTHROPIC_BASE_URL="+gw.url,
+		"ANTHROPIC_API_KEY="+clientKey,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_TELEMETRY=1",
+		"DISABLE_ERROR_REPORTING=1",
+		"DISABLE_AUTOUPDATER=1",
+	)
+}
+
+// newHome makes a throw-away HOME with an empty project folder to run a CLI
+// in, and returns both.
+func newHome(t *testing.T) (home, work string) {
+	t.Helper()
+	home = t.TempDir()
+	work = filepath.Join(home, "project")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return home, work
+}
+
+// runAndCheck runs a CLI, requires exit 0 and want in its output, logs the
+// timing, and returns the upstream requests the run caused.
+func runAndCheck(t *testing.T, gw *gateway, name, want, bin, dir string, env []string, args ...string) []mockupstream.Recorded {
+	t.Helper()
+	before := len(gw.mock.Requests())
+	run := runCLI(t, bin, dir, env, args...)
+	requireSuccess(t, name, run, want)
+	reqs := gw.mock.Requests()[before:]
+	t.Logf("%s: exit 0 in %v, %d upstream request(s), stdout %q",
+		name, run.elapsed.Round(time.Millisecond), len(reqs), strings.TrimSpace(run.stdout))
+	return reqs
+}
+
+// requireBothUsed fails unless every credential served at least one request.
+func requireBothUsed(t *testing.T, used map[string]int, creds []credential) {
+	t.Helper()
+	for _, c := range creds {
+		if used[c.apiKey] == 0 {
+			t.Errorf("credential %s was never used; round robin over the runs should use every credential", c.name)
+		}
+	}
+}
+
+// TestClaudeCode runs `claude -p` twice, each time with a fresh HOME, then
+// continues the second conversation with `claude -p --continue`, through a
+// gateway holding two Claude credentials.
 func TestClaudeCode(t *testing.T) {
 	bin := clientBinary(t, "claude")
 	creds := []credential{
@@ -507,45 +555,67 @@ func TestClaudeCode(t *testing.T) {
 	gw.mock.SetReply("*", reply)
 	egress := newEgressRecorder(t)
 
-	const runs = 2
-	for i := 1; i <= runs; i++ {
-		home := t.TempDir()
-		work := filepath.Join(home, "project")
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			t.Fatal(err)
+	isMessages := func(r mockupstream.Recorded) bool {
+		return r.Method == http.MethodPost && r.Path == "/v1/messages"
+	}
+	var last []mockupstream.Recorded
+	for i := 1; i <= 2; i++ {
+		home, work := newHome(t)
+		env := claudeEnv(gw, home, egress)
+		name := fmt.Sprintf("claude run %d", i)
+		last = runAndCheck(t, gw, name, reply, bin, work, env, "-p", "say hi")
+		if n := count(last, isMessages); n < 1 {
+			t.Fatalf("%s: mock saw no POST /v1/messages", name)
 		}
-		env := cliEnv(home, egress,
-			"ANTHROPIC_BASE_URL="+gw.url,
-			"ANTHROPIC_API_KEY="+clientKey,
-			"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-			"DISABLE_TELEMETRY=1",
-			"DISABLE_ERROR_REPORTING=1",
-			"DISABLE_AUTOUPDATER=1",
-		)
-		before := len(gw.mock.Requests())
-		run := runCLI(t, bin, work, env, "-p", "say hi")
-		requireSuccess(t, fmt.Sprintf("claude run %d", i), run, reply)
-		t.Logf("claude run %d: exit 0 in %v, %d upstream request(s), stdout %q",
-			i, run.elapsed.Round(time.Millisecond), len(gw.mock.Requests())-before, strings.TrimSpace(run.stdout))
+		if i == 2 {
+			// Second turn of run 2's conversation: same HOME and folder.
+			turn := runAndCheck(t, gw, "claude run 2, turn 2 (--continue)", reply, bin, work, env,
+				"-p", "--continue", "say hi again")
+			checkContinued(t, last, turn)
+		}
 	}
 
-	reqs := gw.mock.Requests()
-	messages := count(reqs, func(r mockupstream.Recorded) bool {
-		return r.Method == http.MethodPost && r.Path == "/v1/messages"
-	})
-	if messages < runs {
-		t.Errorf("mock saw %d POST /v1/messages, want at least %d (one per run)", messages, runs)
-	}
-	used := checkUpstream(t, reqs, creds)
-	for _, c := range creds {
-		if used[c.apiKey] == 0 {
-			t.Errorf("credential %s was never used; round robin over %d runs should use both", c.name, runs)
-		}
-	}
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	requireBothUsed(t, used, creds)
 	if p := gw.passedOn(); len(p) > 0 {
 		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
 	}
 	logEgress(t, egress)
+}
+
+// checkContinued verifies that the --continue turn reached the upstream as
+// the same Claude Code session (header X-Claude-Code-Session-Id, which the
+// gateway's session affinity keys on) and with the first turn's exchange in
+// its messages.
+func checkContinued(t *testing.T, first, second []mockupstream.Recorded) {
+	t.Helper()
+	sessionOf := func(reqs []mockupstream.Recorded) (string, mockupstream.Recorded) {
+		for _, r := range reqs {
+			if r.Method == http.MethodPost && r.Path == "/v1/messages" {
+				return r.Header.Get("X-Claude-Code-Session-Id"), r
+			}
+		}
+		return "", mockupstream.Recorded{}
+	}
+	s1, _ := sessionOf(first)
+	s2, r2 := sessionOf(second)
+	if s2 == "" {
+		t.Fatalf("--continue turn: no POST /v1/messages with X-Claude-Code-Session-Id reached the mock")
+	}
+	if s1 != s2 {
+		t.Errorf("--continue turn: X-Claude-Code-Session-Id %q, want the first turn's %q", s2, s1)
+	}
+	var body struct {
+		Messages []struct {
+			Role string `json:"role"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(r2.DecodedBody, &body); err != nil {
+		t.Fatalf("--continue turn: body is not JSON: %v", err)
+	}
+	if len(body.Messages) < 3 {
+		t.Errorf("--continue turn: %d messages in the body, want the first turn's user and assistant messages plus the new one", len(body.Messages))
+	}
 }
 
 // geminiSettings is the throw-away HOME's ~/.gemini/settings.json: API-key
@@ -558,8 +628,28 @@ const geminiSettings = `{
 }
 `
 
-// TestGeminiCLI runs `gemini -p` twice, each time with a fresh HOME,
-// through a gateway holding two Gemini credentials.
+// geminiEnv prepares home for a Gemini CLI run against gw and returns the
+// run's environment.
+func geminiEnv(t *testing.T, gw *gateway, home string, egress *egressRecorder) []string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(home, ".gemini"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".gemini", "settings.json"), []byte(geminiSettings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cliEnv(home, egress,
+		"GEMINI_API_KEY="+clientKey,
+		"GOOGLE_GEMINI_BASE_URL="+gw.url,
+		"GEMINI_CLI_TRUST_WORKSPACE=true",
+		// no machine-wide settings from /etc
+		"GEMINI_CLI_SYSTEM_SETTINGS_PATH="+filepath.Join(home, "system-settings.json"),
+	)
+}
+
+// TestGeminiCLI runs `gemini -p` twice with its default (auto) model, each
+// time with a fresh HOME, then once with an explicit model, through a
+// gateway holding two Gemini credentials.
 func TestGeminiCLI(t *testing.T) {
 	bin := clientBinary(t, "gemini")
 	creds := []credential{
@@ -567,58 +657,43 @@ func TestGeminiCLI(t *testing.T) {
 		{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
 	}
 	gw := startGateway(t, creds...)
-	// Before answering, Gemini CLI asks a flash-lite model to classify the
-	// prompt (generateContent with responseMimeType application/json) and
-	// parses the answer as JSON; the mock answers every request with the
-	// same text, so that text has to be the classifier's JSON, or the CLI
-	// retries the classification five times with backoff (about 95 s)
-	// before falling back to its default model. The final answer is
-	// printed verbatim, so the reply still identifies this mock.
-	const marker = "Hello from the e2e mock, via cliproxy: gemini-4b8d27"
-	reply := `{"complexity_reasoning": "` + marker + `", "complexity_score": 10}`
-	gw.mock.SetReply("*", reply)
 	egress := newEgressRecorder(t)
 
-	const runs = 2
-	for i := 1; i <= runs; i++ {
-		home := t.TempDir()
-		work := filepath.Join(home, "project")
-		if err := os.MkdirAll(filepath.Join(home, ".gemini"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(home, ".gemini", "settings.json"), []byte(geminiSettings), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env := cliEnv(home, egress,
-			"GEMINI_API_KEY="+clientKey,
-			"GOOGLE_GEMINI_BASE_URL="+gw.url,
-			"GEMINI_CLI_TRUST_WORKSPACE=true",
-			// no machine-wide settings from /etc
-			"GEMINI_CLI_SYSTEM_SETTINGS_PATH="+filepath.Join(home, "system-settings.json"),
-		)
-		before := len(gw.mock.Requests())
-		run := runCLI(t, bin, work, env, "-p", "say hi")
-		requireSuccess(t, fmt.Sprintf("gemini run %d", i), run, marker)
-		t.Logf("gemini run %d: exit 0 in %v, %d upstream request(s), stdout %q",
-			i, run.elapsed.Round(time.Millisecond), len(gw.mock.Requests())-before, strings.TrimSpace(run.stdout))
+	isStream := func(r mockupstream.Recorded) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
 	}
 
-	reqs := gw.mock.Requests()
-	streams := count(reqs, func(r mockupstream.Recorded) bool {
-		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
-	})
-	if streams < runs {
-		t.Errorf("mock saw %d POST …:streamGenerateContent, want at least %d (one per run)", streams, runs)
-	}
-	used := checkUpstream(t, reqs, creds)
-	for _, c := range creds {
-		if used[c.apiKey] == 0 {
-			t.Errorf("credential %s was never used; round robin over %d runs should use both", c.name, runs)
+	// With the auto model, Gemini CLI first asks a flash-lite model to
+	// classify the prompt (generateContent with responseMimeType
+	// application/json) and parses the answer as JSON. The mock answers
+	// every request with the same text, so that text has to be the
+	// classifier's JSON, or the CLI retries the classification five times
+	// with backoff (about 95 s) before falling back to its default model.
+	// The final answer is printed verbatim, so it still carries the marker.
+	const marker = "Hello from the e2e mock, via cliproxy: gemini-4b8d27"
+	gw.mock.SetReply("*", `{"complexity_reasoning": "`+marker+`", "complexity_score": 10}`)
+	for i := 1; i <= 2; i++ {
+		home, work := newHome(t)
+		name := fmt.Sprintf("gemini run %d", i)
+		reqs := runAndCheck(t, gw, name, marker, bin, work, geminiEnv(t, gw, home, egress), "-p", "say hi")
+		if n := count(reqs, isStream); n < 1 {
+			t.Fatalf("%s: mock saw no POST …:streamGenerateContent", name)
 		}
 	}
+
+	// With an explicit model there is no classification: one plain-text
+	// answer, printed as is.
+	const plain = "Hello from the e2e mock, via cliproxy: gemini-plain-90e3f5"
+	gw.mock.SetReply("*", plain)
+	home, work := newHome(t)
+	reqs := runAndCheck(t, gw, "gemini run 3 (--model gemini-2.5-flash)", plain, bin, work,
+		geminiEnv(t, gw, home, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
+	if n := count(reqs, isStream); n < 1 {
+		t.Fatalf("gemini run 3: mock saw no POST …:streamGenerateContent")
+	}
+
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	requireBothUsed(t, used, creds)
 	if p := gw.passedOn(); len(p) > 0 {
 		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
 	}

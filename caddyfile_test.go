@@ -1,0 +1,108 @@
+package cliproxy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, input string) (*Handler, error) {
+	t.Helper()
+	d := caddyfile.NewTestDispenser(input)
+	h := new(Handler)
+	return h, h.UnmarshalCaddyfile(d)
+}
+
+func TestCaddyfileErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		input string
+		want  string // part of the error
+		line  int
+	}{
+		{"argument on directive", "cliproxy extra {\n}", "wrong argument count", 1},
+		{"unknown subdirective", "cliproxy {\n\tbogus 1\n}", `unrecognized cliproxy subdirective "bogus"`, 2},
+		{"client_key without key", "cliproxy {\n\tclient_key\n}", "wrong argument count", 2},
+		{"client_key too many", "cliproxy {\n\tclient_key a b c\n}", "wrong argument count", 2},
+		{"client_key bad hash", "cliproxy {\n\tclient_key sha256:abc alice\n}", "64 hex digits", 2},
+		{"client_keys_file missing", "cliproxy {\n\tclient_keys_file\n}", "wrong argument count", 2},
+		{"unknown strategy", "cliproxy {\n\tstrategy random\n}", `unknown strategy "random"`, 2},
+		{"max_attempts word", "cliproxy {\n\tmax_attempts three\n}", "max_attempts must be a positive integer", 2},
+		{"max_attempts zero", "cliproxy {\n\n\tmax_attempts 0\n}", "max_attempts must be a positive integer", 3},
+		{"max_attempts two args", "cliproxy {\n\tmax_attempts 1 2\n}", "wrong argument count", 2},
+		{"max_body bad size", "cliproxy {\n\tmax_body lots\n}", "max_body must be a positive size", 2},
+		{"max_body zero", "cliproxy {\n\tmax_body 0\n}", "max_body must be a positive size", 2},
+		{"credential without name", "cliproxy {\n\tcredential {\n\t}\n}", "wrong argument count", 2},
+		{"credential unknown provider", "cliproxy {\n\tcredential a {\n\t\tprovider mistral\n\t\tapi_key k\n\t}\n}", `unknown provider "mistral"`, 3},
+		{"credential without provider", "cliproxy {\n\tcredential a {\n\t\tapi_key k\n\t}\n}", "credential a (line 2) needs a provider", 4},
+		{"credential without key", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t}\n}", "credential a (line 2) needs an api_key", 4},
+		{"api_key without value", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key\n\t}\n}", "wrong argument count", 4},
+		{"bad base_url scheme", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tbase_url ftp://x\n\t}\n}", "scheme must be http or https", 5},
+		{"base_url without host", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tbase_url https://\n\t}\n}", "missing host", 5},
+		{"base_url with query", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tbase_url https://h/?x=1\n\t}\n}", "must not carry a query", 5},
+		{"compatible without base_url", "cliproxy {\n\tcredential a {\n\t\tprovider openai-compatible\n\t\tapi_key k\n\t}\n}", "needs a base_url", 5},
+		{"bad priority", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tpriority high\n\t}\n}", "priority must be an integer", 5},
+		{"models without patterns", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tmodels\n\t}\n}", "wrong argument count", 5},
+		{"excluded_models without patterns", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\texcluded_models\n\t}\n}", "wrong argument count", 5},
+		{"header one arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\theader X-A\n\t}\n}", "wrong argument count", 5},
+		{"disabled with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisabled yes\n\t}\n}", "wrong argument count", 5},
+		{"unknown credential subdirective", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tweight 3\n\t}\n}", `unrecognized credential subdirective "weight"`, 5},
+		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
+		{"transport twice", "cliproxy {\n\ttransport {\n\t}\n\ttransport {\n\t}\n}", "transport already specified", 4},
+		{"transport with argument", "cliproxy {\n\ttransport http {\n\t}\n}", "wrong argument count", 2},
+		{"bad transport option", "cliproxy {\n\ttransport {\n\t\tdial_timeout soon\n\t}\n}", "bad timeout value", 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.input)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), fmt.Sprintf(", at Testfile:%d", tc.line), "error must name file and line")
+		})
+	}
+}
+
+func TestCaddyfileFullGrammar(t *testing.T) {
+	h, err := parse(t, `cliproxy {
+	client_key {env.KEY_A} alice
+	client_key sha256:`+"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"+` bob
+	client_key plainkey
+	client_keys_file /etc/keys
+	strategy FF
+	max_attempts 5
+	max_body 1MiB
+	credential c {
+		provider Claude
+		api_key {env.K}
+		base_url http://127.0.0.1:9000/prefix
+		priority -2
+		models claude-* sonnet
+		models opus
+		excluded_models *-haiku
+		header X-A 1
+		header X-A 2
+		disabled
+	}
+	transport {
+		dial_timeout 5s
+	}
+}`)
+	require.NoError(t, err)
+	assert.Equal(t, []ClientKey{{Name: "alice", Key: "{env.KEY_A}"}, {Name: "bob", SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}, {Key: "plainkey"}}, h.ClientKeys)
+	assert.Equal(t, "/etc/keys", h.ClientKeysFile)
+	assert.Equal(t, "fill-first", h.Strategy)
+	assert.Equal(t, 5, h.MaxAttempts)
+	assert.EqualValues(t, 1<<20, h.MaxBody)
+	require.Len(t, h.Credentials, 1)
+	c := h.Credentials[0]
+	assert.Equal(t, "claude", c.Provider)
+	assert.Equal(t, -2, c.Priority)
+	assert.Equal(t, []string{"claude-*", "sonnet", "opus"}, c.Models)
+	assert.Equal(t, []string{"*-haiku"}, c.ExcludedModels)
+	assert.Equal(t, []string{"1", "2"}, c.Headers["X-A"])
+	assert.True(t, c.Disabled)
+	assert.JSONEq(t, `{"dial_timeout":5000000000}`, string(h.Transport))
+}
