@@ -213,6 +213,7 @@ func TestEveryProviderStreamingAndNot(t *testing.T) {
 			assert.Contains(t, tc.wantKeys, reqs[0].Key)
 			assert.Equal(t, tc.body, string(reqs[0].Body), "body forwarded unchanged")
 			assert.NotContains(t, reqs[0].RawQuery, "key=")
+			assert.Equal(t, strings.TrimPrefix(g.mockURL, "http://"), reqs[0].Host)
 		})
 	}
 }

@@ -111,8 +111,8 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) er
 	if model == "" && b != nil {
 		model = gjson.GetBytes(b.inspect(), "model").String()
 	}
-	sid := session.FromHeaders(r.Header)
-	repl.Set(PlaceholderSession, sid.String())
+	sid := session.FromHeaders(r.Header).String()
+	repl.Set(PlaceholderSession, sid)
 
 	eligible := e.eligible(route.Family, model)
 	if len(eligible) == 0 {
@@ -129,7 +129,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) er
 	access.StripClientCredentials(stripped)
 	header.Del("Content-Length")
 
-	run := &run{e: e, r: r, route: route, model: model, body: b, header: header, query: upstreamURL.RawQuery, repl: repl}
+	run := &run{e: e, r: r, route: route, model: model, session: sid, body: b, header: header, query: upstreamURL.RawQuery, repl: repl}
 	return run.serve(w, eligible)
 }
 
@@ -169,14 +169,15 @@ func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route
 
 // run is the state of one request's attempt loop.
 type run struct {
-	e      *Executor
-	r      *http.Request
-	route  Route
-	model  string
-	body   *body
-	header http.Header // client headers without client credentials
-	query  string
-	repl   *caddy.Replacer
+	e       *Executor
+	r       *http.Request
+	route   Route
+	model   string
+	session string
+	body    *body
+	header  http.Header // client headers without client credentials
+	query   string
+	repl    *caddy.Replacer
 
 	attempts int
 }
@@ -339,8 +340,8 @@ func (rn *run) publish(c *auth.Credential) {
 	if extra, ok := rn.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Set(zap.String("cliproxy_credential", c.Name))
 		extra.Set(zap.Int("cliproxy_attempts", rn.attempts))
-		if sid := rn.repl.ReplaceAll("{"+PlaceholderSession+"}", ""); sid != "" {
-			extra.Set(zap.String("cliproxy_session", sid))
+		if rn.session != "" {
+			extra.Set(zap.String("cliproxy_session", rn.session))
 		}
 	}
 }
