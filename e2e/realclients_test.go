@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -88,6 +89,15 @@ func notInstalled(t *testing.T, format string, args ...any) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// skipShort skips a real-client test in -short mode: each takes seconds
+// per CLI run.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real CLIs; skipped with -short")
+	}
 }
 
 // clientBinary returns the path of an installed, pinned CLI.
@@ -209,19 +219,40 @@ func startGateway(t *testing.T, creds ...credential) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-
 	mock := mockupstream.New()
 	upstream := httptest.NewServer(mock)
 	t.Cleanup(upstream.Close)
 
+	// The port is free when picked but may be taken before caddy binds
+	// it; try again with another one then.
+	for attempt := 1; ; attempt++ {
+		gw, err := startCaddy(t, bin, upstream.URL, creds)
+		if err == nil {
+			gw.mock = mock
+			return gw
+		}
+		if attempt == 3 || !errors.Is(err, errAddrInUse) {
+			t.Fatal(err)
+		}
+		t.Logf("retrying with another port: %v", err)
+	}
+}
+
+var errAddrInUse = errors.New("caddy could not bind its port")
+
+// startCaddy runs the built caddy on a free loopback port and waits until
+// it serves. The process is killed when the test ends; its output goes to
+// the test log if the test failed.
+func startCaddy(t *testing.T, bin, upstreamURL string, creds []credential) (*gateway, error) {
+	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	config := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(config, []byte(caddyfile(port, upstream.URL, creds)), 0o600); err != nil {
-		t.Fatal(err)
+	if err := os.WriteFile(config, []byte(caddyfile(port, upstreamURL, creds)), 0o600); err != nil {
+		return nil, err
 	}
 
-	gw := &gateway{url: "http://127.0.0.1:" + strconv.Itoa(port), mock: mock, log: new(syncBuffer)}
+	gw := &gateway{url: "http://127.0.0.1:" + strconv.Itoa(port), log: new(syncBuffer)}
 	cmd := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
 	cmd.Dir = dir
 	// Keep caddy's data and config folders out of the real HOME.
@@ -233,7 +264,7 @@ func startGateway(t *testing.T, creds ...credential) *gateway {
 	}
 	cmd.Stdout, cmd.Stderr = gw.log, gw.log
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var waitErr error
 	exited := make(chan struct{})
@@ -245,25 +276,32 @@ func startGateway(t *testing.T, creds ...credential) *gateway {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("caddy output:\n%s", gw.log)
+			t.Logf("caddy output (%s):\n%s", gw.url, gw.log)
 		}
 	})
 
+	// Ready: caddy says it serves the config and the port answers.
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-exited:
-			t.Fatalf("caddy exited before serving: %v", waitErr)
+			out := gw.log.String()
+			if strings.Contains(out, "address already in use") {
+				return nil, fmt.Errorf("%w %d: %v", errAddrInUse, port, waitErr)
+			}
+			return nil, fmt.Errorf("caddy exited before serving: %v\n%s", waitErr, out)
 		default:
 		}
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return gw
+		if strings.Contains(gw.log.String(), "serving initial configuration") {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn.Close()
+				return gw, nil
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("caddy not listening on %s after 30s: %v", addr, err)
+			return nil, fmt.Errorf("caddy not serving on %s after 30s", addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -494,16 +532,17 @@ func count(reqs []mockupstream.Recorded, keep func(mockupstream.Recorded) bool) 
 	return n
 }
 
-// claudeEnv is the environment of a Claude Code run against gw.
-func claudeEnv(gw *gateway, home string, egress *egressRecorder) []string {
-	return cliEnv(home, egress,
-		"ANTHROPIC_BASE_URL="+gw.url,
-		"ANTHROPIC_API_KEY="+clientKey,
+// claudeEnv is the environment of a Claude Code run against gw with the
+// client key key.
+func claudeEnv(gw *gateway, home, key string, egress *egressRecorder, extra ...string) []string {
+	return cliEnv(home, egress, append([]string{
+		"ANTHROPIC_BASE_URL=" + gw.url,
+		"ANTHROPIC_API_KEY=" + key,
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
 		"DISABLE_TELEMETRY=1",
 		"DISABLE_ERROR_REPORTING=1",
 		"DISABLE_AUTOUPDATER=1",
-	)
+	}, extra...)...)
 }
 
 // newHome makes a throw-away HOME with an empty project folder to run a CLI
@@ -545,6 +584,8 @@ func requireBothUsed(t *testing.T, used map[string]int, creds []credential) {
 // continues the second conversation with `claude -p --continue`, through a
 // gateway holding two Claude credentials.
 func TestClaudeCode(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
 	bin := clientBinary(t, "claude")
 	creds := []credential{
 		{"claude-a", "claude", "sk-ant-e2e-upstream-aaaa"},
@@ -561,7 +602,7 @@ func TestClaudeCode(t *testing.T) {
 	var last []mockupstream.Recorded
 	for i := 1; i <= 2; i++ {
 		home, work := newHome(t)
-		env := claudeEnv(gw, home, egress)
+		env := claudeEnv(gw, home, clientKey, egress)
 		name := fmt.Sprintf("claude run %d", i)
 		last = runAndCheck(t, gw, name, reply, bin, work, env, "-p", "say hi")
 		if n := count(last, isMessages); n < 1 {
@@ -575,12 +616,40 @@ func TestClaudeCode(t *testing.T) {
 		}
 	}
 
+	// A key the gateway does not know is refused before any upstream is
+	// called. Claude Code retries a 401 with backoff for minutes unless
+	// told not to.
+	home, work := newHome(t)
+	requireRefused(t, gw, "claude with a wrong client key", bin, work,
+		claudeEnv(gw, home, wrongKey, egress, "CLAUDE_CODE_MAX_RETRIES=0"), "-p", "say hi")
+
 	used := checkUpstream(t, gw.mock.Requests(), creds)
 	requireBothUsed(t, used, creds)
 	if p := gw.passedOn(); len(p) > 0 {
 		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
 	}
 	logEgress(t, egress)
+}
+
+// wrongKey is a client key the gateway does not know.
+const wrongKey = "sk-client-e2e-mallory-0e4b77"
+
+// requireRefused runs a CLI with a wrong client key and requires that it
+// fails, reports the 401, and that no request reached the upstream.
+func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []string, args ...string) {
+	t.Helper()
+	before := len(gw.mock.Requests())
+	run := runCLI(t, bin, dir, env, args...)
+	if run.err == nil {
+		t.Errorf("%s: exit 0, want a failure\nstdout:\n%s", name, run.stdout)
+	}
+	if out := run.stdout + run.stderr; !strings.Contains(out, "401") {
+		t.Errorf("%s: output does not mention the 401\nstdout:\n%s\nstderr:\n%s", name, run.stdout, run.stderr)
+	}
+	if n := len(gw.mock.Requests()) - before; n != 0 {
+		t.Errorf("%s: %d request(s) reached the upstream, want none", name, n)
+	}
+	t.Logf("%s: %v in %v, nothing reached the upstream", name, run.err, run.elapsed.Round(time.Millisecond))
 }
 
 // checkContinued verifies that the --continue turn reached the upstream as
@@ -628,9 +697,9 @@ const geminiSettings = `{
 }
 `
 
-// geminiEnv prepares home for a Gemini CLI run against gw and returns the
-// run's environment.
-func geminiEnv(t *testing.T, gw *gateway, home string, egress *egressRecorder) []string {
+// geminiEnv prepares home for a Gemini CLI run against gw with the client
+// key key and returns the run's environment.
+func geminiEnv(t *testing.T, gw *gateway, home, key string, egress *egressRecorder) []string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(home, ".gemini"), 0o755); err != nil {
 		t.Fatal(err)
@@ -639,7 +708,7 @@ func geminiEnv(t *testing.T, gw *gateway, home string, egress *egressRecorder) [
 		t.Fatal(err)
 	}
 	return cliEnv(home, egress,
-		"GEMINI_API_KEY="+clientKey,
+		"GEMINI_API_KEY="+key,
 		"GOOGLE_GEMINI_BASE_URL="+gw.url,
 		"GEMINI_CLI_TRUST_WORKSPACE=true",
 		// no machine-wide settings from /etc
@@ -651,6 +720,8 @@ func geminiEnv(t *testing.T, gw *gateway, home string, egress *egressRecorder) [
 // time with a fresh HOME, then once with an explicit model, through a
 // gateway holding two Gemini credentials.
 func TestGeminiCLI(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
 	bin := clientBinary(t, "gemini")
 	creds := []credential{
 		{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
@@ -664,18 +735,14 @@ func TestGeminiCLI(t *testing.T) {
 	}
 
 	// With the auto model, Gemini CLI first asks a flash-lite model to
-	// classify the prompt (generateContent with responseMimeType
-	// application/json) and parses the answer as JSON. The mock answers
-	// every request with the same text, so that text has to be the
-	// classifier's JSON, or the CLI retries the classification five times
-	// with backoff (about 95 s) before falling back to its default model.
-	// The final answer is printed verbatim, so it still carries the marker.
+	// classify the prompt (generateContent in JSON mode); the mock answers
+	// that with JSON shaped by the request's schema, then streams the reply.
 	const marker = "Hello from the e2e mock, via cliproxy: gemini-4b8d27"
-	gw.mock.SetReply("*", `{"complexity_reasoning": "`+marker+`", "complexity_score": 10}`)
+	gw.mock.SetReply("*", marker)
 	for i := 1; i <= 2; i++ {
 		home, work := newHome(t)
 		name := fmt.Sprintf("gemini run %d", i)
-		reqs := runAndCheck(t, gw, name, marker, bin, work, geminiEnv(t, gw, home, egress), "-p", "say hi")
+		reqs := runAndCheck(t, gw, name, marker, bin, work, geminiEnv(t, gw, home, clientKey, egress), "-p", "say hi")
 		if n := count(reqs, isStream); n < 1 {
 			t.Fatalf("%s: mock saw no POST …:streamGenerateContent", name)
 		}
@@ -687,10 +754,16 @@ func TestGeminiCLI(t *testing.T) {
 	gw.mock.SetReply("*", plain)
 	home, work := newHome(t)
 	reqs := runAndCheck(t, gw, "gemini run 3 (--model gemini-2.5-flash)", plain, bin, work,
-		geminiEnv(t, gw, home, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
+		geminiEnv(t, gw, home, clientKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
 	if n := count(reqs, isStream); n < 1 {
 		t.Fatalf("gemini run 3: mock saw no POST …:streamGenerateContent")
 	}
+
+	// A key the gateway does not know is refused before any upstream is
+	// called.
+	home, work = newHome(t)
+	requireRefused(t, gw, "gemini with a wrong client key", bin, work,
+		geminiEnv(t, gw, home, wrongKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
 
 	used := checkUpstream(t, gw.mock.Requests(), creds)
 	requireBothUsed(t, used, creds)

@@ -64,6 +64,7 @@ func geminiGenerate(c *call, stream bool) {
 	if !c.requireJSON() {
 		return
 	}
+	c.reply = geminiReplyText(c.body, c.reply)
 	id := newID("", 22)
 	if !stream {
 		c.writeJSON(c.geminiChunk(id, c.reply, true))
