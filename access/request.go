@@ -41,7 +41,9 @@ func StripClientCredentials(r *http.Request) {
 	r.Header.Del(headerAPIKey)
 	r.Header.Del(headerGoogAPIKey)
 	r.Header.Del("Proxy-Authorization")
-	if r.URL != nil && strings.Contains(r.URL.RawQuery, queryKey) {
+	// the raw query may spell the name percent-encoded (%6Bey), so decide
+	// on the decoded form, as ClientKey reads it
+	if r.URL != nil && r.URL.RawQuery != "" {
 		q := r.URL.Query()
 		if q.Has(queryKey) {
 			q.Del(queryKey)

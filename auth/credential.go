@@ -48,8 +48,8 @@ type Credential struct {
 }
 
 // AllowsModel reports whether the credential may serve model. An empty model
-// (a request that names none, such as a model listing) is allowed unless the
-// credential is restricted by an allow-list.
+// (a request that names none, such as a model listing) is always allowed, so
+// listings work in a pool where every credential is restricted.
 func (c *Credential) AllowsModel(model string) bool {
 	if model == "" {
 		return true
@@ -71,7 +71,12 @@ func (c *Credential) Fingerprint() string {
 }
 
 // String names the credential without its secret, so that formatting a
-// credential by mistake cannot leak it.
-func (c *Credential) String() string {
+// credential by mistake (%v, %+v, %s, as value or pointer) cannot leak it.
+func (c Credential) String() string {
 	return string(c.Provider) + ":" + c.Name
+}
+
+// GoString keeps %#v from printing the secret too.
+func (c Credential) GoString() string {
+	return "auth.Credential(" + c.String() + ")"
 }

@@ -122,7 +122,7 @@ func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.
 	st.LastStatus = outcome.Status
 	st.LastError = describe(outcome.Status)
 	st.LastErrorAt = now
-	d, reason := blockFor(outcome, st)
+	d, reason := blockFor(outcome, st, now)
 	if d <= 0 {
 		return time.Time{}
 	}

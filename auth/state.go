@@ -64,11 +64,16 @@ type credentialHealth struct {
 
 // blockFor decides how long outcome blocks a credential for a model and why.
 // The zero duration means the outcome blocks nothing.
-func blockFor(outcome Outcome, st *ModelState) (time.Duration, BlockReason) {
+func blockFor(outcome Outcome, st *ModelState, now time.Time) (time.Duration, BlockReason) {
 	switch s := outcome.Status; {
 	case s == http.StatusTooManyRequests:
 		if outcome.RetryAfter > 0 {
 			return outcome.RetryAfter, BlockCooldown
+		}
+		if st.Reason == BlockCooldown && now.Before(st.BlockedUntil) {
+			// requests that were in flight when the window opened do
+			// not escalate it: the backoff grows once per window
+			return st.BlockedUntil.Sub(now), BlockCooldown
 		}
 		d := backoffBase << min(st.BackoffLevel, 20)
 		st.BackoffLevel++

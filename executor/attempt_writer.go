@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 )
 
 // heldBodyLimit caps how much of a held-back failure response is kept;
@@ -34,7 +35,14 @@ func newAttemptWriter(w http.ResponseWriter, mayHold bool) *attemptWriter {
 	return &attemptWriter{w: w, header: make(http.Header), mayHold: mayHold}
 }
 
-func (a *attemptWriter) Header() http.Header { return a.header }
+// Header is the attempt's own header map until the response is committed,
+// then the client's, so trailers the proxy sets after the body arrive.
+func (a *attemptWriter) Header() http.Header {
+	if a.committed {
+		return a.w.Header()
+	}
+	return a.header
+}
 
 func (a *attemptWriter) WriteHeader(code int) {
 	if a.status != 0 {
@@ -97,6 +105,8 @@ func (a *attemptWriter) release() error {
 		return nil
 	}
 	a.held = false
+	// the held body may have been cut at heldBodyLimit
+	a.header.Set("Content-Length", strconv.Itoa(a.body.Len()))
 	a.commit()
 	_, err := a.w.Write(a.body.Bytes())
 	return err

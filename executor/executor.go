@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -325,7 +326,7 @@ func (rn *run) record(c *auth.Credential, status int, h http.Header, mayHold boo
 			RetryAfter: auth.ParseRetryAfter(h.Get("Retry-After"), pool.Now()),
 		})
 		if status == http.StatusTooManyRequests && h.Get("Retry-After") == "" && !until.IsZero() {
-			secs := max(1, int64(until.Sub(pool.Now())/time.Second))
+			secs := max(1, int64(math.Ceil(until.Sub(pool.Now()).Seconds())))
 			h.Set("Retry-After", strconv.FormatInt(secs, 10))
 		}
 	}

@@ -1,0 +1,213 @@
+package executor
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func gzipped(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+func zstded(t testing.TB, data []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	defer enc.Close()
+	return enc.EncodeAll(data, nil)
+}
+
+// bodyRequest is a POST whose body is data, with Content-Length set unless
+// chunked is true.
+func bodyRequest(data []byte, encoding string, chunked bool) *http.Request {
+	var rd io.Reader = bytes.NewReader(data)
+	if chunked {
+		rd = io.MultiReader(rd) // hides the length from httptest
+	}
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", rd)
+	if chunked {
+		r.ContentLength = -1
+	}
+	if encoding != "" {
+		r.Header.Set("Content-Encoding", encoding)
+	}
+	return r
+}
+
+func TestReadBody(t *testing.T) {
+	const limit = 1 << 10
+	jsonBody := []byte(`{"model":"claude-opus-4-1","max_tokens":1,"messages":[]}`)
+	atLimit := bytes.Repeat([]byte("x"), limit)
+	overLimit := bytes.Repeat([]byte("x"), limit+1)
+	zeros := make([]byte, 64*limit)
+
+	tests := []struct {
+		name     string
+		data     []byte
+		encoding string
+		chunked  bool
+		wantErr  error  // nil for success
+		anyErr   bool   // some error that is neither of the sentinels
+		inspect  []byte // the decoded body on success
+	}{
+		{"plain", jsonBody, "", false, nil, false, jsonBody},
+		{"empty", nil, "", false, nil, false, []byte{}},
+		{"exactly the limit", atLimit, "", false, nil, false, atLimit},
+		{"exactly the limit, chunked", atLimit, "", true, nil, false, atLimit},
+		{"one byte over, with Content-Length", overLimit, "", false, errBodyTooLarge, false, nil},
+		{"one byte over, chunked", overLimit, "", true, errBodyTooLarge, false, nil},
+		{"identity", jsonBody, "identity", false, nil, false, jsonBody},
+		{"gzip", gzipped(t, jsonBody), "gzip", false, nil, false, jsonBody},
+		{"x-gzip", gzipped(t, jsonBody), "x-gzip", false, nil, false, jsonBody},
+		{"GZIP upper case", gzipped(t, jsonBody), " GZIP ", false, nil, false, jsonBody},
+		{"gzip chunked", gzipped(t, jsonBody), "gzip", true, nil, false, jsonBody},
+		{"zstd", zstded(t, jsonBody), "zstd", false, nil, false, jsonBody},
+		{"gzip decoding to exactly the limit", gzipped(t, atLimit), "gzip", false, nil, false, atLimit},
+		{"zstd decoding to exactly the limit", zstded(t, atLimit), "zstd", false, nil, false, atLimit},
+		{"gzip decoding one byte over", gzipped(t, overLimit), "gzip", false, errBodyTooLarge, false, nil},
+		{"gzip bomb", gzipped(t, zeros), "gzip", false, errBodyTooLarge, false, nil},
+		{"zstd bomb", zstded(t, zeros), "zstd", false, errBodyTooLarge, false, nil},
+		{"encoded body over the limit", overLimit, "gzip", false, errBodyTooLarge, false, nil},
+		{"brotli unsupported", []byte("\x0b\x02\x80{}\x03"), "br", false, errUnsupportedEncoding, false, nil},
+		{"deflate unsupported", []byte("x"), "deflate", false, errUnsupportedEncoding, false, nil},
+		{"stacked encodings unsupported", gzipped(t, jsonBody), "gzip, zstd", false, errUnsupportedEncoding, false, nil},
+		{"empty body with an encoding", nil, "gzip", false, nil, false, []byte{}},
+		{"corrupt gzip", []byte("not gzip at all"), "gzip", false, nil, true, nil},
+		{"truncated gzip", gzipped(t, jsonBody)[:20], "gzip", false, nil, true, nil},
+		{"corrupt zstd", []byte("not zstd at all"), "zstd", false, nil, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := readBody(bodyRequest(tt.data, tt.encoding, tt.chunked), limit)
+			switch {
+			case tt.wantErr != nil:
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Nil(t, b)
+				return
+			case tt.anyErr:
+				require.Error(t, err)
+				assert.NotErrorIs(t, err, errBodyTooLarge)
+				assert.NotErrorIs(t, err, errUnsupportedEncoding)
+				assert.Nil(t, b)
+				return
+			}
+			require.NoError(t, err)
+			defer b.release()
+			assert.Equal(t, len(tt.data), len(b.bytes()))
+			if len(tt.data) > 0 {
+				assert.Equal(t, tt.data, b.bytes(), "the body is not forwarded as sent")
+			}
+			assert.Equal(t, string(tt.inspect), string(b.inspect()))
+		})
+	}
+}
+
+// readCounter counts the reads of a body.
+type readCounter struct{ n int }
+
+func (r *readCounter) Read(p []byte) (int, error) {
+	r.n++
+	return 0, io.EOF
+}
+
+func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
+	body := &readCounter{}
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", body)
+	r.ContentLength = 1<<20 + 1
+	b, err := readBody(r, 1<<20)
+	require.ErrorIs(t, err, errBodyTooLarge)
+	assert.Nil(t, b)
+	assert.Zero(t, body.n, "an oversized body was read before being refused")
+}
+
+func TestReadBodyNilBody(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+	r.Body = nil
+	b, err := readBody(r, 1024)
+	require.NoError(t, err)
+	defer b.release()
+	assert.Empty(t, b.bytes())
+	assert.Empty(t, b.inspect())
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+func TestReadBodyReadError(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", io.MultiReader(strings.NewReader(`{"model":`), failingReader{}))
+	r.ContentLength = -1
+	b, err := readBody(r, 1024)
+	require.Error(t, err)
+	assert.Nil(t, b)
+	assert.NotErrorIs(t, err, errBodyTooLarge)
+	assert.Contains(t, err.Error(), "connection reset by peer")
+}
+
+// The decoded view and the raw bytes are separate buffers: inspecting never
+// changes what is forwarded.
+func TestReadBodyDecodedIsSeparate(t *testing.T) {
+	jsonBody := []byte(`{"model":"gpt-4o"}`)
+	raw := gzipped(t, jsonBody)
+	b, err := readBody(bodyRequest(raw, "gzip", false), 1024)
+	require.NoError(t, err)
+	defer b.release()
+	require.NotSame(t, b.raw, b.decoded)
+	insp := b.inspect()
+	for i := range insp {
+		insp[i] = 'X'
+	}
+	assert.Equal(t, raw, b.bytes())
+}
+
+func TestBodyRelease(t *testing.T) {
+	for _, enc := range []string{"", "gzip"} {
+		t.Run("encoding "+enc, func(t *testing.T) {
+			data := []byte(`{"model":"m"}`)
+			if enc == "gzip" {
+				data = gzipped(t, data)
+			}
+			b, err := readBody(bodyRequest(data, enc, false), 1024)
+			require.NoError(t, err)
+			b.release()
+			assert.Nil(t, b.bytes(), "released body still readable")
+			assert.Nil(t, b.inspect(), "released body still inspectable")
+			assert.NotPanics(t, b.release, "a second release panics")
+		})
+	}
+}
+
+// Buffers come from a pool: a body read after another one was released must
+// hold only its own bytes.
+func TestReadBodyReusedBuffersAreClean(t *testing.T) {
+	long := bytes.Repeat([]byte("L"), 4096)
+	for range 50 {
+		b, err := readBody(bodyRequest(long, "", false), 8192)
+		require.NoError(t, err)
+		b.release()
+		b2, err := readBody(bodyRequest(gzipped(t, []byte("short")), "gzip", false), 8192)
+		require.NoError(t, err)
+		require.Equal(t, "short", string(b2.inspect()))
+		b2.release()
+		b3, err := readBody(bodyRequest([]byte("tiny"), "", false), 8192)
+		require.NoError(t, err)
+		require.Equal(t, "tiny", string(b3.bytes()))
+		b3.release()
+	}
+}
