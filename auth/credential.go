@@ -40,6 +40,20 @@ type Credential struct {
 	// when Models allows them.
 	ExcludedModels []string
 
+	// Weight is the credential's share under weighted round robin; 0
+	// takes it out of that rotation.
+	Weight int
+
+	// Group names a set of credentials that share an upstream account
+	// (e.g. the projects of one Google account). Round robin rotates
+	// across groups before rotating within one.
+	Group string
+
+	// AllowedClients, when not empty, are the only client principals the
+	// credential serves, so a member can keep a personal account to
+	// themselves.
+	AllowedClients []string
+
 	// Headers are added to every upstream request made with the credential.
 	Headers http.Header
 
@@ -58,6 +72,19 @@ func (c *Credential) AllowsModel(model string) bool {
 		return false
 	}
 	return !matchAny(c.ExcludedModels, model)
+}
+
+// AllowsClient reports whether the client principal may use the credential.
+func (c *Credential) AllowsClient(principal string) bool {
+	if len(c.AllowedClients) == 0 {
+		return true
+	}
+	for _, p := range c.AllowedClients {
+		if p == principal {
+			return true
+		}
+	}
+	return false
 }
 
 // Fingerprint is a short, non-reversible tag of the credential's secret,

@@ -17,9 +17,16 @@ type Pool struct {
 	Now func() time.Time
 }
 
-// NewPool builds a pool of creds, ordered by name. Names must be unique and
-// not empty.
+// NewPool builds a pool of creds, ordered by name, with a health of its
+// own. Names must be unique and not empty.
 func NewPool(creds []*Credential) (*Pool, error) {
+	return NewPoolWithHealth(creds, NewHealth())
+}
+
+// NewPoolWithHealth builds a pool whose credentials keep their states in
+// health, so that a pool rebuilt from a reloaded config (same names, same
+// secrets) finds its cooldowns where the old pool left them.
+func NewPoolWithHealth(creds []*Credential, health *Health) (*Pool, error) {
 	p := &Pool{
 		creds:  slices.Clone(creds),
 		byName: make(map[string]*Credential, len(creds)),
@@ -34,7 +41,7 @@ func NewPool(creds []*Credential) (*Pool, error) {
 			return nil, fmt.Errorf("building pool: duplicate credential name %q", c.Name)
 		}
 		p.byName[c.Name] = c
-		p.health[c] = &credentialHealth{models: make(map[string]*ModelState)}
+		p.health[c] = health.of(c)
 	}
 	slices.SortFunc(p.creds, func(a, b *Credential) int { return strings.Compare(a.Name, b.Name) })
 	return p, nil

@@ -18,8 +18,9 @@ type Selector interface {
 
 // The canonical strategy names.
 const (
-	RoundRobin = "round-robin"
-	FillFirst  = "fill-first"
+	RoundRobin         = "round-robin"
+	FillFirst          = "fill-first"
+	WeightedRoundRobin = "weighted-round-robin"
 )
 
 // NormalizeStrategy maps a strategy name or one of its aliases to the
@@ -30,8 +31,10 @@ func NormalizeStrategy(name string) (string, error) {
 		return RoundRobin, nil
 	case "fill-first", "fillfirst", "ff":
 		return FillFirst, nil
+	case "weighted-round-robin", "weightedroundrobin", "wrr":
+		return WeightedRoundRobin, nil
 	}
-	return "", fmt.Errorf("unknown strategy %q (want round-robin or fill-first)", name)
+	return "", fmt.Errorf("unknown strategy %q (want round-robin, fill-first or weighted-round-robin)", name)
 }
 
 // New returns the strategy called name (aliases accepted), wrapped so that
@@ -45,6 +48,8 @@ func New(name string) (Selector, error) {
 	switch canonical {
 	case FillFirst:
 		s = fillFirst{}
+	case WeightedRoundRobin:
+		s = NewWeighted()
 	default:
 		s = NewRoundRobin()
 	}
