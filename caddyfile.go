@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -36,11 +37,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    strategy round-robin|fill-first
 //	    max_attempts <n>
 //	    max_body <size>
+//	    pool <name>
+//	    session_affinity on|off
+//	    session_affinity_ttl <duration>
+//	    subagent_affinity parent|separate
 //	    credential <name> {
 //	        provider claude|openai|openai-compatible|gemini
 //	        api_key <key>
 //	        base_url <url>
 //	        priority <int>
+//	        weight <int>
+//	        group <name>
+//	        allowed_clients <name>...
 //	        models <pattern>...
 //	        excluded_models <pattern>...
 //	        header <name> <value>
@@ -111,6 +119,42 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body must be a positive size such as 32MiB, got %q", raw)
 			}
 			h.MaxBody = int64(size)
+
+		case "pool":
+			if err := oneArg(d, &h.Pool); err != nil {
+				return err
+			}
+
+		case "session_affinity", "claude_code_session_affinity":
+			directive := d.Val()
+			on, err := onOff(d, directive)
+			if err != nil {
+				return err
+			}
+			if directive == "session_affinity" {
+				h.SessionAffinity = on
+			} else {
+				h.ClaudeCodeSessionAffinity = on
+			}
+
+		case "session_affinity_ttl":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return d.Errf("session_affinity_ttl must be a positive duration such as 1h, got %q", raw)
+			}
+			h.SessionAffinityTTL = caddy.Duration(dur)
+
+		case "subagent_affinity":
+			if err := oneArg(d, &h.SubagentAffinity); err != nil {
+				return err
+			}
+			if h.SubagentAffinity != SubagentParent && h.SubagentAffinity != SubagentSeparate {
+				return d.Errf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
+			}
 
 		case "credential":
 			c, err := unmarshalCredential(d)
@@ -194,6 +238,26 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				return c, d.Errf("credential %s: priority must be an integer, got %q", c.Name, raw)
 			}
 			c.Priority = n
+		case "weight":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return c, err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 0 {
+				return c, d.Errf("credential %s: weight must be a non-negative integer, got %q", c.Name, raw)
+			}
+			c.Weight = &n
+		case "group":
+			if err := oneArg(d, &c.Group); err != nil {
+				return c, err
+			}
+		case "allowed_clients":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return c, d.ArgErr()
+			}
+			c.AllowedClients = append(c.AllowedClients, args...)
 		case "models":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -233,6 +297,21 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 		return c, d.Errf("credential %s (line %d): provider openai-compatible needs a base_url", c.Name, line)
 	}
 	return c, nil
+}
+
+// onOff reads one on|off argument.
+func onOff(d *caddyfile.Dispenser, directive string) (bool, error) {
+	var raw string
+	if err := oneArg(d, &raw); err != nil {
+		return false, err
+	}
+	switch raw {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, d.Errf("%s must be on or off, got %q", directive, raw)
 }
 
 // oneArg reads exactly one argument into dst.

@@ -3,6 +3,7 @@ package cliproxy
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/stretchr/testify/assert"
@@ -49,7 +50,17 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"excluded_models without patterns", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\texcluded_models\n\t}\n}", "wrong argument count", 5},
 		{"header one arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\theader X-A\n\t}\n}", "wrong argument count", 5},
 		{"disabled with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisabled yes\n\t}\n}", "wrong argument count", 5},
-		{"unknown credential subdirective", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tweight 3\n\t}\n}", `unrecognized credential subdirective "weight"`, 5},
+		{"unknown credential subdirective", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tcolour blue\n\t}\n}", `unrecognized credential subdirective "colour"`, 5},
+		{"negative weight", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tweight -1\n\t}\n}", "weight must be a non-negative integer", 5},
+		{"group without name", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tgroup\n\t}\n}", "wrong argument count", 5},
+		{"allowed_clients without names", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tallowed_clients\n\t}\n}", "wrong argument count", 5},
+		{"session_affinity yes", "cliproxy {\n\tsession_affinity yes\n}", `session_affinity must be on or off, got "yes"`, 2},
+		{"deprecated alias bad value", "cliproxy {\n\tclaude_code_session_affinity 1\n}", `claude_code_session_affinity must be on or off`, 2},
+		{"session_affinity_ttl bad", "cliproxy {\n\tsession_affinity_ttl forever\n}", "session_affinity_ttl must be a positive duration", 2},
+		{"session_affinity_ttl zero", "cliproxy {\n\tsession_affinity_ttl 0s\n}", "session_affinity_ttl must be a positive duration", 2},
+		{"subagent_affinity bad", "cliproxy {\n\tsubagent_affinity child\n}", "subagent_affinity must be parent or separate", 2},
+		{"pool without name", "cliproxy {\n\tpool\n}", "wrong argument count", 2},
+		{"unknown strategy wrr typo", "cliproxy {\n\tstrategy wwr\n}", `unknown strategy "wwr"`, 2},
 		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
 		{"transport twice", "cliproxy {\n\ttransport {\n\t}\n\ttransport {\n\t}\n}", "transport already specified", 4},
 		{"transport with argument", "cliproxy {\n\ttransport http {\n\t}\n}", "wrong argument count", 2},
@@ -73,12 +84,20 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	client_keys_file /etc/keys
 	strategy FF
 	max_attempts 5
+	pool team-a
+	session_affinity on
+	claude_code_session_affinity off
+	session_affinity_ttl 30m
+	subagent_affinity separate
 	max_body 1MiB
 	credential c {
 		provider Claude
 		api_key {env.K}
 		base_url http://127.0.0.1:9000/prefix
 		priority -2
+		weight 0
+		group acct
+		allowed_clients alice bob
 		models claude-* sonnet
 		models opus
 		excluded_models *-haiku
@@ -95,11 +114,19 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, "/etc/keys", h.ClientKeysFile)
 	assert.Equal(t, "fill-first", h.Strategy)
 	assert.Equal(t, 5, h.MaxAttempts)
+	assert.Equal(t, "team-a", h.Pool)
+	assert.True(t, h.SessionAffinity)
+	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
+	assert.Equal(t, "separate", h.SubagentAffinity)
 	assert.EqualValues(t, 1<<20, h.MaxBody)
 	require.Len(t, h.Credentials, 1)
 	c := h.Credentials[0]
 	assert.Equal(t, "claude", c.Provider)
 	assert.Equal(t, -2, c.Priority)
+	require.NotNil(t, c.Weight)
+	assert.Equal(t, 0, *c.Weight, "weight 0 is kept, not taken for unset")
+	assert.Equal(t, "acct", c.Group)
+	assert.Equal(t, []string{"alice", "bob"}, c.AllowedClients)
 	assert.Equal(t, []string{"claude-*", "sonnet", "opus"}, c.Models)
 	assert.Equal(t, []string{"*-haiku"}, c.ExcludedModels)
 	assert.Equal(t, []string{"1", "2"}, c.Headers["X-A"])

@@ -43,6 +43,19 @@ type Credential struct {
 	// Default: none.
 	ExcludedModels []string `json:"excluded_models,omitempty"`
 
+	// Weight is the credential's share under weighted-round-robin; 0
+	// takes it out of that rotation. Default: 1.
+	Weight *int `json:"weight,omitempty"`
+
+	// Group puts credentials that share an upstream account together:
+	// round robin rotates across groups, then within one. Default: none.
+	Group string `json:"group,omitempty"`
+
+	// AllowedClients, when set, are the only client names (as given to
+	// client_key) that may use the credential, so a member can keep a
+	// personal account to themselves. Default: every client.
+	AllowedClients []string `json:"allowed_clients,omitempty"`
+
 	// Headers are added to every upstream request made with the
 	// credential. Values may use {env.*} placeholders. Default: none.
 	Headers http.Header `json:"headers,omitempty"`
@@ -69,9 +82,18 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		Provider:       provider,
 		APIKey:         key,
 		Priority:       c.Priority,
+		Weight:         1,
+		Group:          c.Group,
+		AllowedClients: c.AllowedClients,
 		Models:         c.Models,
 		ExcludedModels: c.ExcludedModels,
 		Disabled:       c.Disabled,
+	}
+	if c.Weight != nil {
+		if *c.Weight < 0 {
+			return nil, fmt.Errorf("credential %s: weight must not be negative", c.Name)
+		}
+		out.Weight = *c.Weight
 	}
 	if c.BaseURL != "" {
 		u, err := parseBaseURL(repl.ReplaceKnown(c.BaseURL, ""))
@@ -113,7 +135,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 }
 
 // buildPool builds the credential pool from the configuration.
-func (h *Handler) buildPool(repl *caddy.Replacer) (*auth.Pool, error) {
+func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health) (*auth.Pool, error) {
 	creds := make([]*auth.Credential, 0, len(h.Credentials))
 	for _, c := range h.Credentials {
 		built, err := c.build(repl)
@@ -122,7 +144,7 @@ func (h *Handler) buildPool(repl *caddy.Replacer) (*auth.Pool, error) {
 		}
 		creds = append(creds, built)
 	}
-	pool, err := auth.NewPool(creds)
+	pool, err := auth.NewPoolWithHealth(creds, health)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
 	}

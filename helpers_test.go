@@ -29,7 +29,11 @@ type gateway struct {
 	mock    *mockupstream.Server
 	mockURL string
 	logFile string
+	pool    string
 }
+
+// pools counts the gateways started, to name their pool states.
+var pools int
 
 // gatewayOptions shape the Caddyfile of a test gateway.
 type gatewayOptions struct {
@@ -47,8 +51,29 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	mock := mockupstream.New()
 	srv := httptest.NewServer(mock)
 	t.Cleanup(srv.Close)
-	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	handler := strings.ReplaceAll(opts.Handler, "MOCK", srv.URL)
+	// every gateway gets a pool state of its own: state is kept across
+	// config loads by pool name, and tests must not inherit each other's
+	// cooldowns and bindings
+	pools++
+	g := &gateway{t: t, mock: mock, mockURL: srv.URL, logFile: filepath.Join(t.TempDir(), "caddy.log"),
+		pool: fmt.Sprintf("test-%d", pools)}
+	g.tester = caddytest.NewTester(t)
+	g.tester.Client.Timeout = time.Minute // streams in these tests outlast caddytest's 5 s
+	g.load(opts)
+	return g
+}
+
+// reload loads a new configuration into the running Caddy.
+func (g *gateway) reload(opts gatewayOptions) {
+	g.t.Helper()
+	g.load(opts)
+}
+
+func (g *gateway) load(opts gatewayOptions) {
+	t := g.t
+	t.Helper()
+	logFile := g.logFile
+	handler := "\t\tpool " + g.pool + "\n" + strings.ReplaceAll(opts.Handler, "MOCK", g.mockURL)
 	servers := ""
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"
@@ -73,13 +98,10 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	}
 }
 `, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
-	tester := caddytest.NewTester(t)
-	tester.Client.Timeout = time.Minute // streams in these tests outlast caddytest's 5 s
-	tester.InitServer(cfg, "caddyfile")
+	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
-	return &gateway{t: t, tester: tester, mock: mock, mockURL: srv.URL, logFile: logFile}
 }
 
 // url is the gateway URL of path.

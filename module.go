@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
 func init() {
@@ -25,8 +27,10 @@ func init() {
 
 // The defaults of the handler's options.
 const (
-	DefaultMaxAttempts = 3
-	DefaultMaxBody     = 32 << 20
+	DefaultMaxAttempts        = 3
+	DefaultMaxBody            = 32 << 20
+	DefaultPool               = "default"
+	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -56,6 +60,30 @@ type Handler struct {
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// Pool names the state this handler shares across config reloads
+	// (cooldowns, session bindings, rotation cursors). Handlers with the
+	// same pool name share it. Default: "default".
+	Pool string `json:"pool,omitempty"`
+
+	// SessionAffinity keeps each conversation on the credential that
+	// served its first request, so the provider's prompt cache keeps
+	// hitting. Default: off.
+	SessionAffinity bool `json:"session_affinity,omitempty"`
+
+	// SessionAffinityTTL is how long a session binding lives after its
+	// last request. Default: 1h.
+	SessionAffinityTTL caddy.Duration `json:"session_affinity_ttl,omitempty"`
+
+	// ClaudeCodeSessionAffinity is the deprecated name of SessionAffinity;
+	// it turns affinity on and logs a warning. Default: off.
+	ClaudeCodeSessionAffinity bool `json:"claude_code_session_affinity,omitempty"`
+
+	// SubagentAffinity decides whether Claude Code subagents
+	// (X-Claude-Code-Agent-Id) share their parent's binding ("parent") or
+	// get their own ("separate"), which spreads a fan-out across
+	// credentials. Default: parent.
+	SubagentAffinity string `json:"subagent_affinity,omitempty"`
+
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
 
@@ -66,6 +94,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys   *access.KeySet
+	state  *poolState
 	exec   *executor.Executor
 	logger *zap.Logger
 }
@@ -98,6 +127,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
+	if h.Pool == "" {
+		h.Pool = DefaultPool
+	}
+	if h.SessionAffinityTTL == 0 {
+		h.SessionAffinityTTL = DefaultSessionAffinityTTL
+	}
+	if h.ClaudeCodeSessionAffinity {
+		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
+		h.SessionAffinity = true
+	}
 	repl := caddy.NewReplacer()
 
 	keys, err := h.buildKeySet(repl)
@@ -106,26 +145,41 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.keys = keys
 
-	pool, err := h.buildPool(repl)
+	state, err := loadPoolState(h.Pool, time.Duration(h.SessionAffinityTTL))
 	if err != nil {
 		return err
 	}
-	sel, err := newSelector(h.Strategy)
+	h.state = state
+	pool, err := h.buildPool(repl, state.health)
 	if err != nil {
 		return err
+	}
+	canonical, err := selector.NormalizeStrategy(h.Strategy)
+	if err != nil {
+		return fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	sel, err := state.strategy(canonical)
+	if err != nil {
+		return fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	var affinity *selector.Affinity
+	if h.SessionAffinity {
+		affinity = &selector.Affinity{Next: sel, Bindings: state.bindings}
 	}
 	plain, tlsProxy, err := h.loadProxies(ctx)
 	if err != nil {
 		return err
 	}
 	h.exec, err = executor.New(executor.Options{
-		Pool:        pool,
-		Selector:    sel,
-		Proxy:       plain,
-		TLSProxy:    tlsProxy,
-		MaxAttempts: h.MaxAttempts,
-		MaxBody:     h.MaxBody,
-		Logger:      h.logger,
+		Pool:              pool,
+		Selector:          sel,
+		Affinity:          affinity,
+		SeparateSubagents: h.SubagentAffinity == SubagentSeparate,
+		Proxy:             plain,
+		TLSProxy:          tlsProxy,
+		MaxAttempts:       h.MaxAttempts,
+		MaxBody:           h.MaxBody,
+		Logger:            h.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
@@ -140,6 +194,14 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
+	}
+	if h.SessionAffinityTTL < 0 {
+		return fmt.Errorf("session_affinity_ttl must not be negative")
+	}
+	switch h.SubagentAffinity {
+	case "", SubagentParent, SubagentSeparate:
+	default:
+		return fmt.Errorf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
 	}
 	return nil
 }
@@ -164,8 +226,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Set(zap.String("cliproxy_client", principal))
 	}
-	return h.exec.Serve(w, r, route)
+	return h.exec.Serve(w, r, route, principal)
 }
+
+// Cleanup releases this handler's hold on the pool state.
+func (h *Handler) Cleanup() error {
+	if h.state != nil {
+		_, err := pools.Delete(h.Pool)
+		return err
+	}
+	return nil
+}
+
+// The values of SubagentAffinity.
+const (
+	SubagentParent   = "parent"
+	SubagentSeparate = "separate"
+)
 
 // PlaceholderClient is the placeholder holding the authenticated client's
 // name (never its key).
@@ -175,5 +252,6 @@ const PlaceholderClient = "http.cliproxy.client"
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -8,7 +8,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-cliproxy/cliproxy/executor"
-	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
 // streamCloseDelay keeps upgraded connections (WebSockets) open across a
@@ -72,12 +71,4 @@ func loadProxy(ctx caddy.Context, transport map[string]any) (caddyhttp.Middlewar
 		return nil, fmt.Errorf("provisioning cliproxy: reverse_proxy is %T, not a handler", mod)
 	}
 	return handler, nil
-}
-
-func newSelector(strategy string) (selector.Selector, error) {
-	s, err := selector.New(strategy)
-	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
-	}
-	return s, nil
 }

@@ -19,3 +19,10 @@ func failsOver(status int) bool {
 	}
 	return status >= 500
 }
+
+// terminal reports whether an upstream status says the credential itself
+// is unusable (revoked, unpaid, forbidden), not just busy: a session bound
+// to it should find a new home rather than wait.
+func terminal(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusPaymentRequired || status == http.StatusForbidden
+}

@@ -38,8 +38,14 @@ const (
 type Options struct {
 	// Pool holds the credentials and their health.
 	Pool *auth.Pool
-	// Selector picks among available credentials.
+	// Selector picks among available credentials (of the highest tier).
 	Selector selector.Selector
+	// Affinity, when set, keeps sessions on their credentials; its Next is
+	// normally Selector.
+	Affinity *selector.Affinity
+	// SeparateSubagents gives each Claude Code subagent a binding of its
+	// own instead of its parent's.
+	SeparateSubagents bool
 	// Proxy serves attempts to plain-HTTP upstreams and TLSProxy those to
 	// HTTPS upstreams. Both dial the address in UpstreamPlaceholder.
 	Proxy, TLSProxy caddyhttp.MiddlewareHandler
@@ -94,8 +100,8 @@ func New(opts Options) (*Executor, error) {
 }
 
 // Serve answers r, which Resolve mapped to route and the caller has
-// authenticated, from the pool.
-func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) error {
+// authenticated as principal, from the pool.
+func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, principal string) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))
@@ -112,10 +118,20 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) er
 	if model == "" && b != nil {
 		model = gjson.GetBytes(b.inspect(), "model").String()
 	}
-	sid := session.FromHeaders(r.Header).String()
+	var sess selector.Session
+	var sid string
+	if e.opts.Affinity != nil {
+		var inspect []byte
+		if b != nil {
+			inspect = b.inspect()
+		}
+		sess, sid = e.sessionOf(r, inspect, route, principal, model)
+	} else {
+		sid = session.FromHeaders(r.Header).String()
+	}
 	repl.Set(PlaceholderSession, sid)
 
-	eligible := e.eligible(route.Family, model)
+	eligible := e.eligible(route.Family, model, principal)
 	if len(eligible) == 0 {
 		return WriteError(w, route.Family, &ClientError{
 			Status:  http.StatusNotFound,
@@ -130,21 +146,52 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route) er
 	access.StripClientCredentials(stripped)
 	header.Del("Content-Length")
 
-	run := &run{e: e, r: r, route: route, model: model, session: sid, body: b, header: header, query: upstreamURL.RawQuery, repl: repl}
+	run := &run{
+		e: e, r: r, route: route, model: model, principal: principal,
+		session: sid, sess: sess,
+		body: b, header: header, query: upstreamURL.RawQuery, repl: repl,
+	}
 	return run.serve(w, eligible)
 }
 
-// eligible returns the credentials that serve family and allow model,
-// whatever their health.
-func (e *Executor) eligible(f Family, model string) []*auth.Credential {
+// eligible returns the credentials that may serve model to principal in
+// family, whatever their health.
+func (e *Executor) eligible(f Family, model, principal string) []*auth.Credential {
 	all := e.byFamily[f]
 	out := make([]*auth.Credential, 0, len(all))
 	for _, c := range all {
-		if !c.Disabled && c.AllowsModel(model) {
+		if serves(c, model, principal) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// serves reports whether c may serve model to principal, whatever its
+// health; the provider family is checked by the caller.
+func serves(c *auth.Credential, model, principal string) bool {
+	return !c.Disabled && c.AllowsModel(model) && c.AllowsClient(principal)
+}
+
+// sessionOf works out the binding keys of a request and the session ID
+// shown in placeholders. Keys are scoped by family, client and model: two
+// members never share a binding, and each model of a conversation is
+// placed on its own.
+func (e *Executor) sessionOf(r *http.Request, body []byte, route Route, principal, model string) (selector.Session, string) {
+	id := session.Extract(r.Header, body, principal)
+	if id.ID.IsZero() {
+		return selector.Session{}, ""
+	}
+	scope := route.Family.String() + "::" + principal + "::"
+	suffix := "::" + model
+	if e.opts.SeparateSubagents && id.Agent != "" {
+		suffix = "::agent:" + id.Agent + suffix
+	}
+	s := selector.Session{Key: scope + id.ID.String() + suffix}
+	if !id.Fallback.IsZero() {
+		s.Fallback = scope + id.Fallback.String() + suffix
+	}
+	return s, id.ID.String()
 }
 
 func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route, err error) error {
@@ -170,15 +217,17 @@ func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route
 
 // run is the state of one request's attempt loop.
 type run struct {
-	e       *Executor
-	r       *http.Request
-	route   Route
-	model   string
-	session string
-	body    *body
-	header  http.Header // client headers without client credentials
-	query   string
-	repl    *caddy.Replacer
+	e         *Executor
+	r         *http.Request
+	route     Route
+	model     string
+	principal string
+	session   string           // shown in placeholders and logs
+	sess      selector.Session // binding keys; zero without affinity
+	body      *body
+	header    http.Header // client headers without client credentials
+	query     string
+	repl      *caddy.Replacer
 
 	attempts int
 }
@@ -194,11 +243,15 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		if len(avail) == 0 {
 			break
 		}
-		c := e.opts.Selector.Pick(key, avail)
+		d := rn.pick(key, avail, tried)
+		c := d.Credential
+		if c == nil {
+			break
+		}
 		rn.attempts++
 		last := rn.attempts == e.opts.MaxAttempts || len(avail) == 1
 		aw := newAttemptWriter(w, !last)
-		aw.onHeader = func(status int, h http.Header) { rn.record(c, status, h, aw.mayHold) }
+		aw.onHeader = func(status int, h http.Header) { rn.record(c, d, status, h) }
 		rn.publish(c)
 		err := rn.attempt(aw, c)
 		tried = append(tried, c)
@@ -219,6 +272,9 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if err != nil {
 			rn.e.opts.Pool.RecordFailure(c, rn.model, auth.Outcome{})
+			if a := rn.e.opts.Affinity; a != nil {
+				a.Failed(rn.sess, c, false)
+			}
 			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
 			held, connErr = nil, err
 			continue
@@ -279,6 +335,22 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 	})
 }
 
+// pick chooses the credential of the next attempt among avail.
+func (rn *run) pick(key string, avail, tried []*auth.Credential) selector.Decision {
+	a := rn.e.opts.Affinity
+	if a == nil || rn.sess.Key == "" {
+		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, avail)}
+	}
+	return a.Pick(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
+		c := rn.e.opts.Pool.Get(name)
+		if c == nil || !rn.e.servesFamily(c, rn.route.Family) || !serves(c, rn.model, rn.principal) {
+			return nil, false, time.Time{}
+		}
+		ok, until := rn.e.opts.Pool.Available(c, rn.model)
+		return c, ok && !containsCred(tried, c), until
+	})
+}
+
 // attempt proxies the request once with credential c.
 func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
 	ep := rn.e.endpoints[c]
@@ -312,11 +384,20 @@ func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
 	return proxy.ServeHTTP(aw, req, noNext)
 }
 
-// record applies an upstream answer to the credential's health as soon as
-// its status is known, and when a rate limit reaches the client without a
-// Retry-After of its own, adds the one the cooldown implies.
-func (rn *run) record(c *auth.Credential, status int, h http.Header, mayHold bool) {
+// record applies an upstream answer to the credential's health and the
+// session's binding as soon as its status is known, and when a rate limit
+// reaches the client without a Retry-After of its own, adds the one the
+// cooldown implies.
+func (rn *run) record(c *auth.Credential, d selector.Decision, status int, h http.Header) {
 	pool := rn.e.opts.Pool
+	if a := rn.e.opts.Affinity; a != nil {
+		switch {
+		case status < 400:
+			a.Succeeded(rn.sess, d, c)
+		case failsOver(status):
+			a.Failed(rn.sess, c, terminal(status))
+		}
+	}
 	switch {
 	case status < 400:
 		pool.RecordSuccess(c, rn.model)
@@ -370,6 +451,16 @@ func describeProxyError(err error) string {
 		return "proxy error status " + strconv.Itoa(he.StatusCode)
 	}
 	return "proxy error"
+}
+
+// servesFamily reports whether c's provider serves family.
+func (e *Executor) servesFamily(c *auth.Credential, f Family) bool {
+	for _, p := range f.Providers() {
+		if c.Provider == p {
+			return true
+		}
+	}
+	return false
 }
 
 func containsCred(list []*auth.Credential, c *auth.Credential) bool {

@@ -5,11 +5,31 @@ import "net/http"
 // Source says where a session ID was found.
 type Source string
 
-// The sources read from request headers.
+// The sources, in the order Extract tries them. Each ID carries its source,
+// so the same text found in two places is two different sessions.
 const (
+	// SourceClaudeCode is Claude Code's own session UUID, from the
+	// X-Claude-Code-Session-Id header or from a Claude Code formatted
+	// metadata.user_id. Both carry the same UUID, so they give the same ID.
 	SourceClaudeCode Source = "claude-code"
-	SourceCodex      Source = "codex"
-	SourceHeader     Source = "x-session-id"
+	// SourceCodex is the Session-Id (or session_id) header Codex CLI sends.
+	SourceCodex Source = "codex"
+	// SourcePromptCacheKey is the body's prompt_cache_key (OpenAI Chat and
+	// Responses; Codex sets it to its session UUID).
+	SourcePromptCacheKey Source = "prompt-cache-key"
+	// SourceConversation is an OpenAI Responses conversation: the body's
+	// conversation, a string or an object with an id.
+	SourceConversation Source = "conversation"
+	// SourceHeader is the X-Session-ID header any client may send.
+	SourceHeader Source = "x-session-id"
+	// SourceUserID is a body metadata.user_id that is not in a Claude Code
+	// format, used as it is.
+	SourceUserID Source = "user-id"
+	// SourceConversationID is the body's conversation_id.
+	SourceConversationID Source = "conversation-id"
+	// SourceHash is the fallback: a hash of the principal, the system prompt
+	// and the opening messages of the conversation.
+	SourceHash Source = "hash"
 )
 
 // maxIDLength is the longest value accepted as a session ID; anything
@@ -38,14 +58,25 @@ var headerSources = []struct {
 	header string
 	source Source
 }{
-	{"X-Claude-Code-Session-Id", SourceClaudeCode},
-	{"Session-Id", SourceCodex},
-	{"Session_id", SourceCodex}, // Go canonicalises "session_id" to this
-	{"X-Session-Id", SourceHeader},
+	{headerClaudeCodeSession, SourceClaudeCode},
+	{headerCodexSession, SourceCodex},
+	{headerCodexSessionUnderscore, SourceCodex},
+	{headerSession, SourceHeader},
 }
 
-// FromHeaders returns the session named by the request's headers, or the
-// zero ID.
+// The headers read, as net/http canonicalises them.
+const (
+	headerClaudeCodeSession      = "X-Claude-Code-Session-Id"
+	headerClaudeCodeAgent        = "X-Claude-Code-Agent-Id"
+	headerCodexSession           = "Session-Id"
+	headerCodexSessionUnderscore = "Session_id" // "session_id" as Go canonicalises it
+	headerSession                = "X-Session-Id"
+)
+
+// FromHeaders returns the session named by the request's headers alone, or
+// the zero ID. It reads X-Claude-Code-Session-Id, then Session-Id and
+// session_id, then X-Session-ID. Extract is the full identity, with the body
+// sources in between and the message hash as the fallback.
 func FromHeaders(h http.Header) ID {
 	for _, hs := range headerSources {
 		if v := h.Get(hs.header); valid(v) {
