@@ -38,21 +38,22 @@ func (ws *WeightedSelector) Pick(key string, candidates []*auth.Credential) *aut
 		ws.current[key] = cur
 	}
 	var best *auth.Credential
-	total := 0
+	total, bestWeight := 0, 0
 	for _, c := range candidates {
 		if c.Weight <= 0 {
 			continue
 		}
 		total += c.Weight
-		cur[c.Name] += c.Weight
-		if best == nil || cur[c.Name] > cur[best.Name] {
-			best = c
+		w := cur[c.Name] + c.Weight
+		cur[c.Name] = w
+		if best == nil || w > bestWeight {
+			best, bestWeight = c, w
 		}
 	}
 	if best == nil {
 		return nil
 	}
-	cur[best.Name] -= total
+	cur[best.Name] = bestWeight - total
 	if len(cur) > 2*len(candidates)+8 {
 		// credentials that left the pool keep no state
 		for name := range cur {
