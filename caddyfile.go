@@ -37,6 +37,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    strategy round-robin|fill-first
 //	    max_attempts <n>
 //	    max_body <size>
+//	    transient_cooldown <duration>
+//	    max_cooldown <duration>
+//	    probe_interval <duration>
+//	    max_retry_interval <duration>
 //	    pool <name>
 //	    session_affinity on|off
 //	    session_affinity_ttl <duration>
@@ -53,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        excluded_models <pattern>...
 //	        header <name> <value>
 //	        disabled
+//	        disable_cooling
 //	    }
 //	    transport {
 //	        <reverse_proxy http transport options>
@@ -119,6 +124,27 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body must be a positive size such as 32MiB, got %q", raw)
 			}
 			h.MaxBody = int64(size)
+
+		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval":
+			name := d.Val()
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur < 0 || (dur == 0 && name != "max_retry_interval") {
+				return d.Errf("%s must be a positive duration such as 60s, got %q", name, raw)
+			}
+			switch name {
+			case "transient_cooldown":
+				h.TransientCooldown = caddy.Duration(dur)
+			case "max_cooldown":
+				h.MaxCooldown = caddy.Duration(dur)
+			case "probe_interval":
+				h.ProbeInterval = caddy.Duration(dur)
+			default:
+				h.MaxRetryInterval = caddy.Duration(dur)
+			}
 
 		case "pool":
 			if err := oneArg(d, &h.Pool); err != nil {
@@ -284,6 +310,11 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				return c, d.ArgErr()
 			}
 			c.Disabled = true
+		case "disable_cooling":
+			if d.NextArg() {
+				return c, d.ArgErr()
+			}
+			c.DisableCooling = true
 		default:
 			return c, d.Errf("unrecognized credential subdirective %q", d.Val())
 		}

@@ -62,6 +62,10 @@ type Credential struct {
 
 	// Disabled takes the credential out of the pool. Default: false.
 	Disabled bool `json:"disabled,omitempty"`
+
+	// DisableCooling keeps the credential in rotation whatever the
+	// upstream answers. Default: false.
+	DisableCooling bool `json:"disable_cooling,omitempty"`
 }
 
 // build resolves placeholders and checks the credential.
@@ -88,6 +92,7 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		Models:         c.Models,
 		ExcludedModels: c.ExcludedModels,
 		Disabled:       c.Disabled,
+		DisableCooling: c.DisableCooling,
 	}
 	if c.Weight != nil {
 		if *c.Weight < 0 {
@@ -135,7 +140,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 }
 
 // buildPool builds the credential pool from the configuration.
-func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health) (*auth.Pool, error) {
+func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health, policy auth.Policy) (*auth.Pool, error) {
 	creds := make([]*auth.Credential, 0, len(h.Credentials))
 	for _, c := range h.Credentials {
 		built, err := c.build(repl)
@@ -144,7 +149,7 @@ func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health) (*auth.Po
 		}
 		creds = append(creds, built)
 	}
-	pool, err := auth.NewPoolWithHealth(creds, health)
+	pool, err := auth.NewPoolWithHealth(creds, health, policy)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
 	}

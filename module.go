@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
+	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -59,6 +60,24 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes; larger
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// TransientCooldown is how long a credential rests after a 408, 5xx,
+	// 529 or connection error. Default: 60s.
+	TransientCooldown caddy.Duration `json:"transient_cooldown,omitempty"`
+
+	// MaxCooldown caps the rest an upstream's hint can impose; past it,
+	// one real request per ProbeInterval checks whether the quota came
+	// back early. Default: 5h.
+	MaxCooldown caddy.Duration `json:"max_cooldown,omitempty"`
+
+	// ProbeInterval is how often a credential past MaxCooldown is probed.
+	// Default: 10m.
+	ProbeInterval caddy.Duration `json:"probe_interval,omitempty"`
+
+	// MaxRetryInterval is how long a request may wait for the nearest
+	// recovery when every credential is cooling, instead of answering
+	// 429 at once. Default: 0 (do not wait).
+	MaxRetryInterval caddy.Duration `json:"max_retry_interval,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -150,7 +169,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state = state
-	pool, err := h.buildPool(repl, state.health)
+	pool, err := h.buildPool(repl, state.health, auth.Policy{
+		TransientCooldown: time.Duration(h.TransientCooldown),
+		MaxCooldown:       time.Duration(h.MaxCooldown),
+		ProbeInterval:     time.Duration(h.ProbeInterval),
+	})
 	if err != nil {
 		return err
 	}
@@ -178,6 +201,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Proxy:             plain,
 		TLSProxy:          tlsProxy,
 		MaxAttempts:       h.MaxAttempts,
+		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
 	})
@@ -194,6 +218,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
+	}
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval and max_retry_interval must not be negative")
 	}
 	if h.SessionAffinityTTL < 0 {
 		return fmt.Errorf("session_affinity_ttl must not be negative")

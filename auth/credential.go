@@ -59,6 +59,10 @@ type Credential struct {
 
 	// Disabled takes the credential out of selection.
 	Disabled bool
+
+	// DisableCooling keeps the credential in rotation whatever the
+	// upstream answers (its failures are still recorded).
+	DisableCooling bool
 }
 
 // AllowsModel reports whether the credential may serve model. An empty model

@@ -12,25 +12,28 @@ type Pool struct {
 	creds  []*Credential // sorted by name
 	byName map[string]*Credential
 	health map[*Credential]*credentialHealth
+	policy Policy
 
 	// Now is the pool's clock; tests replace it.
 	Now func() time.Time
 }
 
 // NewPool builds a pool of creds, ordered by name, with a health of its
-// own. Names must be unique and not empty.
+// own and the default policy. Names must be unique and not empty.
 func NewPool(creds []*Credential) (*Pool, error) {
-	return NewPoolWithHealth(creds, NewHealth())
+	return NewPoolWithHealth(creds, NewHealth(), Policy{})
 }
 
 // NewPoolWithHealth builds a pool whose credentials keep their states in
 // health, so that a pool rebuilt from a reloaded config (same names, same
-// secrets) finds its cooldowns where the old pool left them.
-func NewPoolWithHealth(creds []*Credential, health *Health) (*Pool, error) {
+// secrets) finds its cooldowns where the old pool left them. Zero fields of
+// policy take their defaults.
+func NewPoolWithHealth(creds []*Credential, health *Health, policy Policy) (*Pool, error) {
 	p := &Pool{
 		creds:  slices.Clone(creds),
 		byName: make(map[string]*Credential, len(creds)),
 		health: make(map[*Credential]*credentialHealth, len(creds)),
+		policy: policy.withDefaults(),
 		Now:    time.Now,
 	}
 	for _, c := range creds {
@@ -56,6 +59,8 @@ func (p *Pool) Get(name string) *Credential { return p.byName[name] }
 
 // Available reports whether c may serve model now. When it may not, until
 // is the moment it may again (zero when only an operator can change that).
+// A credential that is being probed is available only to the request that
+// wins Claim.
 func (p *Pool) Available(c *Credential, model string) (ok bool, until time.Time) {
 	if c.Disabled {
 		return false, time.Time{}
@@ -64,16 +69,39 @@ func (p *Pool) Available(c *Credential, model string) (ok bool, until time.Time)
 	if h == nil {
 		return false, time.Time{}
 	}
-	h.mu.RLock()
-	if st := h.models[model]; st != nil {
-		until = st.BlockedUntil
-	}
-	h.mu.RUnlock()
 	now := p.Now()
-	if until.IsZero() || !now.Before(until) {
-		return true, time.Time{}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if ok, _, until := h.whole.availableAt(now); !ok {
+		return false, until
 	}
-	return false, until
+	ok, _, until = h.models[model].availableAt(now)
+	return ok, until
+}
+
+// Claim must be called for the credential a request is about to use. It
+// returns false when the credential is being probed and another request
+// already took this probe; the caller then picks another. Claiming a
+// credential that is not being probed always succeeds.
+func (p *Pool) Claim(c *Credential, model string) bool {
+	h := p.health[c]
+	if h == nil {
+		return false
+	}
+	now := p.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range []*ModelState{h.whole, h.models[model]} {
+		ok, probe, _ := st.availableAt(now)
+		if !ok {
+			return false
+		}
+		if probe {
+			// one probe per interval, and a failed probe blocks again
+			st.nextProbe = now.Add(p.policy.ProbeInterval)
+		}
+	}
+	return true
 }
 
 // State returns a copy of c's state for model, and whether there is one.
@@ -88,10 +116,13 @@ func (p *Pool) State(c *Credential, model string) (ModelState, bool) {
 	if st == nil {
 		return ModelState{}, false
 	}
-	return *st, true
+	out := *st
+	out.Status = st.status(p.Now())
+	return out, true
 }
 
-// RecordSuccess clears c's failures for model.
+// RecordSuccess clears c's failures for model, and a credential-wide block
+// if a probe of it just succeeded.
 func (p *Pool) RecordSuccess(c *Credential, model string) {
 	h := p.health[c]
 	if h == nil {
@@ -99,17 +130,22 @@ func (p *Pool) RecordSuccess(c *Credential, model string) {
 	}
 	h.mu.RLock()
 	_, had := h.models[model]
+	whole := h.whole != nil
 	h.mu.RUnlock()
-	if !had {
+	if !had && !whole {
 		return
 	}
 	h.mu.Lock()
 	delete(h.models, model)
+	h.whole = nil
 	h.mu.Unlock()
 }
 
-// RecordFailure applies a failed attempt's outcome to c for model and
-// returns until when c is blocked for it (zero: not blocked).
+// RecordFailure applies a failed attempt's outcome to c: to its state for
+// model, or to the whole credential when the upstream said every model is
+// out. It returns until when c is blocked for model (zero: not blocked).
+// A credential with DisableCooling keeps its last error but is never
+// blocked.
 func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.Time {
 	h := p.health[c]
 	if h == nil {
@@ -118,31 +154,41 @@ func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.
 	now := p.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.models[model]
-	if st == nil {
-		if len(h.models) >= maxModelStates {
-			h.pruneLocked(now)
+	var st *ModelState
+	if outcome.Hint.Whole {
+		if h.whole == nil {
+			h.whole = &ModelState{}
 		}
-		st = &ModelState{}
-		h.models[model] = st
+		st = h.whole
+	} else {
+		st = h.models[model]
+		if st == nil {
+			if len(h.models) >= maxModelStates {
+				h.pruneLocked(now)
+			}
+			st = &ModelState{}
+			h.models[model] = st
+		}
 	}
-	st.LastStatus = outcome.Status
-	st.LastError = describe(outcome.Status)
-	st.LastErrorAt = now
-	d, reason := blockFor(outcome, st, now)
-	if d <= 0 {
+	if c.DisableCooling {
+		st.LastError = LastError{Status: outcome.Status, Message: outcome.Message, Time: now}
+		if st.LastError.Message == "" {
+			st.LastError.Message = describe(outcome.Status)
+		}
 		return time.Time{}
 	}
-	st.BlockedUntil = now.Add(d)
-	st.Reason = reason
-	return st.BlockedUntil
+	p.policy.apply(st, outcome, now)
+	if !now.Before(st.NextRetryAfter) {
+		return time.Time{}
+	}
+	return st.NextRetryAfter
 }
 
 // pruneLocked forgets states whose block has ended, and if that frees
 // nothing, an arbitrary half, so hostile model names cannot grow memory.
 func (h *credentialHealth) pruneLocked(now time.Time) {
 	for m, st := range h.models {
-		if !now.Before(st.BlockedUntil) {
+		if ok, probe, _ := st.availableAt(now); ok && !probe {
 			delete(h.models, m)
 		}
 	}

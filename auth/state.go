@@ -16,26 +16,61 @@ const (
 	BlockCooldown BlockReason = "cooldown"
 	// BlockDisabled: an operator disabled the credential.
 	BlockDisabled BlockReason = "disabled"
-	// BlockOther: authentication errors and transient upstream faults.
+	// BlockOther: authentication errors, unknown models and transient
+	// upstream faults.
 	BlockOther BlockReason = "other"
 )
 
-// ModelState is the health of one credential for one model.
+// Status is the state a credential is in for a model.
+type Status string
+
+// The statuses of a ModelState.
+const (
+	StatusAvailable Status = "available"
+	StatusCooldown  Status = "cooldown"
+	StatusBlocked   Status = "blocked"
+	// StatusProbing: the hinted recovery is past max_cooldown; one real
+	// request at a time checks, every probe interval, whether the quota
+	// came back early.
+	StatusProbing  Status = "probing"
+	StatusDisabled Status = "disabled"
+)
+
+// LastError describes the last failure of a credential. Message is built
+// from the status and the gateway's own words or the provider's error
+// type, never from a secret.
+type LastError struct {
+	Status  int       `json:"status"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// Quota is what the upstream said about a spent quota or rate limit.
+type Quota struct {
+	Exceeded bool `json:"exceeded"`
+	// Reason names the limit, e.g. "rate_limit", "unified_5h",
+	// "usage_limit_reached", "resource_exhausted".
+	Reason string `json:"reason,omitempty"`
+	// NextRecoverAt is when the upstream said the quota comes back.
+	NextRecoverAt time.Time `json:"next_recover_at,omitempty"`
+	// BackoffLevel counts rate-limit windows without a hint in a row.
+	BackoffLevel int `json:"backoff_level"`
+}
+
+// ModelState is the health of one credential for one model (or, for the
+// credential-wide state, for all of them).
 type ModelState struct {
-	// BlockedUntil is when the credential may serve the model again; zero
-	// when it is not blocked.
-	BlockedUntil time.Time
-	// Reason is why it is blocked.
-	Reason BlockReason
-	// LastStatus is the HTTP status of the last failure (0: connection).
-	LastStatus int
-	// LastError is a short description of the last failure. It never holds
-	// a secret: it is built from the status and the gateway's own words.
-	LastError string
-	// LastErrorAt is when the last failure happened.
-	LastErrorAt time.Time
-	// BackoffLevel counts consecutive rate limits without a hint.
-	BackoffLevel int
+	Status Status `json:"status"`
+	// Reason is why it is blocked; "" when available.
+	Reason BlockReason `json:"reason,omitempty"`
+	// LastError is the last failure; zero if none since the last success.
+	LastError LastError `json:"last_error"`
+	// NextRetryAfter is when the credential may serve again; zero when it
+	// is not blocked.
+	NextRetryAfter time.Time `json:"next_retry_after,omitempty"`
+	Quota          Quota     `json:"quota"`
+
+	nextProbe time.Time
 }
 
 // Outcome is what one upstream attempt ended with.
@@ -43,50 +78,151 @@ type Outcome struct {
 	// Status is the upstream's HTTP status; 0 means the connection failed
 	// before a response arrived.
 	Status int
-	// RetryAfter is the upstream's hint of when to try again, 0 if none.
-	RetryAfter time.Duration
+	// Hint is what the upstream said about when to come back.
+	Hint Hint
+	// ModelNotFound marks a 404 that says the model does not exist for
+	// this credential.
+	ModelNotFound bool
+	// Message is a short, secret-free description (e.g. the provider's
+	// error type); "" uses the status text.
+	Message string
 }
 
-// The cooldowns applied when the upstream gives no hint of its own.
+// Policy sets the cooldowns the pool applies.
+type Policy struct {
+	// TransientCooldown blocks a credential after 408, 5xx, 529 or a
+	// connection error. Default: 60s.
+	TransientCooldown time.Duration
+	// MaxCooldown caps a hinted block; past it the credential is probed.
+	// Default: 5h.
+	MaxCooldown time.Duration
+	// ProbeInterval is how often a credential whose hinted recovery lies
+	// past MaxCooldown gets one real request to check. Default: 10m.
+	ProbeInterval time.Duration
+}
+
+// The defaults of Policy, and the fixed blocks of DESIGN §7.
 const (
+	DefaultTransientCooldown = 60 * time.Second
+	DefaultMaxCooldown       = 5 * time.Hour
+	DefaultProbeInterval     = 10 * time.Minute
+
 	backoffBase      = time.Second
 	backoffMax       = 30 * time.Minute
-	transientBlock   = 60 * time.Second
 	authFailureBlock = 30 * time.Minute
+	modelNotFound    = 12 * time.Hour
 	maxModelStates   = 1024
 )
 
-// credentialHealth holds the per-model states of one credential.
+func (p Policy) withDefaults() Policy {
+	if p.TransientCooldown <= 0 {
+		p.TransientCooldown = DefaultTransientCooldown
+	}
+	if p.MaxCooldown <= 0 {
+		p.MaxCooldown = DefaultMaxCooldown
+	}
+	if p.ProbeInterval <= 0 {
+		p.ProbeInterval = DefaultProbeInterval
+	}
+	return p
+}
+
+// credentialHealth holds the states of one credential: one per model and
+// one for the whole credential (an account-wide limit).
 type credentialHealth struct {
 	mu     sync.RWMutex
 	models map[string]*ModelState
+	whole  *ModelState
 }
 
-// blockFor decides how long outcome blocks a credential for a model and why.
-// The zero duration means the outcome blocks nothing.
-func blockFor(outcome Outcome, st *ModelState, now time.Time) (time.Duration, BlockReason) {
-	switch s := outcome.Status; {
-	case s == http.StatusTooManyRequests:
-		if outcome.RetryAfter > 0 {
-			return outcome.RetryAfter, BlockCooldown
+// apply records a failure into st and returns whether it blocks.
+func (p Policy) apply(st *ModelState, o Outcome, now time.Time) {
+	_, wasProbing, _ := st.availableAt(now)
+	st.LastError = LastError{Status: o.Status, Message: o.Message, Time: now}
+	if st.LastError.Message == "" {
+		st.LastError.Message = describe(o.Status)
+	}
+	hint := o.Hint.RetryAfter
+	switch s := o.Status; {
+	case s == http.StatusTooManyRequests || o.Hint.Whole:
+		reason := o.Hint.Reason
+		if reason == "" {
+			reason = "rate_limit"
 		}
-		if st.Reason == BlockCooldown && now.Before(st.BlockedUntil) {
+		st.Quota.Exceeded, st.Quota.Reason = true, reason
+		if wasProbing {
+			// the probe found the quota still spent: probe again later,
+			// keeping the latest recovery the upstream announced
+			recover := later(st.Quota.NextRecoverAt, now.Add(hint))
+			p.block(st, BlockCooldown, p.ProbeInterval, now)
+			st.Quota.NextRecoverAt = later(recover, st.Quota.NextRecoverAt)
+			return
+		}
+		if hint > 0 {
+			p.block(st, BlockCooldown, hint, now)
+			return
+		}
+		if st.Reason == BlockCooldown && now.Before(st.NextRetryAfter) {
 			// requests that were in flight when the window opened do
 			// not escalate it: the backoff grows once per window
-			return st.BlockedUntil.Sub(now), BlockCooldown
+			return
 		}
-		d := backoffBase << min(st.BackoffLevel, 20)
-		st.BackoffLevel++
-		return min(d, backoffMax), BlockCooldown
+		d := min(backoffBase<<min(st.Quota.BackoffLevel, 20), backoffMax)
+		st.Quota.BackoffLevel++
+		p.block(st, BlockCooldown, d, now)
 	case s == http.StatusUnauthorized, s == http.StatusPaymentRequired, s == http.StatusForbidden:
-		return authFailureBlock, BlockOther
+		p.block(st, BlockOther, authFailureBlock, now)
+	case s == http.StatusNotFound && o.ModelNotFound:
+		p.block(st, BlockOther, modelNotFound, now)
 	case s == 0, s == http.StatusRequestTimeout, s >= 500:
-		if outcome.RetryAfter > 0 {
-			return outcome.RetryAfter, BlockOther
+		if hint <= 0 {
+			hint = p.TransientCooldown
 		}
-		return transientBlock, BlockOther
+		p.block(st, BlockOther, hint, now)
 	}
-	return 0, ""
+}
+
+// block sets st blocked for d, capped at MaxCooldown; a longer hint is kept
+// as the quota's recovery time and the credential is probed until then.
+func (p Policy) block(st *ModelState, reason BlockReason, d time.Duration, now time.Time) {
+	st.Reason = reason
+	st.Status = StatusBlocked
+	if reason == BlockCooldown {
+		st.Status = StatusCooldown
+		st.Quota.NextRecoverAt = now.Add(d)
+	}
+	st.NextRetryAfter = now.Add(min(d, p.MaxCooldown))
+	st.nextProbe = st.NextRetryAfter
+}
+
+// availableAt reports whether st lets a request through at now, whether
+// that request is a probe, and otherwise until when st blocks.
+func (st *ModelState) availableAt(now time.Time) (ok, probe bool, until time.Time) {
+	if st == nil || st.NextRetryAfter.IsZero() {
+		return true, false, time.Time{}
+	}
+	if now.Before(st.NextRetryAfter) {
+		return false, false, st.NextRetryAfter
+	}
+	if st.Quota.Exceeded && now.Before(st.Quota.NextRecoverAt) {
+		if now.Before(st.nextProbe) {
+			return false, false, st.nextProbe
+		}
+		return true, true, time.Time{}
+	}
+	return true, false, time.Time{}
+}
+
+// status is st's status at now, with lazily lifted blocks.
+func (st *ModelState) status(now time.Time) Status {
+	ok, probe, _ := st.availableAt(now)
+	switch {
+	case probe:
+		return StatusProbing
+	case ok:
+		return StatusAvailable
+	}
+	return st.Status
 }
 
 func describe(status int) string {
@@ -94,4 +230,11 @@ func describe(status int) string {
 		return "upstream connection failed"
 	}
 	return "upstream answered " + http.StatusText(status)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -4,31 +4,43 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // heldBodyLimit caps how much of a held-back failure response is kept;
 // error bodies are small, and a hint that does not fit is not worth more.
 const heldBodyLimit = 64 << 10
 
+// sniffLimit caps how much of an event stream is held while waiting for
+// its first event to end.
+const sniffLimit = 64 << 10
+
 // attemptWriter is the response writer one upstream attempt writes to. It
 // gives the attempt a header map of its own, and when the attempt may still
 // fail over it holds back a failure response (status, headers and body)
 // instead of sending it, so the client never sees a header or byte of a
-// response it is not given. Everything else goes straight to the client,
+// response it is not given. An event stream is held until its first event
+// is complete: a stream that opens with an error event is a failure like
+// the matching status. Everything else goes straight to the client,
 // flushed as the proxy flushes (SSE event by event).
 type attemptWriter struct {
 	w      http.ResponseWriter
 	header http.Header
 	// mayHold is whether a failover status may be held back.
 	mayHold bool
-	// onHeader, if set, sees the status and headers before they are sent
-	// or held, and may change the headers.
+	// onHeader, if set, sees the status and headers of a response that is
+	// about to be committed, and may change the headers.
 	onHeader func(status int, header http.Header)
 
 	status    int
 	held      bool
+	sniffing  bool
 	committed bool
 	body      bytes.Buffer
+	// failStatus is the status a held response counts as: the HTTP
+	// status, or for a stream that opened with an error, the status that
+	// error stands for.
+	failStatus int
 }
 
 func newAttemptWriter(w http.ResponseWriter, mayHold bool) *attemptWriter {
@@ -52,18 +64,21 @@ func (a *attemptWriter) WriteHeader(code int) {
 		return // informational responses are not relayed
 	}
 	a.status = code
-	if a.onHeader != nil {
-		a.onHeader(code, a.header)
+	switch {
+	case a.mayHold && holds(code):
+		a.held, a.failStatus = true, code
+	case a.mayHold && code == http.StatusOK && isEventStream(a.header):
+		a.sniffing = true
+	default:
+		a.commit()
 	}
-	if a.mayHold && failsOver(code) {
-		a.held = true
-		return
-	}
-	a.commit()
 }
 
 // commit sends the attempt's status and headers to the client.
 func (a *attemptWriter) commit() {
+	if a.onHeader != nil {
+		a.onHeader(a.status, a.header)
+	}
 	dst := a.w.Header()
 	for k, v := range a.header {
 		dst[k] = v
@@ -76,13 +91,51 @@ func (a *attemptWriter) Write(p []byte) (int, error) {
 	if a.status == 0 {
 		a.WriteHeader(http.StatusOK)
 	}
-	if a.held {
+	switch {
+	case a.held:
 		if room := heldBodyLimit - a.body.Len(); room > 0 {
 			a.body.Write(p[:min(len(p), room)])
 		}
 		return len(p), nil
+	case a.sniffing:
+		a.body.Write(p)
+		return len(p), a.sniff(false)
 	}
 	return a.w.Write(p)
+}
+
+// sniff decides a held event stream once its first event is complete (or
+// the stream ended, or grew past sniffLimit): an error event fails the
+// attempt over, anything else is committed with what was held.
+func (a *attemptWriter) sniff(ended bool) error {
+	first, complete := firstEvent(a.body.Bytes())
+	if !complete && !ended && a.body.Len() < sniffLimit {
+		return nil
+	}
+	a.sniffing = false
+	if status := streamErrorStatus(first); status != 0 && holds(status) {
+		// the rest of an error stream is held (and capped) like any
+		// failure body; ending the copy with an error would make the
+		// proxy log a warning and abort the handler
+		a.held, a.failStatus = true, status
+		return nil
+	}
+	a.commit()
+	_, err := a.w.Write(a.body.Bytes())
+	a.body.Reset()
+	if err == nil {
+		err = http.NewResponseController(a.w).Flush()
+	}
+	return err
+}
+
+// finish settles a stream that ended while its first event was still being
+// held.
+func (a *attemptWriter) finish() error {
+	if !a.sniffing {
+		return nil
+	}
+	return a.sniff(true)
 }
 
 // FlushError flushes what was committed; a held response has nothing to
@@ -99,7 +152,7 @@ func (a *attemptWriter) FlushError() error {
 func (a *attemptWriter) Unwrap() http.ResponseWriter { return a.w }
 
 // release sends a held response to the client after all, when there is no
-// other credential left to try.
+// other credential left to try, as the upstream sent it.
 func (a *attemptWriter) release() error {
 	if !a.held {
 		return nil
@@ -110,4 +163,15 @@ func (a *attemptWriter) release() error {
 	a.commit()
 	_, err := a.w.Write(a.body.Bytes())
 	return err
+}
+
+// holds reports whether a status is held back while another credential
+// may still answer: the failover statuses, and 404, which may say the
+// model does not exist for this credential.
+func holds(status int) bool {
+	return failsOver(status) || status == http.StatusNotFound
+}
+
+func isEventStream(h http.Header) bool {
+	return strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/event-stream")
 }

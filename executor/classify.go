@@ -1,6 +1,12 @@
 package executor
 
-import "net/http"
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
 
 // failsOver reports whether an upstream status says this credential cannot
 // serve the request now while another one might: rate limits, quota and
@@ -25,4 +31,99 @@ func failsOver(status int) bool {
 // to it should find a new home rather than wait.
 func terminal(status int) bool {
 	return status == http.StatusUnauthorized || status == http.StatusPaymentRequired || status == http.StatusForbidden
+}
+
+// firstEvent returns the first server-sent event of stream and whether it
+// is complete (its blank line has arrived).
+func firstEvent(stream []byte) ([]byte, bool) {
+	for i := 0; i < len(stream); i++ {
+		if stream[i] != '\n' {
+			continue
+		}
+		rest := stream[i+1:]
+		if len(rest) > 0 && rest[0] == '\n' {
+			return stream[:i], true
+		}
+		if len(rest) > 1 && rest[0] == '\r' && rest[1] == '\n' {
+			return stream[:i], true
+		}
+	}
+	return stream, false
+}
+
+// streamErrorStatus reads the first event of a stream and, if it is an
+// error, returns the HTTP status it stands for (0 if it is no error):
+// Anthropic's "event: error", OpenAI's "response.failed" and "error"
+// events or a chunk carrying "error", and Gemini's error JSON.
+func streamErrorStatus(event []byte) int {
+	var name string
+	var data []byte
+	for _, line := range bytes.Split(event, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		switch {
+		case bytes.HasPrefix(line, []byte("event:")):
+			name = strings.TrimSpace(string(line[len("event:"):]))
+		case bytes.HasPrefix(line, []byte("data:")):
+			data = append(data, bytes.TrimSpace(line[len("data:"):])...)
+		}
+	}
+	typ := gjson.GetBytes(data, "type").String()
+	var e gjson.Result
+	switch {
+	case name == "response.failed" || typ == "response.failed":
+		e = gjson.GetBytes(data, "response.error")
+	case gjson.GetBytes(data, "error").Exists():
+		e = gjson.GetBytes(data, "error")
+	case name == "error" || typ == "error":
+		e = gjson.ParseBytes(data)
+	default:
+		return 0
+	}
+	return errorStatus(e)
+}
+
+// errorStatus maps a provider error object to the HTTP status it stands
+// for.
+func errorStatus(e gjson.Result) int {
+	if code := e.Get("code"); code.Type == gjson.Number && code.Int() >= 400 && code.Int() < 600 {
+		return int(code.Int())
+	}
+	words := strings.ToLower(e.Get("type").String() + " " + e.Get("code").String() + " " + e.Get("status").String())
+	switch {
+	case strings.Contains(words, "overloaded"):
+		return 529
+	case strings.Contains(words, "rate_limit"), strings.Contains(words, "usage_limit"),
+		strings.Contains(words, "insufficient_quota"), strings.Contains(words, "resource_exhausted"),
+		strings.Contains(words, "too_many_requests"):
+		return http.StatusTooManyRequests
+	case strings.Contains(words, "authentication"), strings.Contains(words, "invalid_api_key"),
+		strings.Contains(words, "unauthenticated"):
+		return http.StatusUnauthorized
+	case strings.Contains(words, "permission"):
+		return http.StatusForbidden
+	case strings.Contains(words, "invalid_request"), strings.Contains(words, "invalid_argument"),
+		strings.Contains(words, "context_length"), strings.Contains(words, "not_found"):
+		return http.StatusBadRequest
+	case strings.Contains(words, "unavailable"):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// modelNotFound reports whether a 404 body says the model does not exist
+// (for this credential), as opposed to an unknown item of the client's.
+func modelNotFound(body []byte) bool {
+	if !gjson.ValidBytes(body) {
+		return false
+	}
+	e := gjson.GetBytes(body, "error")
+	if e.Get("code").String() == "model_not_found" {
+		return true
+	}
+	msg := strings.ToLower(e.Get("message").String())
+	if e.Get("type").String() == "not_found_error" && strings.HasPrefix(msg, "model:") {
+		return true // Anthropic: "model: <id>"
+	}
+	return strings.Contains(msg, "model") &&
+		(strings.Contains(msg, "not found") || strings.Contains(msg, "not_found") || strings.Contains(msg, "does not exist"))
 }

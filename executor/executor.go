@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -51,6 +54,9 @@ type Options struct {
 	Proxy, TLSProxy caddyhttp.MiddlewareHandler
 	// MaxAttempts bounds the credentials tried for one request.
 	MaxAttempts int
+	// MaxRetryInterval is how long a request may wait for the nearest
+	// recovery when every credential is cooling; 0 answers at once.
+	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
 	// Logger receives per-attempt debug logs; never a secret.
@@ -234,26 +240,39 @@ type run struct {
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	e := rn.e
+	pool := e.opts.Pool
 	tried := make([]*auth.Credential, 0, e.opts.MaxAttempts)
 	key := rn.route.Family.String() + ":" + rn.model
 	var held *attemptWriter
 	var connErr error
+	waited := false
 	for rn.attempts < e.opts.MaxAttempts {
 		avail := rn.available(eligible, tried)
 		if len(avail) == 0 {
-			break
+			if waited || !rn.waitForRecovery(eligible, tried) {
+				break
+			}
+			waited = true
+			continue
 		}
 		d := rn.pick(key, avail, tried)
 		c := d.Credential
 		if c == nil {
 			break
 		}
+		if !pool.Claim(c, rn.model) {
+			// another request took this credential's probe
+			tried = append(tried, c)
+			continue
+		}
 		rn.attempts++
-		last := rn.attempts == e.opts.MaxAttempts || len(avail) == 1
-		aw := newAttemptWriter(w, !last)
-		aw.onHeader = func(status int, h http.Header) { rn.record(c, d, status, h) }
+		aw := newAttemptWriter(w, true)
+		aw.onHeader = func(status int, _ http.Header) { rn.recordCommitted(c, d, status) }
 		rn.publish(c)
 		err := rn.attempt(aw, c)
+		if err == nil {
+			err = aw.finish()
+		}
 		tried = append(tried, c)
 
 		if rn.r.Context().Err() != nil {
@@ -266,15 +285,20 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			return nil
 		}
 		if aw.held {
-			rn.logAttempt(c, aw.status, nil, "failing over")
-			held = aw
+			outcome := rn.outcome(aw)
+			if aw.failStatus == http.StatusNotFound && !outcome.ModelNotFound {
+				return aw.release() // an unknown item of the client's
+			}
+			until := rn.fail(c, outcome)
+			if aw.failStatus == http.StatusTooManyRequests && aw.header.Get("Retry-After") == "" && !until.IsZero() {
+				aw.header.Set("Retry-After", strconv.FormatInt(ceilSeconds(until.Sub(pool.Now())), 10))
+			}
+			rn.logAttempt(c, aw.failStatus, nil, "failing over")
+			held, connErr = aw, nil
 			continue
 		}
 		if err != nil {
-			rn.e.opts.Pool.RecordFailure(c, rn.model, auth.Outcome{})
-			if a := rn.e.opts.Affinity; a != nil {
-				a.Failed(rn.sess, c, false)
-			}
+			rn.fail(c, auth.Outcome{})
 			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
 			held, connErr = nil, err
 			continue
@@ -288,10 +312,46 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		return WriteError(w, rn.route.Family, &ClientError{
 			Status:  http.StatusBadGateway,
 			Code:    CodeUpstreamUnreachable,
-			Message: fmt.Sprintf("the upstream for model %q could not be reached", rn.model),
+			Message: fmt.Sprintf("the %s upstream for model %q could not be reached", providersOf(eligible), rn.model),
 		})
 	}
 	return rn.unavailable(w, eligible)
+}
+
+// waitForRecovery sleeps until the nearest recovery of an untried
+// credential when it is no further than MaxRetryInterval, plus a little
+// jitter so waiting requests do not arrive together. It reports whether it
+// waited.
+func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
+	limit := rn.e.opts.MaxRetryInterval
+	if limit <= 0 {
+		return false
+	}
+	var soonest time.Time
+	for _, c := range eligible {
+		if containsCred(tried, c) {
+			continue
+		}
+		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() && (soonest.IsZero() || until.Before(soonest)) {
+			soonest = until
+		}
+	}
+	if soonest.IsZero() {
+		return false
+	}
+	wait := soonest.Sub(rn.e.opts.Pool.Now())
+	if wait > limit {
+		return false
+	}
+	wait += time.Duration(rand.Int64N(int64(wait/10) + int64(50*time.Millisecond)))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-rn.r.Context().Done():
+		return false
+	}
 }
 
 // available returns the eligible credentials not yet tried that are not
@@ -324,14 +384,14 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 		return WriteError(w, rn.route.Family, &ClientError{
 			Status:     http.StatusTooManyRequests,
 			Code:       CodeModelCooldown,
-			Message:    fmt.Sprintf("every credential for model %q is cooling down", rn.model),
+			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
 			RetryAfter: soonest.Sub(rn.e.opts.Pool.Now()),
 		})
 	}
 	return WriteError(w, rn.route.Family, &ClientError{
 		Status:  http.StatusServiceUnavailable,
 		Code:    CodeAuthUnavailable,
-		Message: fmt.Sprintf("no credential for model %q is usable now", rn.model),
+		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
 	})
 }
 
@@ -381,36 +441,81 @@ func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
 	if ep.tls {
 		proxy = rn.e.opts.TLSProxy
 	}
+	return serveProxy(proxy, aw, req)
+}
+
+// errAborted stands for reverse_proxy's panic(http.ErrAbortHandler) when
+// an upstream stream breaks before anything reached the client.
+var errAborted = errors.New("upstream stream aborted")
+
+// serveProxy runs the proxy and turns its abort of a stream that never
+// reached the client into an error, so the attempt can fail over. Once
+// the client has seen part of the response, the abort goes on: the client
+// must see the stream end badly rather than look complete.
+func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, req *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || aw.committed {
+				panic(v)
+			}
+			err = errAborted
+		}
+	}()
 	return proxy.ServeHTTP(aw, req, noNext)
 }
 
-// record applies an upstream answer to the credential's health and the
-// session's binding as soon as its status is known, and when a rate limit
-// reaches the client without a Retry-After of its own, adds the one the
-// cooldown implies.
-func (rn *run) record(c *auth.Credential, d selector.Decision, status int, h http.Header) {
-	pool := rn.e.opts.Pool
+// recordCommitted applies an answer that goes to the client as it is (a
+// success or the client's own fault) to the credential and the session.
+func (rn *run) recordCommitted(c *auth.Credential, d selector.Decision, status int) {
+	if status >= 400 {
+		return // the client's fault says nothing about the credential
+	}
+	rn.e.opts.Pool.RecordSuccess(c, rn.model)
 	if a := rn.e.opts.Affinity; a != nil {
-		switch {
-		case status < 400:
-			a.Succeeded(rn.sess, d, c)
-		case failsOver(status):
-			a.Failed(rn.sess, c, terminal(status))
+		a.Succeeded(rn.sess, d, c)
+	}
+}
+
+// outcome reads what a held failure says: its status and every hint of
+// when to come back.
+func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
+	body := aw.body.Bytes()
+	out := auth.Outcome{
+		Status: aw.failStatus,
+		Hint:   auth.ParseHint(aw.header, body, rn.e.opts.Pool.Now()),
+	}
+	if aw.failStatus == http.StatusNotFound {
+		out.ModelNotFound = modelNotFound(body)
+	}
+	if aw.status == http.StatusOK {
+		out.Message = "event stream opened with an error"
+	}
+	return out
+}
+
+// fail records a failed attempt of c and returns until when c is blocked
+// for the model.
+func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
+	until := rn.e.opts.Pool.RecordFailure(c, rn.model, outcome)
+	if a := rn.e.opts.Affinity; a != nil {
+		a.Failed(rn.sess, c, terminal(outcome.Status))
+	}
+	return until
+}
+
+// providersOf names the providers among creds, for error messages.
+func providersOf(creds []*auth.Credential) string {
+	var names []string
+	for _, c := range creds {
+		if !slices.Contains(names, string(c.Provider)) {
+			names = append(names, string(c.Provider))
 		}
 	}
-	switch {
-	case status < 400:
-		pool.RecordSuccess(c, rn.model)
-	case failsOver(status):
-		until := pool.RecordFailure(c, rn.model, auth.Outcome{
-			Status:     status,
-			RetryAfter: auth.ParseRetryAfter(h.Get("Retry-After"), pool.Now()),
-		})
-		if status == http.StatusTooManyRequests && h.Get("Retry-After") == "" && !until.IsZero() {
-			secs := max(1, int64(math.Ceil(until.Sub(pool.Now()).Seconds())))
-			h.Set("Retry-After", strconv.FormatInt(secs, 10))
-		}
-	}
+	return strings.Join(names, "/")
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	return max(1, int64(math.Ceil(d.Seconds())))
 }
 
 // publish sets the placeholders and log fields naming the credential that

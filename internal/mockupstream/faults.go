@@ -29,6 +29,12 @@ type Fault struct {
 	// include the final "[DONE]" of OpenAI streams and each array element of
 	// Gemini's non-SSE stream. A stream with fewer events completes normally.
 	ResetAfter int
+	// StreamError, for a streaming answer, answers 200 with an event stream
+	// whose first and only event is an error of this type (e.g.
+	// "overloaded_error", "rate_limit_error", "api_error"), in the
+	// provider's streaming error format, as providers do when a stream
+	// fails after its headers were sent.
+	StreamError string
 	// Times applies the fault to the next N matching requests only, after
 	// which it is removed; 0 = forever.
 	Times int

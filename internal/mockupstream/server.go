@@ -195,6 +195,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeRaw(w, http.StatusOK, f.Body)
 			return
 		}
+		if f.StreamError != "" && c.stream {
+			c.streamError(f.StreamError)
+			return
+		}
 	}
 	c.reply = s.replyFor(c.key, rt.family)
 	rt.handle(c)

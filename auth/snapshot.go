@@ -1,0 +1,77 @@
+package auth
+
+import "time"
+
+// CredentialSnapshot is a read-only view of one credential and its health.
+// It holds no secret: the key appears only as its fingerprint.
+type CredentialSnapshot struct {
+	Name        string   `json:"name"`
+	Provider    Provider `json:"provider"`
+	Fingerprint string   `json:"fingerprint"`
+	Priority    int      `json:"priority"`
+	Weight      int      `json:"weight"`
+	Group       string   `json:"group,omitempty"`
+	Disabled    bool     `json:"disabled"`
+	// Status aggregates the states: disabled; cooldown or blocked when the
+	// whole credential is out; degraded when some models are; else
+	// available.
+	Status Status `json:"status"`
+	// Whole is the credential-wide state, nil when there is none.
+	Whole *ModelState `json:"whole,omitempty"`
+	// Models are the per-model states that exist (models never failed
+	// have none).
+	Models map[string]ModelState `json:"models,omitempty"`
+}
+
+// StatusDegraded: some models of the credential are blocked, not all.
+const StatusDegraded Status = "degraded"
+
+// Snapshot returns the state of every credential, ordered by name, with
+// blocks that have ended shown as lifted.
+func (p *Pool) Snapshot() []CredentialSnapshot {
+	now := p.Now()
+	out := make([]CredentialSnapshot, 0, len(p.creds))
+	for _, c := range p.creds {
+		out = append(out, p.snapshotOf(c, now))
+	}
+	return out
+}
+
+func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
+	s := CredentialSnapshot{
+		Name:        c.Name,
+		Provider:    c.Provider,
+		Fingerprint: c.Fingerprint(),
+		Priority:    c.Priority,
+		Weight:      c.Weight,
+		Group:       c.Group,
+		Disabled:    c.Disabled,
+		Status:      StatusAvailable,
+	}
+	h := p.health[c]
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.whole != nil {
+		w := *h.whole
+		w.Status = h.whole.status(now)
+		s.Whole = &w
+		if w.Status != StatusAvailable {
+			s.Status = w.Status
+		}
+	}
+	if len(h.models) > 0 {
+		s.Models = make(map[string]ModelState, len(h.models))
+		for m, st := range h.models {
+			v := *st
+			v.Status = st.status(now)
+			s.Models[m] = v
+			if v.Status != StatusAvailable && s.Status == StatusAvailable {
+				s.Status = StatusDegraded
+			}
+		}
+	}
+	if c.Disabled {
+		s.Status = StatusDisabled
+	}
+	return s
+}
