@@ -59,6 +59,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"session_affinity_ttl bad", "cliproxy {\n\tsession_affinity_ttl forever\n}", "session_affinity_ttl must be a positive duration", 2},
 		{"session_affinity_ttl zero", "cliproxy {\n\tsession_affinity_ttl 0s\n}", "session_affinity_ttl must be a positive duration", 2},
 		{"subagent_affinity bad", "cliproxy {\n\tsubagent_affinity child\n}", "subagent_affinity must be parent or separate", 2},
+		{"transient_cooldown bad", "cliproxy {\n\ttransient_cooldown soon\n}", "transient_cooldown must be a positive duration", 2},
+		{"max_cooldown zero", "cliproxy {\n\tmax_cooldown 0s\n}", "max_cooldown must be a positive duration", 2},
+		{"probe_interval negative", "cliproxy {\n\tprobe_interval -1m\n}", "probe_interval must be a positive duration", 2},
+		{"max_retry_interval bad", "cliproxy {\n\tmax_retry_interval x\n}", "max_retry_interval must be a positive duration", 2},
+		{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
 		{"pool without name", "cliproxy {\n\tpool\n}", "wrong argument count", 2},
 		{"unknown strategy wrr typo", "cliproxy {\n\tstrategy wwr\n}", `unknown strategy "wwr"`, 2},
 		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
@@ -85,6 +90,10 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	strategy FF
 	max_attempts 5
 	pool team-a
+	transient_cooldown 30s
+	max_cooldown 2h
+	probe_interval 5m
+	max_retry_interval 0s
 	session_affinity on
 	claude_code_session_affinity off
 	session_affinity_ttl 30m
@@ -104,6 +113,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 		header X-A 1
 		header X-A 2
 		disabled
+		disable_cooling
 	}
 	transport {
 		dial_timeout 5s
@@ -115,6 +125,10 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, "fill-first", h.Strategy)
 	assert.Equal(t, 5, h.MaxAttempts)
 	assert.Equal(t, "team-a", h.Pool)
+	assert.EqualValues(t, 30*time.Second, h.TransientCooldown)
+	assert.EqualValues(t, 2*time.Hour, h.MaxCooldown)
+	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
+	assert.Zero(t, h.MaxRetryInterval)
 	assert.True(t, h.SessionAffinity)
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)
@@ -131,5 +145,6 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, []string{"*-haiku"}, c.ExcludedModels)
 	assert.Equal(t, []string{"1", "2"}, c.Headers["X-A"])
 	assert.True(t, c.Disabled)
+	assert.True(t, c.DisableCooling)
 	assert.JSONEq(t, `{"dial_timeout":5000000000}`, string(h.Transport))
 }
