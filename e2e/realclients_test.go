@@ -150,6 +150,14 @@ type credential struct {
 	name, provider, apiKey string
 }
 
+// gatewayConfig holds the optional settings of the cliproxy block; the
+// zero value is the handler's defaults.
+type gatewayConfig struct {
+	// sessionAffinity adds `session_affinity on`: a conversation stays on
+	// the credential that served its first request.
+	sessionAffinity bool
+}
+
 // gateway is a running caddy with the cliproxy handler in front of a mock
 // upstream.
 type gateway struct {
@@ -172,7 +180,7 @@ func freePort(t *testing.T) int {
 // caddyfile renders the gateway's configuration. Requests the cliproxy
 // handler passes on reach the respond directive, so a path the gateway does
 // not serve shows up as a 404 in the access log instead of an empty 200.
-func caddyfile(port int, mockURL string, creds []credential) string {
+func caddyfile(port int, mockURL string, cfg gatewayConfig, creds []credential) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `{
 	admin off
@@ -195,6 +203,9 @@ func caddyfile(port int, mockURL string, creds []credential) string {
 		cliproxy {
 			client_key %s alice
 `, port, clientKey)
+	if cfg.sessionAffinity {
+		b.WriteString("\t\t\tsession_affinity on\n")
+	}
 	for _, c := range creds {
 		fmt.Fprintf(&b, `			credential %s {
 				provider %s
@@ -212,8 +223,14 @@ func caddyfile(port int, mockURL string, creds []credential) string {
 }
 
 // startGateway starts a mock upstream and the built caddy in front of it,
-// and stops both when the test ends.
+// with the handler's default settings, and stops both when the test ends.
 func startGateway(t *testing.T, creds ...credential) *gateway {
+	t.Helper()
+	return startGatewayWith(t, gatewayConfig{}, creds...)
+}
+
+// startGatewayWith is startGateway with the settings of cfg.
+func startGatewayWith(t *testing.T, cfg gatewayConfig, creds ...credential) *gateway {
 	t.Helper()
 	bin, err := caddyBinary()
 	if err != nil {
@@ -226,7 +243,7 @@ func startGateway(t *testing.T, creds ...credential) *gateway {
 	// The port is free when picked but may be taken before caddy binds
 	// it; try again with another one then.
 	for attempt := 1; ; attempt++ {
-		gw, err := startCaddy(t, bin, upstream.URL, creds)
+		gw, err := startCaddy(t, bin, upstream.URL, cfg, creds)
 		if err == nil {
 			gw.mock = mock
 			return gw
@@ -243,12 +260,12 @@ var errAddrInUse = errors.New("caddy could not bind its port")
 // startCaddy runs the built caddy on a free loopback port and waits until
 // it serves. The process is killed when the test ends; its output goes to
 // the test log if the test failed.
-func startCaddy(t *testing.T, bin, upstreamURL string, creds []credential) (*gateway, error) {
+func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds []credential) (*gateway, error) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	config := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(config, []byte(caddyfile(port, upstreamURL, creds)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(caddyfile(port, upstreamURL, cfg, creds)), 0o600); err != nil {
 		return nil, err
 	}
 
@@ -629,6 +646,137 @@ func TestClaudeCode(t *testing.T) {
 		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
 	}
 	logEgress(t, egress)
+}
+
+// TestClaudeCodeSessionAffinity proves session affinity with real Claude
+// Code runs through a gateway with `session_affinity on` and three Claude
+// credentials: `claude -p` and then `claude -p --continue` in the same HOME
+// and folder are one session and land on the same credential; a second
+// `claude -p` in a fresh HOME is a new session, which round robin places on
+// another credential.
+func TestClaudeCodeSessionAffinity(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := clientBinary(t, "claude")
+	creds := []credential{
+		{"claude-a", "claude", "sk-ant-e2e-upstream-aff-aaaa"},
+		{"claude-b", "claude", "sk-ant-e2e-upstream-aff-bbbb"},
+		{"claude-c", "claude", "sk-ant-e2e-upstream-aff-cccc"},
+	}
+	names := map[string]string{}
+	for _, c := range creds {
+		names[c.apiKey] = c.name
+	}
+	gw := startGatewayWith(t, gatewayConfig{sessionAffinity: true}, creds...)
+	const reply = "Hello from the e2e mock, via cliproxy: claude-affinity-3d81f0"
+	gw.mock.SetReply("*", reply)
+	egress := newEgressRecorder(t)
+
+	// Run A: a new conversation in HOME1.
+	home1, work1 := newHome(t)
+	env1 := claudeEnv(gw, home1, clientKey, egress)
+	runA := runAndCheck(t, gw, "claude run A", reply, bin, work1, env1, "-p", "say hi")
+	a := mainTurn(t, "run A", runA, "")
+
+	// Run B: the same conversation continued, same HOME and folder.
+	runB := runAndCheck(t, gw, "claude run B (--continue)", reply, bin, work1, env1,
+		"-p", "--continue", "say hi again")
+	b := mainTurn(t, "run B", runB, a.model)
+	if b.session != a.session {
+		t.Errorf("run B (--continue): X-Claude-Code-Session-Id %q, want run A's %q", b.session, a.session)
+	}
+	if b.key != a.key {
+		t.Errorf("run B (--continue) was served by %s, want run A's %s: session affinity should keep the conversation on its credential",
+			names[b.key], names[a.key])
+	}
+	if b.messages < 3 {
+		t.Errorf("run B (--continue): %d messages in the body, want run A's user and assistant messages plus the new one", b.messages)
+	}
+
+	// Run C: a second conversation in a fresh HOME2.
+	home2, work2 := newHome(t)
+	runC := runAndCheck(t, gw, "claude run C (new HOME)", reply, bin, work2,
+		claudeEnv(gw, home2, clientKey, egress), "-p", "say hi")
+	c := mainTurn(t, "run C", runC, a.model)
+	if c.session == a.session {
+		t.Errorf("run C: X-Claude-Code-Session-Id %q is run A's; a fresh HOME should start a new session", c.session)
+	}
+	if c.key == a.key {
+		t.Errorf("run C (a new session) was served by %s like run A; round robin should place it on another credential", names[c.key])
+	}
+	t.Logf("model %s: session %s (runs A, B) on %s; session %s (run C) on %s",
+		a.model, a.session, names[a.key], c.session, names[c.key])
+
+	checkUpstream(t, gw.mock.Requests(), creds)
+	if p := gw.passedOn(); len(p) > 0 {
+		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
+	}
+	logEgress(t, egress)
+}
+
+// claudeTurn is what one Claude Code run sent for its main model.
+type claudeTurn struct {
+	model, session, key string
+	messages            int // in the last request's body
+}
+
+// mainTurn finds the requests of one Claude Code run for its main model:
+// the model of the run's last POST /v1/messages, or model if not "". Claude
+// Code may send other requests (a title or a quota check with a small
+// model); the gateway binds sessions per model, so only these count. It
+// requires them to carry one X-Claude-Code-Session-Id and to have been
+// served by one upstream key, and returns those and the message count of
+// the last one.
+func mainTurn(t *testing.T, name string, reqs []mockupstream.Recorded, model string) claudeTurn {
+	t.Helper()
+	var main []mockupstream.Recorded
+	if model == "" {
+		for _, r := range slices.Backward(reqs) {
+			if r.Method == http.MethodPost && r.Path == "/v1/messages" {
+				model = r.Model
+				break
+			}
+		}
+	}
+	for _, r := range reqs {
+		if r.Method == http.MethodPost && r.Path == "/v1/messages" && r.Model == model {
+			main = append(main, r)
+		}
+	}
+	if len(main) == 0 {
+		t.Fatalf("%s: no POST /v1/messages for model %q reached the mock", name, model)
+	}
+	last := main[len(main)-1]
+	turn := claudeTurn{model: model, session: last.Header.Get("X-Claude-Code-Session-Id"), key: last.Key}
+	if turn.session == "" {
+		t.Fatalf("%s: POST /v1/messages for %s carried no X-Claude-Code-Session-Id", name, model)
+	}
+	for i, r := range main {
+		if s := r.Header.Get("X-Claude-Code-Session-Id"); s != turn.session {
+			t.Errorf("%s: request %d for %s has session %q, the last one %q", name, i+1, model, s, turn.session)
+		}
+		if r.Key != turn.key {
+			t.Errorf("%s: requests for %s of one session were served by different upstream keys", name, model)
+		}
+	}
+	var body struct {
+		Messages []json.RawMessage `json:"messages"`
+		Metadata struct {
+			UserID string `json:"user_id"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(last.DecodedBody, &body); err != nil {
+		t.Fatalf("%s: body of POST /v1/messages is not JSON: %v", name, err)
+	}
+	turn.messages = len(body.Messages)
+	if !strings.Contains(body.Metadata.UserID, turn.session) {
+		t.Logf("%s: metadata.user_id %q does not name session %s", name, body.Metadata.UserID, turn.session)
+	}
+	t.Logf("%s: %d request(s) for %s of %d POST /v1/messages, session %s, %d message(s) in the last",
+		name, len(main), model, count(reqs, func(r mockupstream.Recorded) bool {
+			return r.Method == http.MethodPost && r.Path == "/v1/messages"
+		}), turn.session, turn.messages)
+	return turn
 }
 
 // wrongKey is a client key the gateway does not know.
