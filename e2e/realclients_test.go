@@ -920,3 +920,38 @@ func TestGeminiCLI(t *testing.T) {
 	}
 	logEgress(t, egress)
 }
+
+// TestClaudeCodeSurvivesRateLimitedCredential: one of two credentials
+// answers every request with 429; Claude Code still gets its answer on
+// every run, the client never sees the 429, and after the first failure
+// the cooling credential is no longer called.
+func TestClaudeCodeSurvivesRateLimitedCredential(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := clientBinary(t, "claude")
+	creds := []credential{
+		{"claude-limited", "claude", "sk-ant-e2e-upstream-limited"},
+		{"claude-ok", "claude", "sk-ant-e2e-upstream-ok"},
+	}
+	gw := startGateway(t, creds...)
+	const reply = "Hello from the e2e mock, despite a 429: claude-4291"
+	gw.mock.SetReply("*", reply)
+	gw.mock.SetFault(creds[0].apiKey, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "600"})
+	egress := newEgressRecorder(t)
+
+	for i := 1; i <= 3; i++ {
+		home, work := newHome(t)
+		// no retries of Claude Code's own: the answer must come from the
+		// gateway's failover, not from the client trying again
+		runAndCheck(t, gw, fmt.Sprintf("claude run %d", i), reply, bin, work,
+			claudeEnv(gw, home, clientKey, egress, "CLAUDE_CODE_MAX_RETRIES=0"), "-p", "say hi")
+	}
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	if used[creds[0].apiKey] != 1 {
+		t.Errorf("the rate-limited credential was called %d times; once, then it cools for the hinted 600 s", used[creds[0].apiKey])
+	}
+	if used[creds[1].apiKey] < 3 {
+		t.Errorf("the healthy credential served %d requests, want every run", used[creds[1].apiKey])
+	}
+	logEgress(t, egress)
+}
