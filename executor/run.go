@@ -1,0 +1,360 @@
+package executor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/selector"
+)
+
+// run is the state of one request's attempt loop.
+type run struct {
+	e         *Executor
+	r         *http.Request
+	route     Route
+	model     string
+	principal string
+	session   string           // shown in placeholders and logs
+	sess      selector.Session // binding keys; zero without affinity
+	body      *body
+	header    http.Header // client headers without client credentials
+	query     string
+	repl      *caddy.Replacer
+
+	attempts int
+}
+
+func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
+	e := rn.e
+	pool := e.opts.Pool
+	tried := make([]*auth.Credential, 0, e.opts.MaxAttempts)
+	key := rn.route.Family.String() + ":" + rn.model
+	var held *attemptWriter
+	var connErr error
+	waited := false
+	for rn.attempts < e.opts.MaxAttempts {
+		avail := rn.available(eligible, tried)
+		if len(avail) == 0 {
+			if waited || !rn.waitForRecovery(eligible, tried) {
+				break
+			}
+			waited = true
+			continue
+		}
+		d := rn.pick(key, avail, tried)
+		c := d.Credential
+		if c == nil {
+			break
+		}
+		if !pool.Claim(c, rn.model) {
+			// another request took this credential's probe
+			tried = append(tried, c)
+			continue
+		}
+		rn.attempts++
+		aw := newAttemptWriter(w, true)
+		aw.onHeader = func(status int, _ http.Header) { rn.recordCommitted(c, d, status) }
+		rn.publish(c)
+		err := rn.attempt(aw, c)
+		if err == nil {
+			err = aw.finish()
+		}
+		tried = append(tried, c)
+
+		if rn.r.Context().Err() != nil {
+			return nil // the client went away; nobody to answer, nothing to blame
+		}
+		if aw.committed {
+			if err != nil {
+				rn.logAttempt(c, aw.status, err, "upstream response broke off after it reached the client")
+			}
+			return nil
+		}
+		if aw.held {
+			outcome := rn.outcome(aw)
+			if aw.failStatus == http.StatusNotFound && !outcome.ModelNotFound {
+				return aw.release() // an unknown item of the client's
+			}
+			until := rn.fail(c, outcome)
+			if aw.failStatus == http.StatusTooManyRequests && aw.header.Get("Retry-After") == "" && !until.IsZero() {
+				aw.header.Set("Retry-After", strconv.FormatInt(ceilSeconds(until.Sub(pool.Now())), 10))
+			}
+			rn.logAttempt(c, aw.failStatus, nil, "failing over")
+			held, connErr = aw, nil
+			continue
+		}
+		if err != nil {
+			rn.fail(c, auth.Outcome{})
+			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
+			held, connErr = nil, err
+			continue
+		}
+		return nil
+	}
+	if held != nil {
+		return held.release()
+	}
+	if connErr != nil {
+		return WriteError(w, rn.route.Family, &ClientError{
+			Status:  http.StatusBadGateway,
+			Code:    CodeUpstreamUnreachable,
+			Message: fmt.Sprintf("the %s upstream for model %q could not be reached", providersOf(eligible), rn.model),
+		})
+	}
+	return rn.unavailable(w, eligible)
+}
+
+// waitForRecovery sleeps until the nearest recovery of an untried
+// credential when it is no further than MaxRetryInterval, plus a little
+// jitter so waiting requests do not arrive together. It reports whether it
+// waited.
+func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
+	limit := rn.e.opts.MaxRetryInterval
+	if limit <= 0 {
+		return false
+	}
+	var soonest time.Time
+	for _, c := range eligible {
+		if containsCred(tried, c) {
+			continue
+		}
+		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() && (soonest.IsZero() || until.Before(soonest)) {
+			soonest = until
+		}
+	}
+	if soonest.IsZero() {
+		return false
+	}
+	wait := soonest.Sub(rn.e.opts.Pool.Now())
+	if wait > limit {
+		return false
+	}
+	wait += time.Duration(rand.Int64N(int64(wait/10) + int64(50*time.Millisecond)))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-rn.r.Context().Done():
+		return false
+	}
+}
+
+// available returns the eligible credentials not yet tried that are not
+// blocked for the model.
+func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential {
+	out := make([]*auth.Credential, 0, len(eligible))
+	for _, c := range eligible {
+		if containsCred(tried, c) {
+			continue
+		}
+		if ok, _ := rn.e.opts.Pool.Available(c, rn.model); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unavailable answers a request no credential could take: 429 with the
+// nearest recovery when every one is cooling, else 503.
+func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
+	var soonest time.Time
+	for _, c := range eligible {
+		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() {
+			if soonest.IsZero() || until.Before(soonest) {
+				soonest = until
+			}
+		}
+	}
+	if !soonest.IsZero() {
+		return WriteError(w, rn.route.Family, &ClientError{
+			Status:     http.StatusTooManyRequests,
+			Code:       CodeModelCooldown,
+			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
+			RetryAfter: soonest.Sub(rn.e.opts.Pool.Now()),
+		})
+	}
+	return WriteError(w, rn.route.Family, &ClientError{
+		Status:  http.StatusServiceUnavailable,
+		Code:    CodeAuthUnavailable,
+		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
+	})
+}
+
+// pick chooses the credential of the next attempt among avail.
+func (rn *run) pick(key string, avail, tried []*auth.Credential) selector.Decision {
+	a := rn.e.opts.Affinity
+	if a == nil || rn.sess.Key == "" {
+		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, avail)}
+	}
+	return a.Pick(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
+		c := rn.e.opts.Pool.Get(name)
+		if c == nil || !rn.e.servesFamily(c, rn.route.Family) || !serves(c, rn.model, rn.principal) {
+			return nil, false, time.Time{}
+		}
+		ok, until := rn.e.opts.Pool.Available(c, rn.model)
+		return c, ok && !containsCred(tried, c), until
+	})
+}
+
+// attempt proxies the request once with credential c.
+func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
+	ep := rn.e.endpoints[c]
+	req := new(http.Request)
+	*req = *rn.r
+	u := *rn.r.URL
+	u.Path = ep.path(rn.r.URL.Path)
+	u.RawPath = ""
+	u.RawQuery = rn.query
+	req.URL = &u
+	req.RequestURI = ""
+	req.Host = ep.host
+	// the secret is added by Transport; the proxy only sees the rest
+	req.Header = rn.header.Clone()
+	req = req.WithContext(withCredential(req.Context(), c))
+	if rn.body != nil {
+		raw := rn.body.bytes()
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+		req.ContentLength = int64(len(raw))
+	} else {
+		req.Body = http.NoBody
+		req.ContentLength = 0
+	}
+	req.GetBody = nil
+
+	rn.repl.Set(UpstreamPlaceholder, ep.dial)
+	proxy := rn.e.opts.Proxy
+	if ep.tls {
+		proxy = rn.e.opts.TLSProxy
+	}
+	return serveProxy(proxy, aw, req)
+}
+
+// errAborted stands for reverse_proxy's panic(http.ErrAbortHandler) when
+// an upstream stream breaks before anything reached the client.
+var errAborted = errors.New("upstream stream aborted")
+
+// serveProxy runs the proxy and turns its abort of a stream that never
+// reached the client into an error, so the attempt can fail over. Once
+// the client has seen part of the response, the abort goes on: the client
+// must see the stream end badly rather than look complete.
+func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, req *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || aw.committed {
+				panic(v)
+			}
+			err = errAborted
+		}
+	}()
+	return proxy.ServeHTTP(aw, req, noNext)
+}
+
+// recordCommitted applies an answer that goes to the client as it is (a
+// success or the client's own fault) to the credential and the session.
+func (rn *run) recordCommitted(c *auth.Credential, d selector.Decision, status int) {
+	if status >= 400 {
+		return // the client's fault says nothing about the credential
+	}
+	rn.e.opts.Pool.RecordSuccess(c, rn.model)
+	if a := rn.e.opts.Affinity; a != nil {
+		a.Succeeded(rn.sess, d, c)
+	}
+}
+
+// outcome reads what a held failure says: its status and every hint of
+// when to come back.
+func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
+	body := aw.body.Bytes()
+	out := auth.Outcome{
+		Status: aw.failStatus,
+		Hint:   auth.ParseHint(aw.header, body, rn.e.opts.Pool.Now()),
+	}
+	if aw.failStatus == http.StatusNotFound {
+		out.ModelNotFound = modelNotFound(body)
+	}
+	if aw.status == http.StatusOK {
+		out.Message = "event stream opened with an error"
+	}
+	return out
+}
+
+// fail records a failed attempt of c and returns until when c is blocked
+// for the model.
+func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
+	until := rn.e.opts.Pool.RecordFailure(c, rn.model, outcome)
+	if a := rn.e.opts.Affinity; a != nil {
+		a.Failed(rn.sess, c, terminal(outcome.Status))
+	}
+	return until
+}
+
+// providersOf names the providers among creds, for error messages.
+func providersOf(creds []*auth.Credential) string {
+	var names []string
+	for _, c := range creds {
+		if !slices.Contains(names, string(c.Provider)) {
+			names = append(names, string(c.Provider))
+		}
+	}
+	return strings.Join(names, "/")
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	return max(1, int64(math.Ceil(d.Seconds())))
+}
+
+// publish sets the placeholders and log fields naming the credential that
+// serves the current attempt. Nothing published is secret.
+func (rn *run) publish(c *auth.Credential) {
+	rn.repl.Set(PlaceholderCredential, c.Name)
+	rn.repl.Set(PlaceholderProvider, string(c.Provider))
+	rn.repl.Set(PlaceholderAttempts, rn.attempts)
+	if extra, ok := rn.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("cliproxy_credential", c.Name))
+		extra.Set(zap.Int("cliproxy_attempts", rn.attempts))
+		if rn.session != "" {
+			extra.Set(zap.String("cliproxy_session", rn.session))
+		}
+	}
+}
+
+func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string) {
+	if ce := rn.e.opts.Logger.Check(zapcore.DebugLevel, msg); ce != nil {
+		fields := []zap.Field{
+			zap.String("credential", c.Name),
+			zap.String("model", rn.model),
+			zap.Int("status", status),
+			zap.Int("attempt", rn.attempts),
+		}
+		if err != nil {
+			fields = append(fields, zap.String("error", describeProxyError(err)))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// describeProxyError names a proxy failure without echoing its text, which
+// may carry upstream URLs.
+func describeProxyError(err error) string {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) {
+		return "proxy error status " + strconv.Itoa(he.StatusCode)
+	}
+	return "proxy error"
+}
