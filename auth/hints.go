@@ -2,7 +2,9 @@ package auth
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,10 +90,13 @@ func untilTime(t, now time.Time) time.Duration {
 
 // raise keeps the later of the hint's recovery and d.
 func (h *Hint) raise(d time.Duration, reason string) {
-	if d > h.RetryAfter {
+	switch {
+	case d > h.RetryAfter:
 		h.RetryAfter = d
-	}
-	if reason != "" {
+		if reason != "" {
+			h.Reason = reason
+		}
+	case h.Reason == "":
 		h.Reason = reason
 	}
 }
@@ -102,13 +107,14 @@ const unifiedPrefix = "Anthropic-Ratelimit-Unified-"
 // anthropic-ratelimit-unified-status and per-window
 // anthropic-ratelimit-unified-<window>-status, each with a -reset.
 func parseAnthropicUnified(h http.Header, now time.Time, hint *Hint) {
-	for name, values := range h {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		values := h[name]
 		window, ok := strings.CutPrefix(http.CanonicalHeaderKey(name), unifiedPrefix)
 		if !ok || len(values) == 0 {
 			continue
 		}
 		window, ok = strings.CutSuffix(window, "Status")
-		if !ok || !strings.EqualFold(strings.TrimSpace(values[0]), "rejected") {
+		if !ok || strings.EqualFold(window, "Overage-") || !strings.EqualFold(strings.TrimSpace(values[0]), "rejected") {
 			continue
 		}
 		reason := "unified"
@@ -192,8 +198,18 @@ func parseGeminiRetry(body []byte, now time.Time, hint *Hint) {
 // parseProtoDuration reads a google.protobuf.Duration in JSON ("35s",
 // "1.5s") or Go's form, which Google also uses ("1h2m3.4s").
 func parseProtoDuration(v string) time.Duration {
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil || d <= 0 {
+	v = strings.TrimSpace(v)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// a google.protobuf.Duration may be longer than a Go duration
+		if secs, ok := strings.CutSuffix(v, "s"); ok {
+			if f, err := strconv.ParseFloat(secs, 64); err == nil && f >= maxHint.Seconds() {
+				return maxHint
+			}
+		}
+		return 0
+	}
+	if d <= 0 {
 		return 0
 	}
 	return min(d, maxHint)

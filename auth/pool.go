@@ -121,8 +121,9 @@ func (p *Pool) State(c *Credential, model string) (ModelState, bool) {
 	return out, true
 }
 
-// RecordSuccess clears c's failures for model, and a credential-wide block
-// if a probe of it just succeeded.
+// RecordSuccess clears c's failures for model and any credential-wide
+// block: a success proves the account serves again (a probe that came
+// through, or a request that was already under way).
 func (p *Pool) RecordSuccess(c *Credential, model string) {
 	h := p.health[c]
 	if h == nil {

@@ -137,7 +137,7 @@ type credentialHealth struct {
 
 // apply records a failure into st and returns whether it blocks.
 func (p Policy) apply(st *ModelState, o Outcome, now time.Time) {
-	_, wasProbing, _ := st.availableAt(now)
+	wasProbing := st.probing(now)
 	st.LastError = LastError{Status: o.Status, Message: o.Message, Time: now}
 	if st.LastError.Message == "" {
 		st.LastError.Message = describe(o.Status)
@@ -178,7 +178,7 @@ func (p Policy) apply(st *ModelState, o Outcome, now time.Time) {
 		if hint <= 0 {
 			hint = p.TransientCooldown
 		}
-		p.block(st, BlockOther, hint, now)
+		p.block(st, BlockOther, min(hint, p.MaxCooldown), now)
 	}
 }
 
@@ -187,12 +187,22 @@ func (p Policy) apply(st *ModelState, o Outcome, now time.Time) {
 func (p Policy) block(st *ModelState, reason BlockReason, d time.Duration, now time.Time) {
 	st.Reason = reason
 	st.Status = StatusBlocked
+	until := now.Add(d)
 	if reason == BlockCooldown {
 		st.Status = StatusCooldown
-		st.Quota.NextRecoverAt = now.Add(d)
+		st.Quota.NextRecoverAt = until
+		until = now.Add(min(d, p.MaxCooldown))
 	}
-	st.NextRetryAfter = now.Add(min(d, p.MaxCooldown))
-	st.nextProbe = st.NextRetryAfter
+	st.NextRetryAfter = until
+	st.nextProbe = until
+}
+
+// probing reports whether st's block has ended while its quota has not
+// recovered, so that a request now is a probe, whether or not Claim has
+// already moved nextProbe past now.
+func (st *ModelState) probing(now time.Time) bool {
+	return st.Quota.Exceeded && !st.NextRetryAfter.IsZero() &&
+		!now.Before(st.NextRetryAfter) && now.Before(st.Quota.NextRecoverAt)
 }
 
 // availableAt reports whether st lets a request through at now, whether
