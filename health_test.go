@@ -219,3 +219,17 @@ func TestMaxRetryIntervalWaitsForRecovery(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "it did not wait")
 	assert.True(t, strings.Contains(body, "Hello"), body)
 }
+
+// When the credentials are out for reasons other than a quota (here a
+// revoked key), the client is told 503 auth_unavailable, not a cooldown.
+func TestAuthUnavailableWhenBlockedForOtherReasons(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: threeClaude})
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusUnauthorized})
+	res, _ := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the last upstream answer is passed on")
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Equal(t, "auth_unavailable", gjson.Get(body, "error.code").String(), body)
+	assert.Equal(t, "error", gjson.Get(body, "type").String(), "not in Anthropic's shape: %s", body)
+	assert.Len(t, g.mock.Requests(), 3)
+}

@@ -79,6 +79,29 @@ func (p *Pool) Available(c *Credential, model string) (ok bool, until time.Time)
 	return ok, until
 }
 
+// BlockedBy reports why c may not serve model now and until when: the
+// reason of the credential-wide or model block in force ("" when c is
+// available or merely waiting for its probe turn), and its end (zero when
+// only an operator can lift it).
+func (p *Pool) BlockedBy(c *Credential, model string) (BlockReason, time.Time) {
+	if c.Disabled {
+		return BlockDisabled, time.Time{}
+	}
+	h := p.health[c]
+	if h == nil {
+		return BlockOther, time.Time{}
+	}
+	now := p.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, st := range []*ModelState{h.whole, h.models[model]} {
+		if ok, _, until := st.availableAt(now); !ok {
+			return st.Reason, until
+		}
+	}
+	return "", time.Time{}
+}
+
 // Claim must be called for the credential a request is about to use. It
 // returns false when the credential is being probed and another request
 // already took this probe; the caller then picks another. Claiming a

@@ -173,27 +173,44 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 // unavailable answers a request no credential could take: 429 with the
 // nearest recovery when every one is cooling, else 503.
 func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
-	var soonest time.Time
+	pool := rn.e.opts.Pool
+	var cooling, other time.Time
 	for _, c := range eligible {
-		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() {
-			if soonest.IsZero() || until.Before(soonest) {
-				soonest = until
-			}
+		reason, until := pool.BlockedBy(c, rn.model)
+		if until.IsZero() {
+			continue
+		}
+		if reason == auth.BlockCooldown {
+			cooling = earliest(cooling, until)
+		} else {
+			other = earliest(other, until)
 		}
 	}
-	if !soonest.IsZero() {
+	if !cooling.IsZero() {
 		return WriteError(w, rn.route.Family, &ClientError{
 			Status:     http.StatusTooManyRequests,
 			Code:       CodeModelCooldown,
 			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
-			RetryAfter: soonest.Sub(rn.e.opts.Pool.Now()),
+			RetryAfter: earliest(cooling, other).Sub(pool.Now()),
 		})
 	}
-	return WriteError(w, rn.route.Family, &ClientError{
+	ce := &ClientError{
 		Status:  http.StatusServiceUnavailable,
 		Code:    CodeAuthUnavailable,
 		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
-	})
+	}
+	if !other.IsZero() {
+		ce.RetryAfter = other.Sub(pool.Now())
+	}
+	return WriteError(w, rn.route.Family, ce)
+}
+
+// earliest is the earlier of two times, a zero time counting as none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // pick chooses the credential of the next attempt among avail.
