@@ -42,6 +42,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
 //	    pool <name>
+//	    auth_dir <path>
+//	    oauth_token_url claude|codex|google <url>
 //	    session_affinity on|off
 //	    session_affinity_ttl <duration>
 //	    subagent_affinity parent|separate
@@ -145,6 +147,31 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				h.MaxRetryInterval = caddy.Duration(dur)
 			}
+
+		case "auth_dir":
+			if err := oneArg(d, &h.AuthDir); err != nil {
+				return err
+			}
+
+		case "oauth_token_url":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			switch args[0] {
+			case "claude", "codex", "google":
+			default:
+				return d.Errf("oauth_token_url: unknown provider %q (want claude, codex or google)", args[0])
+			}
+			if !strings.Contains(args[1], "{") {
+				if _, err := parseBaseURL(args[1]); err != nil {
+					return d.Errf("oauth_token_url %s: %v", args[0], err)
+				}
+			}
+			if h.OAuthTokenURLs == nil {
+				h.OAuthTokenURLs = make(map[string]string)
+			}
+			h.OAuthTokenURLs[args[0]] = args[1]
 
 		case "pool":
 			if err := oneArg(d, &h.Pool); err != nil {

@@ -2,9 +2,14 @@ package cliproxy
 
 import (
 	"fmt"
+	"slices"
+	"time"
+
 	"net/http"
 	"net/url"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -139,8 +144,8 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// buildPool builds the credential pool from the configuration.
-func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health, policy auth.Policy) (*auth.Pool, error) {
+// buildCredentials resolves the credentials of the configuration.
+func (h *Handler) buildCredentials(repl *caddy.Replacer) ([]*auth.Credential, error) {
 	creds := make([]*auth.Credential, 0, len(h.Credentials))
 	for _, c := range h.Credentials {
 		built, err := c.build(repl)
@@ -149,9 +154,44 @@ func (h *Handler) buildPool(repl *caddy.Replacer, health *auth.Health, policy au
 		}
 		creds = append(creds, built)
 	}
-	pool, err := auth.NewPoolWithHealth(creds, health, policy)
+	return creds, nil
+}
+
+// buildPool builds the pool from the configured credentials and those of
+// the auth directory, over the shared health. A file credential whose name
+// a configured one already has is skipped, with an error logged.
+func (h *Handler) buildPool() (*auth.Pool, error) {
+	creds := slices.Clone(h.configCreds)
+	if h.authDir != nil {
+		taken := make(map[string]bool, len(creds))
+		for _, c := range creds {
+			taken[c.Name] = true
+		}
+		for _, c := range h.authDir.credentials() {
+			if taken[c.Name] {
+				h.logger.Error("skipping auth file credential: a configured credential has its name", zap.String("credential", c.Name))
+				continue
+			}
+			taken[c.Name] = true
+			creds = append(creds, c)
+		}
+	}
+	pool, err := auth.NewPoolWithHealth(creds, h.state.health, h.policy)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
 	}
 	return pool, nil
+}
+
+// refresher builds the OAuth refresher with the configured token URLs.
+func (h *Handler) refresher() (*auth.Refresher, error) {
+	r := &auth.Refresher{Client: &http.Client{Timeout: 30 * time.Second}, TokenURLs: map[auth.OAuthProvider]string{}}
+	for name, u := range h.OAuthTokenURLs {
+		p, err := auth.ParseOAuthProvider(name)
+		if err != nil {
+			return nil, fmt.Errorf("provisioning cliproxy: oauth_token_url: %w", err)
+		}
+		r.TokenURLs[p] = u
+	}
+	return r, nil
 }

@@ -3,6 +3,7 @@ package cliproxy_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -225,3 +226,5 @@ func (g *gateway) useH2C() {
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	g.tester.Client.Transport = tr
 }
+
+func base64url(b []byte) string { return base64.URLEncoding.EncodeToString(b) }

@@ -103,6 +103,16 @@ type Handler struct {
 	// credentials. Default: parent.
 	SubagentAffinity string `json:"subagent_affinity,omitempty"`
 
+	// AuthDir is a directory of OAuth and API-key credential files in
+	// CLIProxyAPI's format (an existing ~/.cli-proxy-api works unchanged).
+	// Files added, edited or removed are picked up without a reload;
+	// refreshed tokens are written back. Default: none.
+	AuthDir string `json:"auth_dir,omitempty"`
+
+	// OAuthTokenURLs override the providers' token endpoints, by
+	// provider: "claude", "codex", "google". Default: the providers' own.
+	OAuthTokenURLs map[string]string `json:"oauth_token_urls,omitempty"`
+
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
 
@@ -112,10 +122,13 @@ type Handler struct {
 	// base URLs.
 	Transport json.RawMessage `json:"transport,omitempty"`
 
-	keys   *access.KeySet
-	state  *poolState
-	exec   *executor.Executor
-	logger *zap.Logger
+	keys        *access.KeySet
+	state       *poolState
+	authDir     *authDir
+	configCreds []*auth.Credential
+	policy      auth.Policy
+	exec        *executor.Executor
+	logger      *zap.Logger
 }
 
 // ClientKey is one team member's key.
@@ -169,11 +182,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state = state
-	pool, err := h.buildPool(repl, state.health, auth.Policy{
+	h.policy = auth.Policy{
 		TransientCooldown: time.Duration(h.TransientCooldown),
 		MaxCooldown:       time.Duration(h.MaxCooldown),
 		ProbeInterval:     time.Duration(h.ProbeInterval),
-	})
+	}
+	if h.configCreds, err = h.buildCredentials(repl); err != nil {
+		return err
+	}
+	if h.AuthDir != "" {
+		refresher, err := h.refresher()
+		if err != nil {
+			return err
+		}
+		if h.authDir, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
+			return fmt.Errorf("provisioning cliproxy: %w", err)
+		}
+	}
+	pool, err := h.buildPool()
 	if err != nil {
 		return err
 	}
@@ -208,7 +234,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
 	}
+	if h.authDir != nil {
+		h.authDir.subscribe(h, h.reloadPool)
+	}
 	return nil
+}
+
+// reloadPool rebuilds the pool when the auth directory changed; requests
+// under way finish with the pool they started with.
+func (h *Handler) reloadPool() {
+	pool, err := h.buildPool()
+	if err == nil {
+		err = h.exec.SetPool(pool)
+	}
+	if err != nil {
+		h.logger.Error("reloading credentials from auth_dir", zap.Error(err))
+		return
+	}
+	h.logger.Info("credentials reloaded from auth_dir", zap.Int("credentials", len(pool.Credentials())))
 }
 
 // Validate checks the options that need no provisioning to judge.
@@ -258,6 +301,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
+	if h.authDir != nil {
+		h.authDir.unsubscribe(h)
+	}
 	if h.state != nil {
 		_, err := pools.Delete(h.Pool)
 		return err

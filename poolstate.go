@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -25,12 +26,36 @@ type poolState struct {
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
+	authDirs   map[string]*authDir          // by directory
 }
 
-// Destruct stops the binding sweeper once no handler uses the pool.
+// Destruct stops the binding sweeper, the auth directory watchers and the
+// token refreshers once no handler uses the pool.
 func (s *poolState) Destruct() error {
 	s.bindings.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.authDirs {
+		a.close()
+	}
 	return nil
+}
+
+// openAuthDir returns the pool's watcher of dir, starting it the first
+// time: every handler of the pool, across reloads, shares its files and
+// token sources, so each token is refreshed once.
+func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.authDirs[dir]; ok {
+		return a, nil
+	}
+	a, err := openAuthDir(dir, refresher, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.authDirs[dir] = a
+	return a, nil
 }
 
 // strategy returns the pool's strategy called canonical, building it the
@@ -58,6 +83,7 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 			health:     auth.NewHealth(),
 			bindings:   session.NewCache(ttl, 0),
 			strategies: make(map[string]selector.Selector),
+			authDirs:   make(map[string]*authDir),
 		}, nil
 	})
 	if err != nil {

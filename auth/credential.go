@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -63,6 +64,25 @@ type Credential struct {
 	// DisableCooling keeps the credential in rotation whatever the
 	// upstream answers (its failures are still recorded).
 	DisableCooling bool
+
+	// OAuth supplies the access token of an OAuth account; nil for an
+	// API key.
+	OAuth TokenProvider
+
+	// AccountID is the ChatGPT account of a Codex credential, sent as
+	// chatgpt-account-id.
+	AccountID string
+
+	// ProjectID is the Google Cloud project of a Gemini Code Assist
+	// credential.
+	ProjectID string
+
+	// Email names the account of an OAuth credential, for operators.
+	Email string
+
+	// Source is the auth file the credential came from, "" for one from
+	// the config.
+	Source string
 }
 
 // AllowsModel reports whether the credential may serve model. An empty model
@@ -76,6 +96,18 @@ func (c *Credential) AllowsModel(model string) bool {
 		return false
 	}
 	return !matchAny(c.ExcludedModels, model)
+}
+
+// TokenProvider supplies an OAuth credential's access token;
+// *TokenSource implements it.
+type TokenProvider interface {
+	// Access returns a usable access token, refreshing it first when it
+	// is about to expire.
+	Access(ctx context.Context) (string, error)
+	// Invalidate forces a refresh after the upstream rejected the access
+	// token rejected, unless another caller already replaced it, and
+	// returns the new token.
+	Invalidate(ctx context.Context, rejected string) (string, error)
 }
 
 // AllowsClient reports whether the client principal may use the credential.
@@ -94,10 +126,15 @@ func (c *Credential) AllowsClient(principal string) bool {
 // Fingerprint is a short, non-reversible tag of the credential's secret,
 // enough for an operator to tell two keys apart and never enough to use one.
 func (c *Credential) Fingerprint() string {
-	if c.APIKey == "" {
+	id := c.APIKey
+	if c.OAuth != nil {
+		// tokens rotate; the account and project do not
+		id = "oauth\x00" + string(c.Provider) + "\x00" + c.Email + "\x00" + c.AccountID + "\x00" + c.ProjectID + "\x00" + c.Source
+	}
+	if id == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(c.APIKey))
+	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:4])
 }
 

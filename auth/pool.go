@@ -179,7 +179,7 @@ func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var st *ModelState
-	if outcome.Hint.Whole {
+	if outcome.Hint.Whole || outcome.Revoked {
 		if h.whole == nil {
 			h.whole = &ModelState{}
 		}

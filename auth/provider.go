@@ -14,9 +14,15 @@ const (
 	OpenAI           Provider = "openai"
 	OpenAICompatible Provider = "openai-compatible"
 	Gemini           Provider = "gemini"
+	// Codex is a ChatGPT account used through the Codex backend (OAuth).
+	Codex Provider = "codex"
+	// GeminiCLI is a Google account used through Gemini Code Assist
+	// (OAuth), one credential per Cloud project.
+	GeminiCLI Provider = "gemini-cli"
 )
 
-// Providers lists every known provider in a stable order.
+// Providers lists every provider a configured credential may name (API
+// keys); Codex and GeminiCLI come from OAuth credential files.
 var Providers = []Provider{Claude, OpenAI, OpenAICompatible, Gemini}
 
 // ParseProvider returns the provider called name (case-insensitive).
@@ -40,6 +46,10 @@ func (p Provider) DefaultBaseURL() string {
 		return "https://api.openai.com/v1"
 	case Gemini:
 		return "https://generativelanguage.googleapis.com"
+	case Codex:
+		return "https://chatgpt.com/backend-api/codex"
+	case GeminiCLI:
+		return "https://cloudcode-pa.googleapis.com"
 	}
 	return ""
 }

@@ -83,6 +83,10 @@ type Outcome struct {
 	// ModelNotFound marks a 404 that says the model does not exist for
 	// this credential.
 	ModelNotFound bool
+	// Revoked marks an OAuth credential whose refresh token was refused
+	// for good (invalid_grant, refresh_token_reused): it is disabled
+	// until its file is replaced.
+	Revoked bool
 	// Message is a short, secret-free description (e.g. the provider's
 	// error type); "" uses the status text.
 	Message string
@@ -143,6 +147,11 @@ func (p Policy) apply(st *ModelState, o Outcome, now time.Time) {
 		st.LastError.Message = describe(o.Status)
 	}
 	hint := o.Hint.RetryAfter
+	if o.Revoked {
+		p.block(st, BlockDisabled, maxHint, now)
+		st.Status = StatusDisabled
+		return
+	}
 	switch s := o.Status; {
 	case s == http.StatusTooManyRequests || o.Hint.Whole:
 		reason := o.Hint.Reason

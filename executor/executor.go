@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -57,9 +58,8 @@ type Options struct {
 
 // Executor serves routed, authenticated client requests from the pool.
 type Executor struct {
-	opts      Options
-	endpoints map[*auth.Credential]endpoint
-	byFamily  map[Family][]*auth.Credential
+	opts Options
+	cur  atomic.Pointer[view]
 }
 
 // New builds an executor, resolving every credential's upstream.
@@ -73,29 +73,27 @@ func New(opts Options) (*Executor, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	e := &Executor{
-		opts:      opts,
-		endpoints: make(map[*auth.Credential]endpoint),
-		byFamily:  make(map[Family][]*auth.Credential),
-	}
-	for _, c := range opts.Pool.Credentials() {
-		ep, err := newEndpoint(c)
-		if err != nil {
-			return nil, fmt.Errorf("building executor: %w", err)
-		}
-		e.endpoints[c] = ep
-	}
-	for _, f := range []Family{FamilyAnthropic, FamilyOpenAI, FamilyGemini} {
-		for _, c := range opts.Pool.Credentials() {
-			for _, p := range f.Providers() {
-				if c.Provider == p {
-					e.byFamily[f] = append(e.byFamily[f], c)
-				}
-			}
-		}
+	e := &Executor{opts: opts}
+	if err := e.SetPool(opts.Pool); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
+
+// SetPool makes p the pool that new requests are served from; requests
+// under way finish with the pool they started with. The auth directory
+// uses it when its files change.
+func (e *Executor) SetPool(p *auth.Pool) error {
+	v, err := newView(p)
+	if err != nil {
+		return fmt.Errorf("building executor: %w", err)
+	}
+	e.cur.Store(v)
+	return nil
+}
+
+// Pool is the pool new requests are served from.
+func (e *Executor) Pool() *auth.Pool { return e.cur.Load().pool }
 
 // Serve answers r, which Resolve mapped to route and the caller has
 // authenticated as principal, from the pool.
@@ -129,7 +127,8 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	}
 	repl.Set(PlaceholderSession, sid)
 
-	eligible := e.eligible(route.Family, model, principal)
+	v := e.cur.Load()
+	eligible := v.eligible(route, model, principal)
 	if len(eligible) == 0 {
 		return WriteError(w, route.Family, &ClientError{
 			Status:  http.StatusNotFound,
@@ -145,24 +144,11 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	header.Del("Content-Length")
 
 	run := &run{
-		e: e, r: r, route: route, model: model, principal: principal,
+		e: e, v: v, r: r, route: route, model: model, principal: principal,
 		session: sid, sess: sess,
 		body: b, header: header, query: upstreamURL.RawQuery, repl: repl,
 	}
 	return run.serve(w, eligible)
-}
-
-// eligible returns the credentials that may serve model to principal in
-// family, whatever their health.
-func (e *Executor) eligible(f Family, model, principal string) []*auth.Credential {
-	all := e.byFamily[f]
-	out := make([]*auth.Credential, 0, len(all))
-	for _, c := range all {
-		if serves(c, model, principal) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // serves reports whether c may serve model to principal, whatever its
@@ -211,16 +197,6 @@ func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route
 		return nil // the client went away while sending
 	}
 	return WriteError(w, route.Family, ce)
-}
-
-// servesFamily reports whether c's provider serves family.
-func (e *Executor) servesFamily(c *auth.Credential, f Family) bool {
-	for _, p := range f.Providers() {
-		if c.Provider == p {
-			return true
-		}
-	}
-	return false
 }
 
 func containsCred(list []*auth.Credential, c *auth.Credential) bool {

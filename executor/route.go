@@ -37,7 +37,7 @@ func (f Family) Providers() []auth.Provider {
 	case FamilyAnthropic:
 		return []auth.Provider{auth.Claude}
 	case FamilyOpenAI:
-		return []auth.Provider{auth.OpenAI, auth.OpenAICompatible}
+		return []auth.Provider{auth.OpenAI, auth.OpenAICompatible, auth.Codex}
 	case FamilyGemini:
 		return []auth.Provider{auth.Gemini}
 	}
@@ -56,6 +56,15 @@ type Route struct {
 	HasBody bool
 }
 
+// servedBy reports whether a provider of the route's family serves the
+// route's endpoint: the Codex backend speaks only the Responses API.
+func (r Route) servedBy(p auth.Provider) bool {
+	if p == auth.Codex {
+		return r.Endpoint == "responses" || r.Endpoint == "responses/compact"
+	}
+	return true
+}
+
 // Resolve maps a request to the route that serves it. It returns false for
 // a path the gateway does not serve, which the caller passes on.
 func Resolve(r *http.Request) (Route, bool) {
@@ -65,8 +74,11 @@ func Resolve(r *http.Request) (Route, bool) {
 	case post && (path == "/v1/messages" || path == "/v1/messages/count_tokens"):
 		return Route{Family: FamilyAnthropic, Endpoint: strings.TrimPrefix(path, "/v1/"), HasBody: true}, true
 	case post && (path == "/v1/chat/completions" || path == "/v1/completions" ||
-		path == "/v1/embeddings" || path == "/v1/responses"):
+		path == "/v1/embeddings" || path == "/v1/responses" || path == "/v1/responses/compact"):
 		return Route{Family: FamilyOpenAI, Endpoint: strings.TrimPrefix(path, "/v1/"), HasBody: true}, true
+	case post && path == "/backend-api/codex/responses":
+		// Codex CLI's own path when pointed at a ChatGPT-style base URL
+		return Route{Family: FamilyOpenAI, Endpoint: "responses", HasBody: true}, true
 	case r.Method == http.MethodGet && (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")):
 		// both Anthropic and OpenAI serve this path; Anthropic clients
 		// always send anthropic-version

@@ -1,10 +1,12 @@
 package executor
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 )
@@ -97,7 +99,7 @@ func TestFamily(t *testing.T) {
 		providers []auth.Provider
 	}{
 		{FamilyAnthropic, "anthropic", []auth.Provider{auth.Claude}},
-		{FamilyOpenAI, "openai", []auth.Provider{auth.OpenAI, auth.OpenAICompatible}},
+		{FamilyOpenAI, "openai", []auth.Provider{auth.OpenAI, auth.OpenAICompatible, auth.Codex}},
 		{FamilyGemini, "gemini", []auth.Provider{auth.Gemini}},
 		{Family(0), "unknown", nil},
 		{Family(99), "unknown", nil},
@@ -123,5 +125,25 @@ func TestEveryProviderHasAFamily(t *testing.T) {
 			}
 		}
 		assert.Equal(t, 1, n, "provider %s is served by %d families", p, n)
+	}
+}
+
+func TestCodexServesOnlyResponses(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		codex        bool
+	}{
+		{http.MethodPost, "/v1/responses", true},
+		{http.MethodPost, "/v1/responses/compact", true},
+		{http.MethodPost, "/backend-api/codex/responses", true},
+		{http.MethodPost, "/v1/chat/completions", false},
+		{http.MethodPost, "/v1/embeddings", false},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		route, ok := Resolve(r)
+		require.True(t, ok, tc.path)
+		assert.Equal(t, FamilyOpenAI, route.Family, tc.path)
+		assert.Equal(t, tc.codex, route.servedBy(auth.Codex), tc.path)
+		assert.True(t, route.servedBy(auth.OpenAI), tc.path)
 	}
 }

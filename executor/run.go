@@ -25,6 +25,7 @@ import (
 // run is the state of one request's attempt loop.
 type run struct {
 	e         *Executor
+	v         *view
 	r         *http.Request
 	route     Route
 	model     string
@@ -41,7 +42,7 @@ type run struct {
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	e := rn.e
-	pool := e.opts.Pool
+	pool := rn.v.pool
 	tried := make([]*auth.Credential, 0, e.opts.MaxAttempts)
 	key := rn.route.Family.String() + ":" + rn.model
 	var held *attemptWriter
@@ -67,12 +68,14 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			continue
 		}
 		rn.attempts++
-		aw := newAttemptWriter(w, true)
-		aw.onHeader = func(status int, _ http.Header) { rn.recordCommitted(c, d, status) }
-		rn.publish(c)
-		err := rn.attempt(aw, c)
-		if err == nil {
-			err = aw.finish()
+		aw, ac, err := rn.try(w, c, d)
+		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil {
+			// an OAuth token may have been revoked or expired early:
+			// one refresh and one retry on the same credential first
+			if _, rerr := c.OAuth.Invalidate(rn.r.Context(), ac.sentToken); rerr == nil {
+				rn.logAttempt(c, aw.failStatus, nil, "oauth token refreshed after 401, retrying")
+				aw, _, err = rn.try(w, c, d)
+			}
 		}
 		tried = append(tried, c)
 
@@ -99,7 +102,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			continue
 		}
 		if err != nil {
-			rn.fail(c, auth.Outcome{})
+			rn.fail(c, connOutcome(err))
 			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
 			held, connErr = nil, err
 			continue
@@ -119,6 +122,33 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	return rn.unavailable(w, eligible)
 }
 
+// try runs one attempt of c and settles a stream that ended while held.
+func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decision) (*attemptWriter, *attemptCredential, error) {
+	aw := newAttemptWriter(w, true)
+	aw.onHeader = func(status int, _ http.Header) { rn.recordCommitted(c, d, status) }
+	rn.publish(c)
+	ac := &attemptCredential{cred: c}
+	err := rn.attempt(aw, ac)
+	if err == nil {
+		err = aw.finish()
+	}
+	return aw, ac, err
+}
+
+// connOutcome describes an attempt that got no answer: a connection
+// failure, or an OAuth credential whose token could not be had; a revoked
+// refresh token disables the credential.
+func connOutcome(err error) auth.Outcome {
+	var te *tokenError
+	if !errors.As(err, &te) {
+		return auth.Outcome{}
+	}
+	if errors.Is(te.err, auth.ErrRevoked) {
+		return auth.Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: te.err.Error()}
+	}
+	return auth.Outcome{Message: "oauth token refresh failed"}
+}
+
 // waitForRecovery sleeps until the nearest recovery of an untried
 // credential when it is no further than MaxRetryInterval, plus a little
 // jitter so waiting requests do not arrive together. It reports whether it
@@ -133,14 +163,14 @@ func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
 		if containsCred(tried, c) {
 			continue
 		}
-		if ok, until := rn.e.opts.Pool.Available(c, rn.model); !ok && !until.IsZero() && (soonest.IsZero() || until.Before(soonest)) {
+		if ok, until := rn.v.pool.Available(c, rn.model); !ok && !until.IsZero() && (soonest.IsZero() || until.Before(soonest)) {
 			soonest = until
 		}
 	}
 	if soonest.IsZero() {
 		return false
 	}
-	wait := soonest.Sub(rn.e.opts.Pool.Now())
+	wait := soonest.Sub(rn.v.pool.Now())
 	if wait > limit {
 		return false
 	}
@@ -163,7 +193,7 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 		if containsCred(tried, c) {
 			continue
 		}
-		if ok, _ := rn.e.opts.Pool.Available(c, rn.model); ok {
+		if ok, _ := rn.v.pool.Available(c, rn.model); ok {
 			out = append(out, c)
 		}
 	}
@@ -173,7 +203,7 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 // unavailable answers a request no credential could take: 429 with the
 // nearest recovery when every one is cooling, else 503.
 func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
-	pool := rn.e.opts.Pool
+	pool := rn.v.pool
 	var cooling, other time.Time
 	for _, c := range eligible {
 		reason, until := pool.BlockedBy(c, rn.model)
@@ -220,18 +250,19 @@ func (rn *run) pick(key string, avail, tried []*auth.Credential) selector.Decisi
 		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, avail)}
 	}
 	return a.Pick(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
-		c := rn.e.opts.Pool.Get(name)
-		if c == nil || !rn.e.servesFamily(c, rn.route.Family) || !serves(c, rn.model, rn.principal) {
+		c := rn.v.pool.Get(name)
+		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
 		}
-		ok, until := rn.e.opts.Pool.Available(c, rn.model)
+		ok, until := rn.v.pool.Available(c, rn.model)
 		return c, ok && !containsCred(tried, c), until
 	})
 }
 
 // attempt proxies the request once with credential c.
-func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
-	ep := rn.e.endpoints[c]
+func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
+	c := ac.cred
+	ep := rn.v.endpoints[c]
 	req := new(http.Request)
 	*req = *rn.r
 	u := *rn.r.URL
@@ -243,7 +274,7 @@ func (rn *run) attempt(aw *attemptWriter, c *auth.Credential) error {
 	req.Host = ep.host
 	// the secret is added by Transport; the proxy only sees the rest
 	req.Header = rn.header.Clone()
-	req = req.WithContext(withCredential(req.Context(), c))
+	req = req.WithContext(withCredential(req.Context(), ac))
 	if rn.body != nil {
 		raw := rn.body.bytes()
 		req.Body = io.NopCloser(bytes.NewReader(raw))
@@ -288,7 +319,7 @@ func (rn *run) recordCommitted(c *auth.Credential, d selector.Decision, status i
 	if status >= 400 {
 		return // the client's fault says nothing about the credential
 	}
-	rn.e.opts.Pool.RecordSuccess(c, rn.model)
+	rn.v.pool.RecordSuccess(c, rn.model)
 	if a := rn.e.opts.Affinity; a != nil {
 		a.Succeeded(rn.sess, d, c)
 	}
@@ -300,7 +331,7 @@ func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
 	body := aw.body.Bytes()
 	out := auth.Outcome{
 		Status: aw.failStatus,
-		Hint:   auth.ParseHint(aw.header, body, rn.e.opts.Pool.Now()),
+		Hint:   auth.ParseHint(aw.header, body, rn.v.pool.Now()),
 	}
 	if aw.failStatus == http.StatusNotFound {
 		out.ModelNotFound = modelNotFound(body)
@@ -314,7 +345,7 @@ func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
 // fail records a failed attempt of c and returns until when c is blocked
 // for the model.
 func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
-	until := rn.e.opts.Pool.RecordFailure(c, rn.model, outcome)
+	until := rn.v.pool.RecordFailure(c, rn.model, outcome)
 	if a := rn.e.opts.Affinity; a != nil {
 		a.Failed(rn.sess, c, terminal(outcome.Status))
 	}

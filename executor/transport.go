@@ -36,10 +36,18 @@ func (Transport) CaddyModule() caddy.ModuleInfo {
 
 type credentialCtxKey struct{}
 
+// attemptCredential is what the transport needs of an attempt: the
+// credential, and a place to note the OAuth token it sent, so that a 401
+// can invalidate exactly that token.
+type attemptCredential struct {
+	cred      *auth.Credential
+	sentToken string
+}
+
 // withCredential returns ctx carrying the credential whose secret the
 // transport injects.
-func withCredential(ctx context.Context, c *auth.Credential) context.Context {
-	return context.WithValue(ctx, credentialCtxKey{}, c)
+func withCredential(ctx context.Context, a *attemptCredential) context.Context {
+	return context.WithValue(ctx, credentialCtxKey{}, a)
 }
 
 // errNoCredential means a request reached the transport without going
@@ -48,13 +56,21 @@ var errNoCredential = errors.New("cliproxy transport: request carries no credent
 
 // RoundTrip sends req with its credential's secret and headers added.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c, _ := req.Context().Value(credentialCtxKey{}).(*auth.Credential)
-	if c == nil {
+	a, _ := req.Context().Value(credentialCtxKey{}).(*attemptCredential)
+	if a == nil {
 		return nil, errNoCredential
+	}
+	secret := a.cred.APIKey
+	if a.cred.OAuth != nil {
+		token, err := a.cred.OAuth.Access(req.Context())
+		if err != nil {
+			return nil, &tokenError{err: err}
+		}
+		secret, a.sentToken = token, token
 	}
 	out := req.WithContext(req.Context())
 	out.Header = req.Header.Clone()
-	injectCredential(out.Header, c)
+	injectCredential(out.Header, a.cred, secret)
 	return t.HTTPTransport.RoundTrip(out)
 }
 
@@ -66,3 +82,10 @@ var (
 	_ reverseproxy.TLSTransport = (*Transport)(nil)
 	_ reverseproxy.H2CTransport = (*Transport)(nil)
 )
+
+// tokenError is a failure to get an OAuth access token; the attempt fails
+// like a connection error, and the cause is kept for the health record.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "getting oauth access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }

@@ -38,7 +38,7 @@ func newEndpoint(c *auth.Credential) (endpoint, error) {
 	ep := endpoint{
 		host:     u.Host,
 		basePath: strings.TrimSuffix(u.EscapedPath(), "/"),
-		stripV1:  c.Provider == auth.OpenAI || c.Provider == auth.OpenAICompatible,
+		stripV1:  c.Provider == auth.OpenAI || c.Provider == auth.OpenAICompatible || c.Provider == auth.Codex,
 	}
 	port := u.Port()
 	switch u.Scheme {
@@ -64,26 +64,60 @@ func newEndpoint(c *auth.Credential) (endpoint, error) {
 // path maps the client's request path onto the upstream.
 func (ep endpoint) path(clientPath string) string {
 	if ep.stripV1 {
-		clientPath = strings.TrimPrefix(clientPath, "/v1")
+		if rest, ok := strings.CutPrefix(clientPath, "/backend-api/codex"); ok {
+			clientPath = rest
+		} else {
+			clientPath = strings.TrimPrefix(clientPath, "/v1")
+		}
 	}
 	return ep.basePath + clientPath
 }
 
-// injectCredential puts c's secret and extra headers on an upstream
-// request whose client credentials were already stripped.
-func injectCredential(h http.Header, c *auth.Credential) {
+// injectCredential puts c's secret (an API key, or the OAuth access token
+// given) and extra headers on an upstream request whose client
+// credentials were already stripped.
+func injectCredential(h http.Header, c *auth.Credential, secret string) {
 	switch c.Provider {
 	case auth.Claude:
-		h.Set("X-Api-Key", c.APIKey)
+		if c.OAuth != nil {
+			h.Set("Authorization", "Bearer "+secret)
+			addBeta(h, claudeOAuthBeta)
+		} else {
+			h.Set("X-Api-Key", secret)
+		}
 		if h.Get("Anthropic-Version") == "" {
 			h.Set("Anthropic-Version", "2023-06-01")
 		}
 	case auth.Gemini:
-		h.Set("X-Goog-Api-Key", c.APIKey)
+		h.Set("X-Goog-Api-Key", secret)
+	case auth.Codex:
+		h.Set("Authorization", "Bearer "+secret)
+		if c.AccountID != "" {
+			h.Set("Chatgpt-Account-Id", c.AccountID)
+		}
 	default:
-		h.Set("Authorization", "Bearer "+c.APIKey)
+		h.Set("Authorization", "Bearer "+secret)
 	}
 	for name, values := range c.Headers {
 		h[name] = values
 	}
+}
+
+// claudeOAuthBeta is the anthropic-beta flag Anthropic requires of
+// requests made with a Claude OAuth token.
+const claudeOAuthBeta = "oauth-2025-04-20"
+
+// addBeta adds flag to the client's anthropic-beta list unless present.
+func addBeta(h http.Header, flag string) {
+	current := h.Get("Anthropic-Beta")
+	for _, f := range strings.Split(current, ",") {
+		if strings.TrimSpace(f) == flag {
+			return
+		}
+	}
+	if current == "" {
+		h.Set("Anthropic-Beta", flag)
+		return
+	}
+	h.Set("Anthropic-Beta", current+","+flag)
 }

@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -205,7 +207,7 @@ func TestInjectCredential(t *testing.T) {
 			if h == nil {
 				h = http.Header{}
 			}
-			injectCredential(h, c)
+			injectCredential(h, c, c.APIKey)
 			for name, v := range tt.want {
 				assert.Equal(t, []string{v}, h.Values(name), name)
 			}
@@ -228,7 +230,51 @@ func TestInjectCredential(t *testing.T) {
 
 func TestInjectCredentialReplacesStaleKey(t *testing.T) {
 	h := http.Header{}
-	injectCredential(h, &auth.Credential{Name: "a", Provider: auth.OpenAI, APIKey: "sk-first"})
-	injectCredential(h, &auth.Credential{Name: "b", Provider: auth.OpenAI, APIKey: "sk-second"})
+	injectCredential(h, &auth.Credential{Name: "a", Provider: auth.OpenAI, APIKey: "sk-first"}, "sk-first")
+	injectCredential(h, &auth.Credential{Name: "b", Provider: auth.OpenAI, APIKey: "sk-second"}, "sk-second")
 	assert.Equal(t, []string{"Bearer sk-second"}, h.Values("Authorization"), "a retry carries two keys")
+}
+
+// stubToken is an OAuth token provider for injection tests.
+type stubToken struct{}
+
+func (stubToken) Access(context.Context) (string, error) { return "oat-token", nil }
+func (stubToken) Invalidate(context.Context, string) (string, error) {
+	return "oat-token-2", nil
+}
+
+func TestInjectOAuthCredentials(t *testing.T) {
+	t.Run("claude oauth", func(t *testing.T) {
+		h := http.Header{"Anthropic-Beta": {"interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"}}
+		injectCredential(h, &auth.Credential{Name: "c", Provider: auth.Claude, OAuth: stubToken{}}, "oat-token")
+		assert.Equal(t, "Bearer oat-token", h.Get("Authorization"))
+		assert.Empty(t, h.Get("X-Api-Key"))
+		assert.Equal(t, "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,oauth-2025-04-20", h.Get("Anthropic-Beta"))
+		injectCredential(h, &auth.Credential{Name: "c", Provider: auth.Claude, OAuth: stubToken{}}, "oat-token")
+		assert.Equal(t, 1, strings.Count(h.Get("Anthropic-Beta"), "oauth-2025-04-20"), "the flag was added twice")
+	})
+	t.Run("claude oauth without client betas", func(t *testing.T) {
+		h := http.Header{}
+		injectCredential(h, &auth.Credential{Name: "c", Provider: auth.Claude, OAuth: stubToken{}}, "oat-token")
+		assert.Equal(t, "oauth-2025-04-20", h.Get("Anthropic-Beta"))
+	})
+	t.Run("codex", func(t *testing.T) {
+		h := http.Header{}
+		injectCredential(h, &auth.Credential{Name: "x", Provider: auth.Codex, OAuth: stubToken{}, AccountID: "acct-1"}, "oat-token")
+		assert.Equal(t, "Bearer oat-token", h.Get("Authorization"))
+		assert.Equal(t, "acct-1", h.Get("Chatgpt-Account-Id"))
+	})
+}
+
+func TestCodexEndpointPaths(t *testing.T) {
+	ep, err := newEndpoint(&auth.Credential{Name: "x", Provider: auth.Codex})
+	require.NoError(t, err)
+	assert.True(t, ep.tls)
+	assert.Equal(t, "chatgpt.com:443", ep.dial)
+	assert.Equal(t, "/backend-api/codex/responses", ep.path("/v1/responses"))
+	assert.Equal(t, "/backend-api/codex/responses", ep.path("/backend-api/codex/responses"))
+	assert.Equal(t, "/backend-api/codex/responses/compact", ep.path("/v1/responses/compact"))
+	openai, err := newEndpoint(&auth.Credential{Name: "o", Provider: auth.OpenAI})
+	require.NoError(t, err)
+	assert.Equal(t, "/v1/responses", openai.path("/backend-api/codex/responses"))
 }

@@ -1,0 +1,279 @@
+package cliproxy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
+
+// authDir keeps the credentials of one auth directory current for every
+// handler that uses it: it watches the files, holds one token source per
+// OAuth file (so a refresh happens once, whatever the number of handlers
+// and requests), and writes refreshed tokens back. It lives and dies with
+// the pool state.
+type authDir struct {
+	store     *auth.FileStore
+	refresher *auth.Refresher
+	logger    *zap.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
+
+	mu          sync.Mutex
+	files       []*auth.AuthFile
+	sources     map[string]*fileToken // by file name
+	subscribers map[*Handler]func()
+}
+
+// fileToken is the token source of one file, with the refresh token it
+// holds: an edit that brings another refresh token (a new login) is
+// installed into the source.
+type fileToken struct {
+	source  *auth.TokenSource
+	refresh string
+}
+
+// openAuthDir reads dir once and starts watching it.
+func openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, error) {
+	store, err := auth.NewFileStore(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening auth_dir: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &authDir{
+		store: store, refresher: refresher, logger: logger,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		sources:     make(map[string]*fileToken),
+		subscribers: make(map[*Handler]func()),
+	}
+	files, errs, err := store.List(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("reading auth_dir: %w", err)
+	}
+	a.update(files, errs)
+	go func() {
+		defer close(a.done)
+		_ = store.Watch(ctx, func(files []*auth.AuthFile, errs []error) {
+			if a.update(files, errs) {
+				a.notify()
+			}
+		})
+	}()
+	return a, nil
+}
+
+// close stops the watcher and every background refresh.
+func (a *authDir) close() {
+	a.cancel()
+	<-a.done
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ft := range a.sources {
+		ft.source.Stop()
+	}
+}
+
+// update takes a new list of files and reports whether it differs from
+// the last. A malformed file is logged and skipped; the others serve on.
+func (a *authDir) update(files []*auth.AuthFile, errs []error) bool {
+	for _, err := range errs {
+		a.logger.Error("skipping auth file", zap.Error(err))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changed := len(files) != len(a.files)
+	for i := 0; !changed && i < len(files); i++ {
+		changed = files[i] != a.files[i]
+	}
+	a.files = files
+	keep := make(map[string]bool, len(files))
+	for _, f := range files {
+		keep[f.Name] = true
+	}
+	for name, ft := range a.sources {
+		if !keep[name] {
+			ft.source.Stop()
+			delete(a.sources, name)
+		}
+	}
+	return changed
+}
+
+// subscribe registers fn to run when the files change; unsubscribe ends it.
+func (a *authDir) subscribe(h *Handler, fn func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.subscribers[h] = fn
+}
+
+func (a *authDir) unsubscribe(h *Handler) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.subscribers, h)
+}
+
+func (a *authDir) notify() {
+	a.mu.Lock()
+	fns := make([]func(), 0, len(a.subscribers))
+	for _, fn := range a.subscribers {
+		fns = append(fns, fn)
+	}
+	a.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// credentials turns the current files into credentials: one per file, or
+// for a Gemini Code Assist file with several projects, one per project,
+// grouped under the file so round robin spreads over accounts first.
+func (a *authDir) credentials() []*auth.Credential {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*auth.Credential
+	for _, f := range a.files {
+		out = append(out, a.credentialsOf(f)...)
+	}
+	return out
+}
+
+func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
+	base := auth.Credential{
+		Name:           strings.TrimSuffix(f.Name, ".json"),
+		Priority:       f.Priority,
+		Weight:         1,
+		ExcludedModels: f.ExcludedModels,
+		Disabled:       f.Disabled,
+		Email:          f.Email,
+		Source:         f.Name,
+	}
+	if f.Weight != nil {
+		base.Weight = *f.Weight
+	}
+	if f.BaseURL != "" {
+		u, err := parseBaseURL(f.BaseURL)
+		if err != nil {
+			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+			return nil
+		}
+		base.BaseURL = u
+	}
+	if len(f.Headers) > 0 {
+		base.Headers = make(map[string][]string, len(f.Headers))
+		for k, v := range f.Headers {
+			base.Headers[k] = []string{v}
+		}
+	}
+	var provider auth.OAuthProvider
+	switch f.Type {
+	case auth.FileTypeClaude:
+		base.Provider = auth.Claude
+		provider = auth.OAuthClaude
+	case auth.FileTypeCodex:
+		base.Provider = auth.Codex
+		provider = auth.OAuthCodex
+		base.AccountID = f.AccountID
+		if base.AccountID == "" {
+			base.AccountID = auth.AccountIDFromIDToken(f.IDToken)
+		}
+	case auth.FileTypeGeminiCLI:
+		base.Provider = auth.GeminiCLI
+		provider = auth.OAuthGoogle
+	case auth.FileTypeGemini:
+		base.Provider = auth.Gemini
+	default:
+		a.logger.Error("skipping auth file of unknown type", zap.String("file", f.Name), zap.String("type", f.Type))
+		return nil
+	}
+	if f.APIKey != "" && f.AccessToken == "" {
+		base.APIKey = f.APIKey
+	} else if f.AccessToken != "" || f.RefreshToken != "" {
+		base.OAuth = a.tokenSource(f, provider)
+	} else {
+		a.logger.Error("skipping auth file without a key or token", zap.String("file", f.Name))
+		return nil
+	}
+	if base.Provider != auth.GeminiCLI || len(f.ProjectIDs) <= 1 {
+		c := base
+		if len(f.ProjectIDs) == 1 {
+			c.ProjectID = f.ProjectIDs[0]
+		}
+		return []*auth.Credential{&c}
+	}
+	out := make([]*auth.Credential, 0, len(f.ProjectIDs))
+	for _, project := range f.ProjectIDs {
+		c := base
+		c.Name = base.Name + "/" + project
+		c.ProjectID = project
+		c.Group = base.Name
+		out = append(out, &c)
+	}
+	return out
+}
+
+// tokenSource returns the file's token source, building it when the file
+// is new or brings another refresh token. Callers hold a.mu.
+func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *auth.TokenSource {
+	token := auth.Token{
+		AccessToken:  f.AccessToken,
+		RefreshToken: f.RefreshToken,
+		IDToken:      f.IDToken,
+		Expiry:       f.Expired,
+	}
+	if ft := a.sources[f.Name]; ft != nil {
+		if ft.refresh != f.RefreshToken {
+			// a new login written over the file: its tokens win, and
+			// a revocation of the old ones is forgotten
+			ft.source.Update(token)
+			ft.refresh = f.RefreshToken
+		}
+		return ft.source
+	}
+	name := f.Name
+	ts := auth.NewTokenSource(provider, token, a.refresher, auth.TokenSourceOptions{
+		OnRefresh: func(t auth.Token) { a.persist(name, t) },
+	})
+	ts.StartBackground(a.ctx)
+	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken}
+	return ts
+}
+
+// persist writes a refreshed token back to its file, keeping every other
+// field (the gateway's and the operator's) as it is.
+func (a *authDir) persist(name string, t auth.Token) {
+	a.mu.Lock()
+	var current *auth.AuthFile
+	for _, f := range a.files {
+		if f.Name == name {
+			current = f
+		}
+	}
+	if ft := a.sources[name]; ft != nil {
+		// our own write must not look like a new login
+		ft.refresh = t.RefreshToken
+	}
+	a.mu.Unlock()
+	if current == nil {
+		return
+	}
+	updated := *current
+	updated.AccessToken = t.AccessToken
+	if t.RefreshToken != "" {
+		updated.RefreshToken = t.RefreshToken
+	}
+	if t.IDToken != "" {
+		updated.IDToken = t.IDToken
+	}
+	updated.Expired = t.Expiry
+	updated.LastRefresh = time.Now().UTC()
+	if _, err := a.store.Save(a.ctx, &updated); err != nil {
+		a.logger.Error("writing refreshed token to auth file", zap.String("file", name), zap.Error(err))
+	}
+}

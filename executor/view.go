@@ -1,0 +1,67 @@
+package executor
+
+import (
+	"fmt"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
+
+// view is one pool with what the executor works out from it once: each
+// credential's upstream, and the credentials of each protocol family.
+// Requests read the current view once and keep it to the end.
+type view struct {
+	pool      *auth.Pool
+	endpoints map[*auth.Credential]endpoint
+	byFamily  map[Family][]*auth.Credential
+}
+
+func newView(p *auth.Pool) (*view, error) {
+	if p == nil {
+		return nil, fmt.Errorf("no pool")
+	}
+	v := &view{
+		pool:      p,
+		endpoints: make(map[*auth.Credential]endpoint),
+		byFamily:  make(map[Family][]*auth.Credential),
+	}
+	for _, c := range p.Credentials() {
+		ep, err := newEndpoint(c)
+		if err != nil {
+			return nil, err
+		}
+		v.endpoints[c] = ep
+		for _, f := range []Family{FamilyAnthropic, FamilyOpenAI, FamilyGemini} {
+			if servesFamily(c.Provider, f) {
+				v.byFamily[f] = append(v.byFamily[f], c)
+			}
+		}
+	}
+	return v, nil
+}
+
+// eligible returns the credentials that may serve route's model to
+// principal, whatever their health.
+func (v *view) eligible(route Route, model, principal string) []*auth.Credential {
+	all := v.byFamily[route.Family]
+	out := make([]*auth.Credential, 0, len(all))
+	for _, c := range all {
+		if route.servedBy(c.Provider) && serves(c, model, principal) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// servesRoute reports whether c's provider serves route.
+func (v *view) servesRoute(c *auth.Credential, route Route) bool {
+	return servesFamily(c.Provider, route.Family) && route.servedBy(c.Provider)
+}
+
+func servesFamily(p auth.Provider, f Family) bool {
+	for _, fp := range f.Providers() {
+		if fp == p {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,240 @@
+package cliproxy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+)
+
+// oauthGateway is a gateway whose credentials come from an auth directory,
+// refreshing at a mock token endpoint.
+type oauthGateway struct {
+	*gateway
+	dir   string
+	token *mockoauth.Server
+}
+
+func startOAuthGateway(t *testing.T, extra string) *oauthGateway {
+	t.Helper()
+	token := mockoauth.New(mockoauth.Config{DetectReuse: true})
+	ts := httptest.NewServer(token)
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	g := startGateway(t, gatewayOptions{Handler: `
+		client_key ` + clientKey + `
+		auth_dir ` + dir + `
+		oauth_token_url claude ` + ts.URL + `/v1/oauth/token
+		oauth_token_url codex ` + ts.URL + `/oauth/token
+		oauth_token_url google ` + ts.URL + `/token
+` + extra})
+	return &oauthGateway{gateway: g, dir: dir, token: token}
+}
+
+// writeAuthFile writes an auth file as CLIProxyAPI does.
+func (o *oauthGateway) writeAuthFile(t *testing.T, name string, fields map[string]any) {
+	t.Helper()
+	raw, err := json.MarshalIndent(fields, "", "  ")
+	require.NoError(t, err)
+	tmp := filepath.Join(o.dir, "."+name+".tmp")
+	require.NoError(t, os.WriteFile(tmp, raw, 0o600))
+	require.NoError(t, os.Rename(tmp, filepath.Join(o.dir, name)))
+}
+
+func (o *oauthGateway) readAuthFile(t *testing.T, name string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(o.dir, name))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	return m
+}
+
+// waitFor polls cond for up to 2 s (the auth directory's promise).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 2 s: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func claudeOAuthFile(access, refresh string, expires time.Time, baseURL string) map[string]any {
+	return map[string]any{
+		"type": "claude", "email": "alice@example.com",
+		"access_token": access, "refresh_token": refresh,
+		"expired": expires.UTC().Format(time.RFC3339), "last_refresh": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		"base_url":    baseURL,
+		"custom_note": "kept by the gateway",
+	}
+}
+
+// An expiring Claude OAuth token is refreshed before use, sent as Bearer
+// with the oauth beta flag, and written back to its file without losing
+// fields the gateway does not know; 20 concurrent requests cause one
+// refresh.
+func TestOAuthClaudeRefreshBeforeUseAndPersist(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	o.writeAuthFile(t, "claude-alice.json", claudeOAuthFile("sk-ant-oat01-old", "sk-ant-ort01-first", time.Now().Add(time.Minute), o.mockURL))
+	waitFor(t, "the new auth file is served", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK
+	})
+	assert.Equal(t, 1, o.token.Refreshes(), "the expiring token was not refreshed exactly once")
+
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+			assert.Equal(t, http.StatusOK, res.StatusCode, body)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, o.token.Refreshes(), "concurrent requests refreshed again")
+
+	issued := o.token.AccessTokens()
+	require.Len(t, issued, 1)
+	for _, r := range o.mock.Requests() {
+		assert.Equal(t, issued[0], r.Key, "the upstream did not get the refreshed token")
+		assert.Equal(t, "Bearer "+issued[0], r.Header.Get("Authorization"))
+		assert.Empty(t, r.Header.Get("X-Api-Key"))
+		assert.Contains(t, r.Header.Get("Anthropic-Beta"), "oauth-2025-04-20")
+	}
+	waitFor(t, "the refreshed token is written back", func() bool {
+		return o.readAuthFile(t, "claude-alice.json")["access_token"] == issued[0]
+	})
+	f := o.readAuthFile(t, "claude-alice.json")
+	assert.Equal(t, "kept by the gateway", f["custom_note"])
+	assert.NotEqual(t, "sk-ant-ort01-first", f["refresh_token"], "the rotated refresh token was not saved")
+	info, err := os.Stat(filepath.Join(o.dir, "claude-alice.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+}
+
+// A 401 makes the gateway refresh once and retry the same credential.
+func TestOAuth401RefreshesAndRetries(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	o.writeAuthFile(t, "claude-bob.json", claudeOAuthFile("sk-ant-oat01-revoked-early", "sk-ant-ort01-bob", time.Now().Add(6*time.Hour), o.mockURL))
+	o.mock.SetFault("sk-ant-oat01-revoked-early", mockupstream.Fault{Status: http.StatusUnauthorized})
+	waitFor(t, "the auth file is served", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode != http.StatusNotFound
+	})
+	reqs := o.mock.Requests()
+	require.Len(t, reqs, 2, "want the rejected attempt and the retry")
+	assert.Equal(t, "sk-ant-oat01-revoked-early", reqs[0].Key)
+	assert.Equal(t, o.token.AccessTokens()[0], reqs[1].Key)
+	assert.Equal(t, 1, o.token.Refreshes())
+}
+
+// A refresh token refused for good disables the credential, with the
+// reason visible, and the request is served by another credential.
+func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
+	o := startOAuthGateway(t, `
+		credential spare {
+			provider claude
+			api_key `+claudeKeyB+`
+			base_url MOCK
+			priority -1
+		}`)
+	o.token.SetFault("sk-ant-ort01-dead", mockoauth.Fault{Status: http.StatusBadRequest, Error: "invalid_grant", Description: "refresh token revoked"})
+	o.writeAuthFile(t, "claude-carol.json", claudeOAuthFile("sk-ant-oat01-expired", "sk-ant-ort01-dead", time.Now().Add(-time.Minute), o.mockURL))
+	waitFor(t, "the auth file is tried", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK && o.token.Refreshes() > 0
+	})
+	for _, r := range o.mock.Requests() {
+		assert.Equal(t, claudeKeyB, r.Key, "an expired token went upstream")
+	}
+	// the credential stays out: no new refresh, no request
+	before := o.token.Refreshes()
+	for range 3 {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+	}
+	assert.Equal(t, before, o.token.Refreshes())
+}
+
+// Codex OAuth: the account ID from the id_token, Bearer, the Codex path.
+func TestOAuthCodexRequestShape(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	idToken := fakeJWT(map[string]any{"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": "acct-from-jwt"}})
+	o.writeAuthFile(t, "codex-dave.json", map[string]any{
+		"type": "codex", "email": "dave@example.com",
+		"access_token": "codex-access-1", "refresh_token": "codex-refresh-1", "id_token": idToken,
+		"expired":  time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339),
+		"base_url": o.mockURL + "/backend-api/codex",
+	})
+	var res *http.Response
+	var body string
+	waitFor(t, "the codex file is served", func() bool {
+		res, body = o.do(http.MethodPost, "/v1/responses", bearer(), `{"model":"gpt-5.5","stream":true,"input":"hi","store":false}`)
+		return res.StatusCode == http.StatusOK
+	})
+	assert.Contains(t, body, "response.completed")
+	reqs := o.mock.Requests()
+	require.NotEmpty(t, reqs)
+	r := reqs[len(reqs)-1]
+	assert.Equal(t, "/backend-api/codex/responses", r.Path)
+	assert.Equal(t, "Bearer codex-access-1", r.Header.Get("Authorization"))
+	assert.Equal(t, "acct-from-jwt", r.Header.Get("Chatgpt-Account-Id"))
+
+	// Codex CLI's own path goes to the same place; chat completions do not
+	// go to a Codex account
+	res, _ = o.do(http.MethodPost, "/backend-api/codex/responses", bearer(), `{"model":"gpt-5.5","stream":true,"input":"hi"}`)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	res, _ = o.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5.5","messages":[]}`)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+// Files added, edited and removed are picked up within 2 s; a malformed
+// file leaves the others serving.
+func TestAuthDirFollowsFileChanges(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	far := time.Now().Add(6 * time.Hour)
+	o.writeAuthFile(t, "a.json", claudeOAuthFile("tok-a", "ref-a", far, o.mockURL))
+	waitFor(t, "a is served", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK
+	})
+	require.NoError(t, os.WriteFile(filepath.Join(o.dir, "broken.json"), []byte(`{"type":"claude",`), 0o600))
+	o.writeAuthFile(t, "a.json", claudeOAuthFile("tok-a2", "ref-a2", far, o.mockURL))
+	waitFor(t, "the edited token is used", func() bool {
+		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		reqs := o.mock.Requests()
+		return reqs[len(reqs)-1].Key == "tok-a2"
+	})
+	require.NoError(t, os.Remove(filepath.Join(o.dir, "a.json")))
+	waitFor(t, "the removed file stops serving", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusNotFound
+	})
+	assert.Contains(t, o.logs(), "broken.json")
+	assert.NotContains(t, o.logs(), "tok-a2", "a token reached the logs")
+}
+
+// fakeJWT builds an unsigned JWT with claims.
+func fakeJWT(claims map[string]any) string {
+	enc := func(v any) string {
+		raw, _ := json.Marshal(v)
+		return strings.TrimRight(base64url(raw), "=")
+	}
+	return fmt.Sprintf("%s.%s.sig", enc(map[string]string{"alg": "none"}), enc(claims))
+}
