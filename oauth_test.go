@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
@@ -237,4 +238,57 @@ func fakeJWT(claims map[string]any) string {
 		return strings.TrimRight(base64url(raw), "=")
 	}
 	return fmt.Sprintf("%s.%s.sig", enc(map[string]string{"alg": "none"}), enc(claims))
+}
+
+// Gemini Code Assist: a Google account file with two projects serves Gemini
+// clients; requests go to v1internal wrapped with model and project, and
+// answers come back unwrapped, as JSON, as SSE and as a streamed array.
+func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	o.writeAuthFile(t, "gemini-erin.json", map[string]any{
+		"type": "gemini-cli", "email": "erin@example.com",
+		"access_token": "ya29.mock-access", "refresh_token": "1//mock-refresh",
+		"expired":    time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339),
+		"project_id": "proj-one,proj-two",
+		"base_url":   o.mockURL,
+	})
+	o.mock.SetReply("*", "code assist says hi")
+	body := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+	var res *http.Response
+	var got string
+	waitFor(t, "the gemini-cli file is served", func() bool {
+		res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), body)
+		return res.StatusCode == http.StatusOK
+	})
+	assert.Equal(t, "code assist says hi", gjson.Get(got, "candidates.0.content.parts.0.text").String(), got)
+	assert.False(t, gjson.Get(got, "response").Exists(), "the envelope reached the client")
+
+	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiHeader(), body)
+	require.Equal(t, http.StatusOK, res.StatusCode, got)
+	var text strings.Builder
+	for _, ev := range parseSSE(t, got) {
+		assert.False(t, gjson.Get(ev.Data, "response").Exists(), "a wrapped chunk reached the client")
+		text.WriteString(gjson.Get(ev.Data, "candidates.0.content.parts.0.text").String())
+	}
+	assert.Equal(t, "code assist says hi", text.String())
+
+	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent", geminiHeader(), body)
+	require.Equal(t, http.StatusOK, res.StatusCode, got)
+	require.True(t, gjson.Valid(got), "not a JSON array: %s", got)
+	text.Reset()
+	for _, item := range gjson.Parse(got).Array() {
+		text.WriteString(item.Get("candidates.0.content.parts.0.text").String())
+	}
+	assert.Equal(t, "code assist says hi", text.String())
+
+	projects := map[string]int{}
+	for _, r := range o.mock.Requests() {
+		require.Equal(t, "code-assist", r.Provider, r.Path)
+		assert.True(t, strings.HasPrefix(r.Path, "/v1internal:"), r.Path)
+		assert.Equal(t, "Bearer ya29.mock-access", r.Header.Get("Authorization"))
+		assert.Equal(t, "gemini-2.5-pro", gjson.GetBytes(r.Body, "model").String())
+		assert.JSONEq(t, body, gjson.GetBytes(r.Body, "request").Raw)
+		projects[gjson.GetBytes(r.Body, "project").String()]++
+	}
+	assert.Len(t, projects, 2, "both projects of the account should serve: %v", projects)
 }

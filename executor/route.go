@@ -39,7 +39,7 @@ func (f Family) Providers() []auth.Provider {
 	case FamilyOpenAI:
 		return []auth.Provider{auth.OpenAI, auth.OpenAICompatible, auth.Codex}
 	case FamilyGemini:
-		return []auth.Provider{auth.Gemini}
+		return []auth.Provider{auth.Gemini, auth.GeminiCLI}
 	}
 	return nil
 }
@@ -57,10 +57,14 @@ type Route struct {
 }
 
 // servedBy reports whether a provider of the route's family serves the
-// route's endpoint: the Codex backend speaks only the Responses API.
+// route's endpoint: the Codex backend speaks only the Responses API, Code
+// Assist only content generation.
 func (r Route) servedBy(p auth.Provider) bool {
-	if p == auth.Codex {
+	switch p {
+	case auth.Codex:
 		return r.Endpoint == "responses" || r.Endpoint == "responses/compact"
+	case auth.GeminiCLI:
+		return codeAssistActions[r.Endpoint]
 	}
 	return true
 }

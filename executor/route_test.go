@@ -100,7 +100,7 @@ func TestFamily(t *testing.T) {
 	}{
 		{FamilyAnthropic, "anthropic", []auth.Provider{auth.Claude}},
 		{FamilyOpenAI, "openai", []auth.Provider{auth.OpenAI, auth.OpenAICompatible, auth.Codex}},
-		{FamilyGemini, "gemini", []auth.Provider{auth.Gemini}},
+		{FamilyGemini, "gemini", []auth.Provider{auth.Gemini, auth.GeminiCLI}},
 		{Family(0), "unknown", nil},
 		{Family(99), "unknown", nil},
 	}

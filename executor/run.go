@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -285,12 +286,44 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	}
 	req.GetBody = nil
 
+	var out http.ResponseWriter = aw
+	var unwrap *codeAssistWriter
+	if c.Provider == auth.GeminiCLI {
+		unwrap = rn.toCodeAssist(req, &u, ep, c, aw)
+		out = unwrap
+	}
+
 	rn.repl.Set(UpstreamPlaceholder, ep.dial)
 	proxy := rn.e.opts.Proxy
 	if ep.tls {
 		proxy = rn.e.opts.TLSProxy
 	}
-	return serveProxy(proxy, aw, req)
+	err := serveProxy(proxy, aw, out, req)
+	if err == nil && unwrap != nil {
+		err = unwrap.finish()
+	}
+	return err
+}
+
+// toCodeAssist turns a Gemini request into its Code Assist form for c's
+// project and returns the writer that unwraps the answer.
+func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.Credential, aw *attemptWriter) *codeAssistWriter {
+	stream := rn.route.Endpoint == "streamGenerateContent"
+	clientSSE := rn.r.URL.Query().Get("alt") == "sse"
+	u.Path = ep.basePath + "/v1internal:" + rn.route.Endpoint
+	u.RawQuery = ""
+	if stream {
+		u.RawQuery = "alt=sse"
+	}
+	var inner []byte
+	if rn.body != nil {
+		inner = rn.body.inspect()
+	}
+	wrapped := codeAssistBody(rn.model, c.ProjectID, inner)
+	req.Body = io.NopCloser(bytes.NewReader(wrapped))
+	req.ContentLength = int64(len(wrapped))
+	req.Header.Del("Content-Encoding") // the envelope carries the decoded body
+	return newCodeAssistWriter(aw, stream && !clientSSE)
 }
 
 // errAborted stands for reverse_proxy's panic(http.ErrAbortHandler) when
@@ -301,7 +334,7 @@ var errAborted = errors.New("upstream stream aborted")
 // reached the client into an error, so the attempt can fail over. Once
 // the client has seen part of the response, the abort goes on: the client
 // must see the stream end badly rather than look complete.
-func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, req *http.Request) (err error) {
+func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, out http.ResponseWriter, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler || aw.committed {
@@ -310,7 +343,7 @@ func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, req *http.
 			err = errAborted
 		}
 	}()
-	return proxy.ServeHTTP(aw, req, noNext)
+	return proxy.ServeHTTP(out, req, noNext)
 }
 
 // recordCommitted applies an answer that goes to the client as it is (a

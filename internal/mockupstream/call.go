@@ -23,6 +23,8 @@ type call struct {
 	stream bool
 	fault  Fault // the fault taken for this request (zero if none)
 	reply  string
+	// wrapCodeAssist wraps Gemini answers as Code Assist does.
+	wrapCodeAssist bool
 }
 
 // fail answers with status in the provider family's error shape, or with the

@@ -67,7 +67,7 @@ func geminiGenerate(c *call, stream bool) {
 	c.reply = geminiReplyText(c.body, c.reply)
 	id := newID("", 22)
 	if !stream {
-		c.writeJSON(c.geminiChunk(id, c.reply, true))
+		c.writeJSON(c.geminiOut(c.geminiChunk(id, c.reply, true)))
 		return
 	}
 
@@ -75,7 +75,7 @@ func geminiGenerate(c *call, stream bool) {
 	if c.r.URL.Query().Get("alt") == "sse" {
 		st := c.startStream("text/event-stream", "\r\n\r\n")
 		for i, p := range pieces {
-			if !st.event("", mustJSON(c.geminiChunk(id, p, i == len(pieces)-1))) {
+			if !st.event("", mustJSON(c.geminiOut(c.geminiChunk(id, p, i == len(pieces)-1)))) {
 				return
 			}
 		}
@@ -90,7 +90,7 @@ func geminiGenerate(c *call, stream bool) {
 		if i == 0 {
 			b = []byte("[")
 		}
-		b = append(b, mustJSON(c.geminiChunk(id, p, last))...)
+		b = append(b, mustJSON(c.geminiOut(c.geminiChunk(id, p, last)))...)
 		if last {
 			b = append(b, ']')
 		}

@@ -30,6 +30,8 @@ const (
 	opGeminiGenerate
 	opGeminiStream
 	opGeminiCountTokens
+	opCodeAssistGenerate
+	opCodeAssistStream
 )
 
 // route is what the path (and, for model listings, the headers) of a request
@@ -62,6 +64,17 @@ func routeOf(r *http.Request) route {
 			return route{provider: "unknown"}
 		}
 		return g
+	}
+
+	// Gemini Code Assist: .../v1internal:{method}, the model in the body
+	if rest, ok := strings.CutPrefix(last, "v1internal:"); ok {
+		switch rest {
+		case "generateContent":
+			return route{op: opCodeAssistGenerate, provider: "code-assist", family: familyGemini, method: http.MethodPost}
+		case "streamGenerateContent":
+			return route{op: opCodeAssistStream, provider: "code-assist", family: familyGemini, method: http.MethodPost}
+		}
+		return route{provider: "unknown"}
 	}
 
 	switch {
@@ -111,6 +124,9 @@ func (rt route) modelAndStream(r *http.Request, body []byte) (string, bool) {
 	case "":
 		return gjson.GetBytes(body, "model").String(), gjson.GetBytes(body, "stream").Bool()
 	case familyGemini:
+		if rt.op == opCodeAssistGenerate || rt.op == opCodeAssistStream {
+			return gjson.GetBytes(body, "model").String(), rt.op == opCodeAssistStream
+		}
 		return rt.model, rt.op == opGeminiStream
 	}
 	if rt.model != "" {
@@ -147,5 +163,9 @@ func (rt route) handle(c *call) {
 		geminiGenerate(c, true)
 	case opGeminiCountTokens:
 		geminiCountTokens(c)
+	case opCodeAssistGenerate:
+		codeAssistGenerate(c, false)
+	case opCodeAssistStream:
+		codeAssistGenerate(c, true)
 	}
 }
