@@ -187,7 +187,13 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 		base.Provider = auth.GeminiCLI
 		provider = auth.OAuthGoogle
 	case auth.FileTypeGemini:
+		// CLIProxyAPI writes Google OAuth logins for Gemini CLI with
+		// type "gemini" too; an API key makes it the Gemini API
 		base.Provider = auth.Gemini
+		if f.APIKey == "" {
+			base.Provider = auth.GeminiCLI
+			provider = auth.OAuthGoogle
+		}
 	default:
 		a.logger.Error("skipping auth file of unknown type", zap.String("file", f.Name), zap.String("type", f.Type))
 		return nil
@@ -208,6 +214,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 		return []*auth.Credential{&c}
 	}
 	out := make([]*auth.Credential, 0, len(f.ProjectIDs))
+	// one credential per project, all sharing the account's token
 	for _, project := range f.ProjectIDs {
 		c := base
 		c.Name = base.Name + "/" + project

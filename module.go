@@ -236,8 +236,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.authDir != nil {
 		h.authDir.subscribe(h, h.reloadPool)
+		h.logCredentials(pool, "credentials loaded")
 	}
 	return nil
+}
+
+// logCredentials names the pool's credentials (never a secret), so an
+// operator can see what an auth directory brought.
+func (h *Handler) logCredentials(pool *auth.Pool, msg string) {
+	names := make([]string, 0, len(pool.Credentials()))
+	for _, c := range pool.Credentials() {
+		names = append(names, c.String())
+	}
+	h.logger.Info(msg, zap.Strings("credentials", names))
 }
 
 // reloadPool rebuilds the pool when the auth directory changed; requests
@@ -251,7 +262,7 @@ func (h *Handler) reloadPool() {
 		h.logger.Error("reloading credentials from auth_dir", zap.Error(err))
 		return
 	}
-	h.logger.Info("credentials reloaded from auth_dir", zap.Int("credentials", len(pool.Credentials())))
+	h.logCredentials(pool, "credentials reloaded from auth_dir")
 }
 
 // Validate checks the options that need no provisioning to judge.

@@ -292,3 +292,42 @@ func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
 	}
 	assert.Len(t, projects, 2, "both projects of the account should serve: %v", projects)
 }
+
+// An auth directory as CLIProxyAPI users already have it (the fixture of
+// package auth) works unchanged: every usable file becomes a credential,
+// the malformed one is reported by name, and no token reaches the logs.
+func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	src := filepath.Join("auth", "testdata", "authdir")
+	entries, err := os.ReadDir(src)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(src, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(o.dir, e.Name()), raw, 0o600))
+	}
+	want := []string{
+		"claude:claude-alice@example.com",
+		"codex:codex-bob@example.com-plus",
+		"gemini-cli:gemini-carol@example.com-all/",
+		"gemini-cli:gemini-cli-dave@example.com/",
+		"gemini:gemini-apikey-team",
+		"legacy-erin@example.com",
+		"codex:codex-frank@example.com-team",
+	}
+	waitFor(t, "the fixture files are loaded", func() bool {
+		logs := o.logs()
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				return false
+			}
+		}
+		return true
+	})
+	logs := o.logs()
+	assert.Contains(t, logs, "broken-claude-zoe@example.com.json")
+	assert.NotContains(t, logs, "FAKE", "a fixture token reached the logs")
+}
