@@ -57,7 +57,12 @@ type FileStore struct {
 	PollInterval time.Duration
 
 	dir string
-	mu  sync.Mutex // serializes Save and Delete
+
+	mu sync.Mutex // serializes Save and Delete; guards written
+	// written holds, by file name, the fields of what Save last wrote, so
+	// that a later Save of a stale copy does not mistake the store's own
+	// write for someone else's edit.
+	written map[string]*AuthFile
 }
 
 // Interface guard.
@@ -142,7 +147,7 @@ func (s *FileStore) Save(ctx context.Context, f *AuthFile) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("%w; not overwriting it", err)
 		}
-		if keys := f.conflicts(stored); len(keys) > 0 {
+		if keys := f.conflicts(stored, s.written[f.Name]); len(keys) > 0 {
 			return false, fmt.Errorf("auth file %q: %w (%s)", f.Name, ErrAuthFileConflict, strings.Join(keys, ", "))
 		}
 		obj = f.merged(stored.raw)
@@ -173,17 +178,28 @@ func (s *FileStore) Save(ctx context.Context, f *AuthFile) (bool, error) {
 		return false, fmt.Errorf("auth file %q: %w", f.Name, err)
 	}
 	s.adopt(f, obj)
+	if s.written == nil {
+		s.written = make(map[string]*AuthFile)
+	}
+	w := &AuthFile{}
+	if err := w.decodeFrom(obj); err == nil {
+		s.written[f.Name] = w
+	}
 	return true, nil
 }
 
 // conflicts lists the keys of the fields that f changed since it was read
-// and that stored (what is on disk now) changed differently.
-func (f *AuthFile) conflicts(stored *AuthFile) []string {
+// and that stored (what is on disk now) changed differently, unless stored
+// holds what the store itself last wrote there (ours, when not nil): a
+// refresh saved from a copy read before the previous refresh was written
+// supersedes it.
+func (f *AuthFile) conflicts(stored, ours *AuthFile) []string {
 	orig := f.original()
 	var keys []string
 	for i := range authFields {
 		fd := &authFields[i]
-		if !fd.same(f, orig) && !fd.same(stored, orig) && !fd.same(stored, f) {
+		if !fd.same(f, orig) && !fd.same(stored, orig) && !fd.same(stored, f) &&
+			(ours == nil || !fd.same(stored, ours)) {
 			keys = append(keys, fd.key)
 		}
 	}
@@ -222,6 +238,7 @@ func (s *FileStore) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("auth file %q: %w", name, err)
 	}
+	delete(s.written, name)
 	syncDir(s.dir)
 	return nil
 }

@@ -801,3 +801,60 @@ func TestFileStoreWatchRenameOverKeepingSizeAndMtime(t *testing.T) {
 	require.NoError(t, os.Rename(staging, path))
 	rec.await(t, "rename over", func(r watchReport) bool { tok, _ := tokenOf(r, name); return tok == "tok-two" })
 }
+
+// TestFileStoreSaveFromStaleCopies saves refreshes the way a consumer that
+// copies the listed file for each refresh does: the second copy was taken
+// before the first was written. The store's own earlier write is not a
+// conflict; someone else's is.
+func TestFileStoreSaveFromStaleCopies(t *testing.T) {
+	const name = "claude-alice@example.com.json"
+	refresh := func(t *testing.T, s *auth.FileStore, listed *auth.AuthFile, token string) error {
+		t.Helper()
+		c := *listed
+		c.AccessToken = "sk-ant-oat01-FAKE-" + token
+		c.RefreshToken = "sk-ant-ort01-FAKE-" + token
+		c.LastRefresh = time.Now().UTC().Truncate(time.Second)
+		_, err := s.Save(context.Background(), &c)
+		return err
+	}
+
+	t.Run("own write", func(t *testing.T) {
+		dir := copyAuthDirFixture(t)
+		s := newTestFileStore(t, dir)
+		listed := listOne(t, s, name)
+		require.NoError(t, refresh(t, s, listed, "one"))
+		// An operator edit of another key in between is kept.
+		path := filepath.Join(dir, name)
+		m := readJSONFile(t, path)
+		m["priority"] = 99
+		data, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+
+		require.NoError(t, refresh(t, s, listed, "two"))
+		got := readJSONFile(t, path)
+		assert.Equal(t, "sk-ant-oat01-FAKE-two", got["access_token"])
+		assert.Equal(t, "sk-ant-ort01-FAKE-two", got["refresh_token"])
+		assert.Equal(t, float64(99), got["priority"])
+		assert.Equal(t, "team lead's Max plan", got["custom_note"])
+	})
+
+	t.Run("someone else's write", func(t *testing.T) {
+		dir := copyAuthDirFixture(t)
+		s := newTestFileStore(t, dir)
+		listed := listOne(t, s, name)
+		require.NoError(t, refresh(t, s, listed, "one"))
+		// Another process (or a new login) writes new tokens.
+		path := filepath.Join(dir, name)
+		m := readJSONFile(t, path)
+		m["access_token"] = "sk-ant-oat01-FAKE-other-process"
+		m["refresh_token"] = "sk-ant-ort01-FAKE-other-process"
+		data, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+
+		err = refresh(t, s, listed, "two")
+		require.ErrorIs(t, err, auth.ErrAuthFileConflict)
+		assert.Equal(t, "sk-ant-ort01-FAKE-other-process", readJSONFile(t, path)["refresh_token"])
+	})
+}
