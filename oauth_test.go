@@ -41,7 +41,21 @@ func startOAuthGateway(t *testing.T, extra string) *oauthGateway {
 		oauth_token_url codex ` + ts.URL + `/oauth/token
 		oauth_token_url google ` + ts.URL + `/token
 ` + extra})
+	// the refreshers write into dir: stop them (by unloading the config,
+	// which destroys the pool state) before the directory is removed
+	t.Cleanup(func() { unloadConfig(t) })
 	return &oauthGateway{gateway: g, dir: dir, token: token}
+}
+
+// unloadConfig replaces the running config with one that serves nothing.
+func unloadConfig(t *testing.T) {
+	res, err := http.Post("http://localhost:2999/load", "application/json",
+		strings.NewReader(`{"admin":{"listen":"localhost:2999"}}`))
+	if err != nil {
+		t.Errorf("unloading the config: %v", err)
+		return
+	}
+	res.Body.Close()
 }
 
 // writeAuthFile writes an auth file as CLIProxyAPI does.
