@@ -64,6 +64,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"probe_interval negative", "cliproxy {\n\tprobe_interval -1m\n}", "probe_interval must be a positive duration", 2},
 		{"max_retry_interval bad", "cliproxy {\n\tmax_retry_interval x\n}", "max_retry_interval must be a positive duration", 2},
 		{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
+		{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
+		{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
+		{"oauth_token_url bad url", "cliproxy {\n\toauth_token_url claude ftp://x\n}", "scheme must be http or https", 2},
+		{"oauth_token_url one arg", "cliproxy {\n\toauth_token_url claude\n}", "wrong argument count", 2},
 		{"pool without name", "cliproxy {\n\tpool\n}", "wrong argument count", 2},
 		{"unknown strategy wrr typo", "cliproxy {\n\tstrategy wwr\n}", `unknown strategy "wwr"`, 2},
 		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
@@ -90,6 +94,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	strategy FF
 	max_attempts 5
 	pool team-a
+	auth_dir /var/lib/cliproxy/auth
+	oauth_token_url codex http://127.0.0.1:9/token
 	transient_cooldown 30s
 	max_cooldown 2h
 	probe_interval 5m
@@ -125,6 +131,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, "fill-first", h.Strategy)
 	assert.Equal(t, 5, h.MaxAttempts)
 	assert.Equal(t, "team-a", h.Pool)
+	assert.Equal(t, "/var/lib/cliproxy/auth", h.AuthDir)
+	assert.Equal(t, map[string]string{"codex": "http://127.0.0.1:9/token"}, h.OAuthTokenURLs)
 	assert.EqualValues(t, 30*time.Second, h.TransientCooldown)
 	assert.EqualValues(t, 2*time.Hour, h.MaxCooldown)
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
