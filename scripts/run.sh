@@ -19,6 +19,7 @@ if [ -z "${ANTHROPIC_API_KEY:-}" ]; then
 	mock_pid=$!
 	trap 'kill $mock_pid 2>/dev/null || true' EXIT
 	export CLIPROXY_CLIENT_KEY=${CLIPROXY_CLIENT_KEY:-sk-demo-local}
+	export CLIPROXY_AUTH_DIR=${CLIPROXY_AUTH_DIR:-.cache/auth-dir}
 	export ANTHROPIC_API_KEY=mock-anthropic-key-1 ANTHROPIC_API_KEY_SPARE=mock-anthropic-key-2
 	export OPENAI_API_KEY=mock-openai-key GEMINI_API_KEY=mock-gemini-key
 	export ANTHROPIC_BASE_URL=http://$mock_addr OPENAI_BASE_URL=http://$mock_addr/v1 GEMINI_BASE_URL=http://$mock_addr
