@@ -3,6 +3,7 @@ package cliproxy
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 type authDir struct {
 	store     *auth.FileStore
 	refresher *auth.Refresher
+	health    *auth.Health
 	logger    *zap.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -40,14 +42,14 @@ type fileToken struct {
 }
 
 // openAuthDir reads dir once and starts watching it.
-func openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, error) {
+func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, logger *zap.Logger) (*authDir, error) {
 	store, err := auth.NewFileStore(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening auth_dir: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &authDir{
-		store: store, refresher: refresher, logger: logger,
+		store: store, refresher: refresher, health: health, logger: logger,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		sources:     make(map[string]*fileToken),
 		subscribers: make(map[*Handler]func()),
@@ -70,14 +72,21 @@ func openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*au
 }
 
 // close stops the watcher and every background refresh.
+//
+// Sources are stopped outside a.mu: Stop waits for a refresh under way,
+// whose OnRefresh (persist) takes a.mu. They stop before the watcher's
+// context ends, and persist saves with a context of its own, so a token
+// rotated during shutdown still reaches its file.
 func (a *authDir) close() {
-	a.cancel()
-	<-a.done
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, ft := range a.sources {
+	sources := a.sources
+	a.sources = make(map[string]*fileToken)
+	a.mu.Unlock()
+	for _, ft := range sources {
 		ft.source.Stop()
 	}
+	a.cancel()
+	<-a.done
 }
 
 // update takes a new list of files and reports whether it differs from
@@ -86,6 +95,13 @@ func (a *authDir) update(files []*auth.AuthFile, errs []error) bool {
 	for _, err := range errs {
 		a.logger.Error("skipping auth file", zap.Error(err))
 	}
+	var gone []*fileToken
+	defer func() {
+		// outside a.mu, as in close
+		for _, ft := range gone {
+			ft.source.Stop()
+		}
+	}()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	changed := len(files) != len(a.files)
@@ -99,7 +115,7 @@ func (a *authDir) update(files []*auth.AuthFile, errs []error) bool {
 	}
 	for name, ft := range a.sources {
 		if !keep[name] {
-			ft.source.Stop()
+			gone = append(gone, ft)
 			delete(a.sources, name)
 		}
 	}
@@ -168,7 +184,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 	if len(f.Headers) > 0 {
 		base.Headers = make(map[string][]string, len(f.Headers))
 		for k, v := range f.Headers {
-			base.Headers[k] = []string{v}
+			base.Headers[http.CanonicalHeaderKey(k)] = []string{v}
 		}
 	}
 	var provider auth.OAuthProvider
@@ -237,9 +253,10 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *au
 	if ft := a.sources[f.Name]; ft != nil {
 		if ft.refresh != f.RefreshToken {
 			// a new login written over the file: its tokens win, and
-			// a revocation of the old ones is forgotten
+			// the old tokens' revocation and blocks are forgotten
 			ft.source.Update(token)
 			ft.refresh = f.RefreshToken
+			a.health.ForgetSource(f.Name)
 		}
 		return ft.source
 	}
@@ -280,7 +297,9 @@ func (a *authDir) persist(name string, t auth.Token) {
 	}
 	updated.Expired = t.Expiry
 	updated.LastRefresh = time.Now().UTC()
-	if _, err := a.store.Save(a.ctx, &updated); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.store.Save(ctx, &updated); err != nil {
 		a.logger.Error("writing refreshed token to auth file", zap.String("file", name), zap.Error(err))
 	}
 }

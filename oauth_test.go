@@ -185,6 +185,14 @@ func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
 		assert.Equal(t, http.StatusOK, res.StatusCode)
 	}
 	assert.Equal(t, before, o.token.Refreshes())
+
+	// a new login written over the file brings the account back
+	o.writeAuthFile(t, "claude-carol.json", claudeOAuthFile("sk-ant-oat01-new-login", "sk-ant-ort01-new-login", time.Now().Add(6*time.Hour), o.mockURL))
+	waitFor(t, "the new login is served", func() bool {
+		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		reqs := o.mock.Requests()
+		return reqs[len(reqs)-1].Key == "sk-ant-oat01-new-login"
+	})
 }
 
 // Codex OAuth: the account ID from the id_token, Bearer, the Codex path.

@@ -50,7 +50,7 @@ func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *z
 	if a, ok := s.authDirs[dir]; ok {
 		return a, nil
 	}
-	a, err := openAuthDir(dir, refresher, logger)
+	a, err := openAuthDir(dir, refresher, s.health, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -35,12 +35,21 @@ func ClientKey(r *http.Request) string {
 }
 
 // StripClientCredentials removes every place a client key can hide from r,
-// so that nothing the client authenticated with reaches an upstream.
+// and the client's own account headers (cookies, OpenAI organization and
+// project, ChatGPT account), so that nothing the client authenticated or
+// identified itself with reaches an upstream.
 func StripClientCredentials(r *http.Request) {
 	r.Header.Del(headerAuthorization)
 	r.Header.Del(headerAPIKey)
 	r.Header.Del(headerGoogAPIKey)
 	r.Header.Del("Proxy-Authorization")
+	// a member's own account selectors and cookies must not reach an
+	// upstream with a pooled key: OpenAI answers a foreign organization
+	// or project with 401, which would block the credential
+	r.Header.Del("Cookie")
+	r.Header.Del("Openai-Organization")
+	r.Header.Del("Openai-Project")
+	r.Header.Del("Chatgpt-Account-Id")
 	// the raw query may spell the name percent-encoded (%6Bey), so decide
 	// on the decoded form, as ClientKey reads it
 	if r.URL != nil && r.URL.RawQuery != "" {

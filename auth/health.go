@@ -23,8 +23,24 @@ func (h *Health) of(c *Credential) *credentialHealth {
 	defer h.mu.Unlock()
 	ch := h.byKey[key]
 	if ch == nil {
-		ch = &credentialHealth{models: make(map[string]*ModelState)}
+		ch = &credentialHealth{models: make(map[string]*ModelState), source: c.Source}
 		h.byKey[key] = ch
 	}
 	return ch
+}
+
+// ForgetSource drops the states of every credential that came from the
+// auth file source (a new login replaced it), so its next pool starts
+// fresh: a revocation or block of the old login no longer applies.
+func (h *Health) ForgetSource(source string) {
+	if source == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, ch := range h.byKey {
+		if ch.source == source {
+			delete(h.byKey, key)
+		}
+	}
 }

@@ -137,6 +137,7 @@ type credentialHealth struct {
 	mu     sync.RWMutex
 	models map[string]*ModelState
 	whole  *ModelState
+	source string // the auth file of the credential, "" for config
 }
 
 // apply records a failure into st and returns whether it blocks.

@@ -158,6 +158,9 @@ func (a *attemptWriter) release() error {
 		return nil
 	}
 	a.held = false
+	// a released failure was already recorded as one: it must not count
+	// as the success or client fault a committed answer is
+	a.onHeader = nil
 	// the held body may have been cut at heldBodyLimit
 	a.header.Set("Content-Length", strconv.Itoa(a.body.Len()))
 	a.commit()

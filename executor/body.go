@@ -46,12 +46,14 @@ type body struct {
 	decoded *bytes.Buffer
 }
 
-// release returns the buffers to the pool.
+// release returns the inspection buffer to the pool. The raw buffer is
+// not pooled: Go's transport may still be reading a request body after
+// RoundTrip returned (an upstream that answered before reading it all), and
+// a reused buffer would send another request's bytes.
 func (b *body) release() {
 	if b.decoded != b.raw {
 		putBuffer(b.decoded)
 	}
-	putBuffer(b.raw)
 	b.raw, b.decoded = nil, nil
 }
 
@@ -78,18 +80,16 @@ func readBody(r *http.Request, limit int64) (*body, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
-	b := &body{raw: getBuffer()}
+	b := &body{raw: new(bytes.Buffer)}
 	if r.ContentLength > 0 {
 		b.raw.Grow(int(r.ContentLength))
 	}
 	if r.Body != nil {
 		n, err := b.raw.ReadFrom(io.LimitReader(r.Body, limit+1))
 		if err != nil {
-			b.release()
 			return nil, fmt.Errorf("reading request body: %w", err)
 		}
 		if n > limit {
-			b.release()
 			return nil, errBodyTooLarge
 		}
 	}
@@ -100,7 +100,6 @@ func readBody(r *http.Request, limit int64) (*body, error) {
 	}
 	decoded, err := decode(enc, b.raw.Bytes(), limit)
 	if err != nil {
-		b.release()
 		return nil, err
 	}
 	b.decoded = decoded

@@ -106,8 +106,13 @@ func errorStatus(e gjson.Result) int {
 		return http.StatusBadRequest
 	case strings.Contains(words, "unavailable"):
 		return http.StatusServiceUnavailable
+	case strings.Contains(words, "api_error"), strings.Contains(words, "server_error"),
+		strings.Contains(words, "internal"), strings.Contains(words, "timeout"):
+		return http.StatusInternalServerError
 	}
-	return http.StatusInternalServerError
+	// an error the gateway does not know (a content policy, a prompt the
+	// model refused) is the client's to see, not a reason to fail over
+	return 0
 }
 
 // modelNotFound reports whether a 404 body says the model does not exist

@@ -114,6 +114,15 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	if model == "" && b != nil {
 		model = gjson.GetBytes(b.inspect(), "model").String()
 	}
+	if !validModel(model) {
+		// the model keys cursors, bindings and health states: a client
+		// must not be able to make them large
+		return WriteError(w, route.Family, &ClientError{
+			Status:  http.StatusBadRequest,
+			Code:    CodeInvalidRequest,
+			Message: fmt.Sprintf("model names are at most %d printable bytes", maxModelLength),
+		})
+	}
 	var sess selector.Session
 	var sid string
 	if e.opts.Affinity != nil {
@@ -149,6 +158,21 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		body: b, header: header, query: upstreamURL.RawQuery, repl: repl,
 	}
 	return run.serve(w, eligible)
+}
+
+// maxModelLength bounds a model name.
+const maxModelLength = 256
+
+func validModel(m string) bool {
+	if len(m) > maxModelLength {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < 0x20 || m[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // serves reports whether c may serve model to principal, whatever its

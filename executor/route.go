@@ -2,6 +2,7 @@ package executor
 
 import (
 	"net/http"
+	gopath "path"
 	"strings"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
@@ -73,6 +74,11 @@ func (r Route) servedBy(p auth.Provider) bool {
 // a path the gateway does not serve, which the caller passes on.
 func Resolve(r *http.Request) (Route, bool) {
 	path := r.URL.Path
+	if gopath.Clean(path) != path {
+		// dot segments or doubled slashes could walk a served prefix onto
+		// an upstream path nobody meant to expose with a pooled key
+		return Route{}, false
+	}
 	post := r.Method == http.MethodPost
 	switch {
 	case post && (path == "/v1/messages" || path == "/v1/messages/count_tokens"):

@@ -91,8 +91,10 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.held {
 			outcome := rn.outcome(aw)
-			if aw.failStatus == http.StatusNotFound && !outcome.ModelNotFound {
-				return aw.release() // an unknown item of the client's
+			if aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
+				// an unknown item of the client's; a request that names no
+				// model (a model lookup) blocks nothing
+				return aw.release()
 			}
 			until := rn.fail(c, outcome)
 			if aw.failStatus == http.StatusTooManyRequests && aw.header.Get("Retry-After") == "" && !until.IsZero() {
@@ -275,6 +277,9 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req.Host = ep.host
 	// the secret is added by Transport; the proxy only sees the rest
 	req.Header = rn.header.Clone()
+	// let Go's transport negotiate and decode compression, so hints,
+	// stream errors and Code Assist envelopes are read as plain bytes
+	req.Header.Del("Accept-Encoding")
 	req = req.WithContext(withCredential(req.Context(), ac))
 	if rn.body != nil {
 		raw := rn.body.bytes()
