@@ -125,6 +125,7 @@ type Handler struct {
 	keys        *access.KeySet
 	state       *poolState
 	authDir     *authDir
+	authDirKey  string
 	configCreds []*auth.Credential
 	policy      auth.Policy
 	exec        *executor.Executor
@@ -195,7 +196,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		if h.authDir, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
+		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
 			return fmt.Errorf("provisioning cliproxy: %w", err)
 		}
 	}
@@ -314,6 +315,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) Cleanup() error {
 	if h.authDir != nil {
 		h.authDir.unsubscribe(h)
+		h.state.releaseAuthDir(h.authDirKey)
 	}
 	if h.state != nil {
 		_, err := pools.Delete(h.Pool)

@@ -2,6 +2,7 @@ package cliproxy
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ type poolState struct {
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
-	authDirs   map[string]*authDir          // by directory
+	authDirs   map[string]*authDir          // by absolute directory
+	authRefs   map[string]int               // handlers using each
 }
 
 // Destruct stops the binding sweeper, the auth directory watchers and the
@@ -34,8 +36,10 @@ type poolState struct {
 func (s *poolState) Destruct() error {
 	s.bindings.Stop()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.authDirs {
+	dirs := s.authDirs
+	s.authDirs = make(map[string]*authDir)
+	s.mu.Unlock()
+	for _, a := range dirs {
 		a.close()
 	}
 	return nil
@@ -43,19 +47,44 @@ func (s *poolState) Destruct() error {
 
 // openAuthDir returns the pool's watcher of dir, starting it the first
 // time: every handler of the pool, across reloads, shares its files and
-// token sources, so each token is refreshed once.
-func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, error) {
+// token sources, so each token is refreshed once. Each call must be
+// matched by releaseAuthDir; the watcher stops with its last user, so a
+// reload that drops or moves auth_dir leaves no refresher behind.
+func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("resolving auth_dir: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.authDirs[dir]; ok {
-		return a, nil
+	if a, ok := s.authDirs[abs]; ok {
+		s.authRefs[abs]++
+		return a, abs, nil
 	}
-	a, err := openAuthDir(dir, refresher, s.health, logger)
+	a, err := openAuthDir(abs, refresher, s.health, logger)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	s.authDirs[dir] = a
-	return a, nil
+	s.authDirs[abs] = a
+	s.authRefs[abs] = 1
+	return a, abs, nil
+}
+
+// releaseAuthDir ends one use of the watcher of dir (as openAuthDir
+// returned it).
+func (s *poolState) releaseAuthDir(dir string) {
+	s.mu.Lock()
+	s.authRefs[dir]--
+	a := s.authDirs[dir]
+	last := s.authRefs[dir] <= 0
+	if last {
+		delete(s.authDirs, dir)
+		delete(s.authRefs, dir)
+	}
+	s.mu.Unlock()
+	if last && a != nil {
+		a.close()
+	}
 }
 
 // strategy returns the pool's strategy called canonical, building it the
@@ -84,6 +113,7 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 			bindings:   session.NewCache(ttl, 0),
 			strategies: make(map[string]selector.Selector),
 			authDirs:   make(map[string]*authDir),
+			authRefs:   make(map[string]int),
 		}, nil
 	})
 	if err != nil {

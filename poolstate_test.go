@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 // A reload provisions the new handler before cleaning up the old one: the
@@ -54,4 +56,25 @@ func TestPoolStateLivesAcrossReloadAndStopsAfterLastUse(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotSame(t, old, fresh)
 	_, _ = pools.Delete("unit-reload")
+}
+
+// An auth directory's watcher lives while a handler uses it: a reload that
+// keeps auth_dir keeps it, one that drops it stops it.
+func TestAuthDirWatcherFollowsItsUsers(t *testing.T) {
+	st, err := loadPoolState("unit-authdir", time.Hour)
+	require.NoError(t, err)
+	defer pools.Delete("unit-authdir")
+	dir := t.TempDir()
+	refresher := &auth.Refresher{}
+	a1, key, err := st.openAuthDir(dir, refresher, zap.NewNop())
+	require.NoError(t, err)
+	a2, key2, err := st.openAuthDir(dir+"/.", refresher, zap.NewNop())
+	require.NoError(t, err)
+	assert.Same(t, a1, a2, "the same directory, spelled differently, must share one watcher")
+	assert.Equal(t, key, key2)
+
+	st.releaseAuthDir(key) // the old config's cleanup
+	assert.NoError(t, a1.ctx.Err(), "the watcher stopped while a handler still uses it")
+	st.releaseAuthDir(key2) // the directory left the config
+	assert.Error(t, a1.ctx.Err(), "the watcher outlived its last user")
 }

@@ -44,14 +44,11 @@ func New(name string) (Selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s Selector
 	switch canonical {
 	case FillFirst:
-		s = fillFirst{}
+		return Tiered{Next: fillFirst{}}, nil
 	case WeightedRoundRobin:
-		s = NewWeighted()
-	default:
-		s = NewRoundRobin()
+		return Tiered{Next: NewWeighted(), Weighted: true}, nil
 	}
-	return Tiered{Next: s}, nil
+	return Tiered{Next: NewRoundRobin()}, nil
 }

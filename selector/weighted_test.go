@@ -61,3 +61,19 @@ func TestWeightedViaNew(t *testing.T) {
 		assert.Equal(t, map[string]int{"a": 30, "b": 10}, counts, name)
 	}
 }
+
+// A top tier whose credentials all have weight 0 gives way to the next
+// tier instead of leaving the request unserved.
+func TestWeightedZeroWeightTierGivesWay(t *testing.T) {
+	s, err := selector.New("wrr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := weighted("top", 0)
+	top.Priority = 10
+	low := weighted("low", 1)
+	c := s.Pick("k", []*auth.Credential{low, top})
+	if assert.NotNil(t, c) {
+		assert.Equal(t, "low", c.Name)
+	}
+}
