@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 )
@@ -185,7 +186,12 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 
 // refresher builds the OAuth refresher with the configured token URLs.
 func (h *Handler) refresher() (*auth.Refresher, error) {
-	r := &auth.Refresher{Client: &http.Client{Timeout: 30 * time.Second}, TokenURLs: map[auth.OAuthProvider]string{}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if proxy := h.egressProxy(); proxy != nil {
+		// token refresh leaves through the same egress as the requests
+		tr.Proxy = http.ProxyURL(proxy)
+	}
+	r := &auth.Refresher{Client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, TokenURLs: map[auth.OAuthProvider]string{}}
 	for name, u := range h.OAuthTokenURLs {
 		p, err := auth.ParseOAuthProvider(name)
 		if err != nil {
@@ -194,4 +200,21 @@ func (h *Handler) refresher() (*auth.Refresher, error) {
 		r.TokenURLs[p] = u
 	}
 	return r, nil
+}
+
+// egressProxy is the URL proxy the transport options name
+// (network_proxy url …), or nil.
+func (h *Handler) egressProxy() *url.URL {
+	if len(h.Transport) == 0 {
+		return nil
+	}
+	raw := gjson.GetBytes(h.Transport, "network_proxy")
+	if raw.Get("from").String() != "url" {
+		return nil
+	}
+	u, err := url.Parse(raw.Get("url").String())
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return u
 }

@@ -1,6 +1,7 @@
 package cliproxy
 
 import (
+	"net/http"
 	"runtime"
 	"testing"
 	"time"
@@ -77,4 +78,23 @@ func TestAuthDirWatcherFollowsItsUsers(t *testing.T) {
 	assert.NoError(t, a1.ctx.Err(), "the watcher stopped while a handler still uses it")
 	st.releaseAuthDir(key2) // the directory left the config
 	assert.Error(t, a1.ctx.Err(), "the watcher outlived its last user")
+}
+
+// OAuth token refresh leaves through the egress proxy the transport names.
+func TestRefresherUsesTheEgressProxy(t *testing.T) {
+	h := &Handler{Transport: []byte(`{"network_proxy":{"from":"url","url":"http://egress.internal:3128"}}`)}
+	r, err := h.refresher()
+	require.NoError(t, err)
+	tr, ok := r.Client.Transport.(*http.Transport)
+	require.True(t, ok)
+	req, _ := http.NewRequest(http.MethodPost, "https://console.anthropic.com/v1/oauth/token", nil)
+	proxy, err := tr.Proxy(req)
+	require.NoError(t, err)
+	require.NotNil(t, proxy)
+	assert.Equal(t, "egress.internal:3128", proxy.Host)
+
+	none, err := (&Handler{}).refresher()
+	require.NoError(t, err)
+	assert.Nil(t, (&Handler{}).egressProxy())
+	assert.NotNil(t, none.Client)
 }
