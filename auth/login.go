@@ -374,17 +374,7 @@ type LoginError struct {
 }
 
 func (e *LoginError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s oauth login: token exchange: status %d", e.Provider, e.Status)
-	if e.Code != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Code)
-	}
-	if e.Description != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Description)
-	}
-	return b.String()
+	return endpointError(e.Provider, "oauth login: token exchange", e.Status, e.Code, e.Description)
 }
 
 // Exchange reads the code from input (see [LoginFlow.ParseCallback]) and

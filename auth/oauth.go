@@ -154,15 +154,21 @@ type RefreshError struct {
 }
 
 func (e *RefreshError) Error() string {
+	return endpointError(e.Provider, "oauth refresh", e.Status, e.Code, e.Description)
+}
+
+// endpointError words a token endpoint's refusal: what was being done,
+// the status, the OAuth error code and the description, never a secret.
+func endpointError(p OAuthProvider, doing string, status int, code, description string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s oauth refresh: status %d", e.Provider, e.Status)
-	if e.Code != "" {
+	fmt.Fprintf(&b, "%s %s: status %d", p, doing, status)
+	if code != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Code)
+		b.WriteString(code)
 	}
-	if e.Description != "" {
+	if description != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Description)
+		b.WriteString(description)
 	}
 	return b.String()
 }
