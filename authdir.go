@@ -39,6 +39,7 @@ type authDir struct {
 type fileToken struct {
 	source  *auth.TokenSource
 	refresh string
+	access  string // tells edits apart for files without a refresh token
 }
 
 // openAuthDir reads dir once and starts watching it.
@@ -251,11 +252,11 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *au
 		Expiry:       f.Expired,
 	}
 	if ft := a.sources[f.Name]; ft != nil {
-		if ft.refresh != f.RefreshToken {
+		if ft.refresh != f.RefreshToken || (f.RefreshToken == "" && ft.access != f.AccessToken) {
 			// a new login written over the file: its tokens win, and
 			// the old tokens' revocation and blocks are forgotten
 			ft.source.Update(token)
-			ft.refresh = f.RefreshToken
+			ft.refresh, ft.access = f.RefreshToken, f.AccessToken
 			a.health.ForgetSource(f.Name)
 		}
 		return ft.source
@@ -265,7 +266,7 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *au
 		OnRefresh: func(t auth.Token) { a.persist(name, t) },
 	})
 	ts.StartBackground(a.ctx)
-	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken}
+	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken, access: f.AccessToken}
 	return ts
 }
 
@@ -281,7 +282,7 @@ func (a *authDir) persist(name string, t auth.Token) {
 	}
 	if ft := a.sources[name]; ft != nil {
 		// our own write must not look like a new login
-		ft.refresh = t.RefreshToken
+		ft.refresh, ft.access = t.RefreshToken, t.AccessToken
 	}
 	a.mu.Unlock()
 	if current == nil {

@@ -353,3 +353,25 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	assert.Contains(t, logs, "broken-claude-zoe@example.com.json")
 	assert.NotContains(t, logs, "FAKE", "a fixture token reached the logs")
 }
+
+// A file with only an access token (a Claude setup token) takes an edited
+// token without a restart.
+func TestAccessTokenOnlyFileEdit(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	far := time.Now().Add(6 * time.Hour)
+	file := func(access string) map[string]any {
+		return map[string]any{"type": "claude", "email": "setup@example.com", "access_token": access,
+			"expired": far.UTC().Format(time.RFC3339), "base_url": o.mockURL}
+	}
+	o.writeAuthFile(t, "claude-setup.json", file("sk-ant-oat01-setup-one"))
+	waitFor(t, "the setup token is served", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK
+	})
+	o.writeAuthFile(t, "claude-setup.json", file("sk-ant-oat01-setup-two"))
+	waitFor(t, "the edited setup token is served", func() bool {
+		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		reqs := o.mock.Requests()
+		return reqs[len(reqs)-1].Key == "sk-ant-oat01-setup-two"
+	})
+}
