@@ -486,29 +486,8 @@ func (f *LoginFlow) Exchange(ctx context.Context, client *http.Client, input str
 
 // refusal builds the error for an answer without an access token.
 func (f *LoginFlow) refusal(status int, raw []byte, code string) error {
-	e := &LoginError{Provider: f.Provider, Status: status}
-	if gjson.ValidBytes(raw) {
-		errv := gjson.GetBytes(raw, "error")
-		switch {
-		case errv.Type == gjson.String:
-			e.Code = errv.String()
-			e.Description = gjson.GetBytes(raw, "error_description").String()
-		case errv.IsObject():
-			e.Code = errv.Get("code").String()
-			if e.Code == "" {
-				e.Code = errv.Get("type").String()
-			}
-			e.Description = errv.Get("message").String()
-		}
-	}
-	if status/100 == 2 && e.Code == "" {
-		e.Description = "answer carries no access token"
-	}
-	for _, secret := range []string{code, f.verifier} {
-		e.Code = sanitize(e.Code, secret, 64)
-		e.Description = sanitize(e.Description, secret, 200)
-	}
-	return e
+	errCode, description := oauthErrorOf(status, raw, code, f.verifier)
+	return &LoginError{Provider: f.Provider, Status: status, Code: errCode, Description: description}
 }
 
 // userInfoEmail asks Google's userinfo endpoint for the account's e-mail

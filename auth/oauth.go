@@ -314,27 +314,36 @@ func (r *Refresher) Refresh(ctx context.Context, p OAuthProvider, refreshToken s
 // "error_description": "…"}; OpenAI also answers {"error": {"code": …,
 // "message": …}}.
 func refusal(p OAuthProvider, status int, raw []byte, refreshToken string) error {
-	e := &RefreshError{Provider: p, Status: status}
+	code, description := oauthErrorOf(status, raw, refreshToken)
+	return &RefreshError{Provider: p, Status: status, Code: code, Description: description}
+}
+
+// oauthErrorOf reads the error code and description of a token endpoint's
+// answer, with every one of secrets removed should the endpoint have
+// echoed it.
+func oauthErrorOf(status int, raw []byte, secrets ...string) (code, description string) {
 	if gjson.ValidBytes(raw) {
 		errv := gjson.GetBytes(raw, "error")
 		switch {
 		case errv.Type == gjson.String:
-			e.Code = errv.String()
-			e.Description = gjson.GetBytes(raw, "error_description").String()
+			code = errv.String()
+			description = gjson.GetBytes(raw, "error_description").String()
 		case errv.IsObject():
-			e.Code = errv.Get("code").String()
-			if e.Code == "" {
-				e.Code = errv.Get("type").String()
+			code = errv.Get("code").String()
+			if code == "" {
+				code = errv.Get("type").String()
 			}
-			e.Description = errv.Get("message").String()
+			description = errv.Get("message").String()
 		}
 	}
-	if status/100 == 2 && e.Code == "" {
-		e.Description = "answer carries no access token"
+	if status/100 == 2 && code == "" {
+		description = "answer carries no access token"
 	}
-	e.Code = sanitize(e.Code, refreshToken, 64)
-	e.Description = sanitize(e.Description, refreshToken, 200)
-	return e
+	for _, secret := range secrets {
+		code = sanitize(code, secret, 64)
+		description = sanitize(description, secret, 200)
+	}
+	return code, description
 }
 
 // sanitize makes endpoint-provided text fit for an error message: the
