@@ -231,6 +231,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
+		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)

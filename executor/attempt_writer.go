@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,6 +38,8 @@ type attemptWriter struct {
 	sniffing  bool
 	committed bool
 	body      bytes.Buffer
+	// tap, if set, sees every byte sent to the client (usage accounting).
+	tap io.Writer
 	// failStatus is the status a held response counts as: the HTTP
 	// status, or for a stream that opened with an error, the status that
 	// error stands for.
@@ -101,7 +104,16 @@ func (a *attemptWriter) Write(p []byte) (int, error) {
 		a.body.Write(p)
 		return len(p), a.sniff(false)
 	}
-	return a.w.Write(p)
+	return a.send(p)
+}
+
+// send writes to the client, and shows what was written to the tap.
+func (a *attemptWriter) send(p []byte) (int, error) {
+	n, err := a.w.Write(p)
+	if a.tap != nil && n > 0 {
+		_, _ = a.tap.Write(p[:n])
+	}
+	return n, err
 }
 
 // sniff decides a held event stream once its first event is complete (or
@@ -121,7 +133,7 @@ func (a *attemptWriter) sniff(ended bool) error {
 		return nil
 	}
 	a.commit()
-	_, err := a.w.Write(a.body.Bytes())
+	_, err := a.send(a.body.Bytes())
 	a.body.Reset()
 	if err == nil {
 		err = http.NewResponseController(a.w).Flush()
@@ -164,7 +176,7 @@ func (a *attemptWriter) release() error {
 	// the held body may have been cut at heldBodyLimit
 	a.header.Set("Content-Length", strconv.Itoa(a.body.Len()))
 	a.commit()
-	_, err := a.w.Write(a.body.Bytes())
+	_, err := a.send(a.body.Bytes())
 	return err
 }
 

@@ -52,6 +52,10 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// UsageLogger, when set, gets one entry per request served from the
+	// pool: client, provider, model, credential, status, attempts,
+	// latency, time to first byte and tokens.
+	UsageLogger *zap.Logger
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 }
@@ -157,6 +161,8 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		session: sid, sess: sess,
 		body: b, header: header, query: upstreamURL.RawQuery, repl: repl,
 	}
+	run.start = time.Now()
+	defer run.logUsage()
 	return run.serve(w, eligible)
 }
 

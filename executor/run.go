@@ -39,6 +39,13 @@ type run struct {
 	repl      *caddy.Replacer
 
 	attempts int
+
+	// what the client got, for the usage event
+	start     time.Time
+	firstByte time.Duration
+	status    int
+	served    *auth.Credential
+	usage     *usageReader
 }
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
@@ -94,6 +101,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			if aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
 				// an unknown item of the client's; a request that names no
 				// model (a model lookup) blocks nothing
+				rn.answered(aw, c)
 				return aw.release()
 			}
 			until := rn.fail(c, outcome)
@@ -102,6 +110,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			}
 			rn.logAttempt(c, aw.failStatus, nil, "failing over")
 			held, connErr = aw, nil
+			rn.served = c
 			continue
 		}
 		if err != nil {
@@ -113,10 +122,11 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		return nil
 	}
 	if held != nil {
+		rn.answered(held, rn.served)
 		return held.release()
 	}
 	if connErr != nil {
-		return WriteError(w, rn.route.Family, &ClientError{
+		return rn.writeError(w, &ClientError{
 			Status:  http.StatusBadGateway,
 			Code:    CodeUpstreamUnreachable,
 			Message: fmt.Sprintf("the %s upstream for model %q could not be reached", providersOf(eligible), rn.model),
@@ -125,10 +135,63 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	return rn.unavailable(w, eligible)
 }
 
+// answered notes the answer the client is about to get from c, and taps
+// its body for token usage.
+func (rn *run) answered(aw *attemptWriter, c *auth.Credential) {
+	rn.status, rn.served = aw.status, c
+	rn.firstByte = time.Since(rn.start)
+	rn.usage = newUsageReader(rn.route.Family, rn.route.Endpoint, isEventStream(aw.header))
+	aw.tap = rn.usage
+}
+
+// writeError answers with the gateway's own error.
+func (rn *run) writeError(w http.ResponseWriter, ce *ClientError) error {
+	rn.status = ce.Status
+	return WriteError(w, rn.route.Family, ce)
+}
+
+// logUsage writes the request's usage event: who asked, what served it,
+// how it went and what it cost. Never a secret.
+func (rn *run) logUsage() {
+	l := rn.e.opts.UsageLogger
+	if l == nil {
+		return
+	}
+	ce := l.Check(zapcore.InfoLevel, "request")
+	if ce == nil {
+		return
+	}
+	var u Usage
+	if rn.usage != nil {
+		u = rn.usage.Usage()
+	}
+	credential, provider := "", ""
+	if rn.served != nil {
+		credential, provider = rn.served.Name, string(rn.served.Provider)
+	}
+	ce.Write(
+		zap.String("client", rn.principal),
+		zap.String("provider", provider),
+		zap.String("model", rn.model),
+		zap.String("credential", credential),
+		zap.Int("status", rn.status),
+		zap.Int("attempts", rn.attempts),
+		zap.Duration("latency", time.Since(rn.start)),
+		zap.Duration("ttfb", rn.firstByte),
+		zap.Int64("input_tokens", u.Input),
+		zap.Int64("output_tokens", u.Output),
+		zap.Int64("cache_read_tokens", u.CacheRead),
+		zap.Int64("cache_creation_tokens", u.CacheCreation),
+	)
+}
+
 // try runs one attempt of c and settles a stream that ended while held.
 func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decision) (*attemptWriter, *attemptCredential, error) {
 	aw := newAttemptWriter(w, true)
-	aw.onHeader = func(status int, _ http.Header) { rn.recordCommitted(c, d, status) }
+	aw.onHeader = func(status int, _ http.Header) {
+		rn.recordCommitted(c, d, status)
+		rn.answered(aw, c)
+	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
 	err := rn.attempt(aw, ac)
@@ -220,7 +283,7 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 		}
 	}
 	if !cooling.IsZero() {
-		return WriteError(w, rn.route.Family, &ClientError{
+		return rn.writeError(w, &ClientError{
 			Status:     http.StatusTooManyRequests,
 			Code:       CodeModelCooldown,
 			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
@@ -235,7 +298,7 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 	if !other.IsZero() {
 		ce.RetryAfter = other.Sub(pool.Now())
 	}
-	return WriteError(w, rn.route.Family, ce)
+	return rn.writeError(w, ce)
 }
 
 // earliest is the earlier of two times, a zero time counting as none.
