@@ -477,49 +477,28 @@ func stringField(key, legacy, nested string, p func(*AuthFile) *string) authFiel
 }
 
 func boolField(key string, p func(*AuthFile) *bool) authField {
-	return authField{
-		key: key,
-		decode: func(f *AuthFile, raw json.RawMessage) error {
-			v, err := decodeBool(raw)
-			if err != nil {
-				return err
-			}
-			*p(f) = v
-			return nil
-		},
-		same: func(a, b *AuthFile) bool { return *p(a) == *p(b) },
-		encode: func(f *AuthFile, _ json.RawMessage) (json.RawMessage, bool) {
-			return json.RawMessage(strconv.FormatBool(*p(f))), true
-		},
-	}
+	return scalarField(key, p, decodeBool, strconv.FormatBool)
 }
 
 func optBoolField(key string, p func(*AuthFile) **bool) authField {
-	return authField{
-		key: key,
-		decode: func(f *AuthFile, raw json.RawMessage) error {
-			v, err := decodeBool(raw)
-			if err != nil {
-				return err
-			}
-			*p(f) = &v
-			return nil
-		},
-		same: func(a, b *AuthFile) bool { return ptrEqual(*p(a), *p(b)) },
-		encode: func(f *AuthFile, _ json.RawMessage) (json.RawMessage, bool) {
-			if *p(f) == nil {
-				return nil, false
-			}
-			return json.RawMessage(strconv.FormatBool(**p(f))), true
-		},
-	}
+	return optScalarField(key, p, decodeBool, strconv.FormatBool)
 }
 
 func intField(key string, p func(*AuthFile) *int) authField {
+	return scalarField(key, p, decodeInt, strconv.Itoa)
+}
+
+func optIntField(key string, p func(*AuthFile) **int) authField {
+	return optScalarField(key, p, decodeInt, strconv.Itoa)
+}
+
+// scalarField codes a plain JSON scalar field (a bool, an int).
+func scalarField[T comparable](key string, p func(*AuthFile) *T,
+	decode func(json.RawMessage) (T, error), format func(T) string) authField {
 	return authField{
 		key: key,
 		decode: func(f *AuthFile, raw json.RawMessage) error {
-			v, err := decodeInt(raw)
+			v, err := decode(raw)
 			if err != nil {
 				return err
 			}
@@ -528,16 +507,18 @@ func intField(key string, p func(*AuthFile) *int) authField {
 		},
 		same: func(a, b *AuthFile) bool { return *p(a) == *p(b) },
 		encode: func(f *AuthFile, _ json.RawMessage) (json.RawMessage, bool) {
-			return json.RawMessage(strconv.Itoa(*p(f))), true
+			return json.RawMessage(format(*p(f))), true
 		},
 	}
 }
 
-func optIntField(key string, p func(*AuthFile) **int) authField {
+// optScalarField codes a scalar field that may be absent (nil).
+func optScalarField[T comparable](key string, p func(*AuthFile) **T,
+	decode func(json.RawMessage) (T, error), format func(T) string) authField {
 	return authField{
 		key: key,
 		decode: func(f *AuthFile, raw json.RawMessage) error {
-			v, err := decodeInt(raw)
+			v, err := decode(raw)
 			if err != nil {
 				return err
 			}
@@ -549,7 +530,7 @@ func optIntField(key string, p func(*AuthFile) **int) authField {
 			if *p(f) == nil {
 				return nil, false
 			}
-			return json.RawMessage(strconv.Itoa(**p(f))), true
+			return json.RawMessage(format(**p(f))), true
 		},
 	}
 }
