@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,7 +56,13 @@ func TestUsageEventsCarryTheUpstreamsTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := g.do(http.MethodPost, tc.path, tc.header, tc.body)
 			require.Equal(t, http.StatusOK, res.StatusCode, body)
-			events := g.usageEvents()
+			// the event is logged once the handler returns, which can be
+			// just after the client has read the whole answer
+			var events []gjson.Result
+			require.Eventually(t, func() bool {
+				events = g.usageEvents()
+				return len(events) > i
+			}, 5*time.Second, 10*time.Millisecond)
 			require.Len(t, events, i+1)
 			e := events[i]
 			assert.Equal(t, "alice", e.Get("client").String())
