@@ -96,12 +96,16 @@ func TestClientFaultsAreReturnedAtOnce(t *testing.T) {
 	}
 }
 
-func TestLastFailureReachesClientWhenEveryCredentialFails(t *testing.T) {
+// When every credential a request tries answers 429, the client gets the
+// gateway's own cooldown error, not the last upstream's answer (whose body
+// and headers describe an upstream account).
+func TestEveryCredentialRateLimitedIsAnsweredByTheGateway(t *testing.T) {
 	g := startGateway(t, gatewayOptions{Handler: poolConfig})
 	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusTooManyRequests})
 	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode)
 	assert.Equal(t, "rate_limit_error", gjson.Get(body, "error.type").String(), body)
+	assert.Equal(t, "model_cooldown", gjson.Get(body, "error.code").String(), body)
 	assert.NotEmpty(t, res.Header.Get("Retry-After"), "a rate limit must say when to come back")
 	assert.Len(t, g.mock.Requests(), 2)
 

@@ -41,9 +41,17 @@ func claudeReq(model string) string {
 // window has passed, without a reload.
 func TestRateLimitStormAndRecovery(t *testing.T) {
 	g := startGateway(t, gatewayOptions{Handler: threeClaude})
-	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	// the credentials come back at different times: the client is told the
+	// nearest, already on the request that found them all out
+	g.mock.SetFault("key-c1", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "9"})
+	g.mock.SetFault("key-c2", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	g.mock.SetFault("key-c3", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "5"})
 	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
 	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, body)
+	assert.Equal(t, "model_cooldown", gjson.Get(body, "error.code").String(), body)
+	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After must always be sent")
+	assert.InDelta(t, 2, retry, 1)
 	assert.Len(t, g.mock.Requests(), 3, "all three credentials should have been tried")
 
 	for range 5 {
@@ -225,9 +233,11 @@ func TestMaxRetryIntervalWaitsForRecovery(t *testing.T) {
 func TestAuthUnavailableWhenBlockedForOtherReasons(t *testing.T) {
 	g := startGateway(t, gatewayOptions{Handler: threeClaude})
 	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusUnauthorized})
-	res, _ := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
-	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the last upstream answer is passed on")
+	// an upstream 401 passed on would tell the member their own key is bad
 	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Equal(t, "auth_unavailable", gjson.Get(body, "error.code").String(), body)
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
 	assert.Equal(t, "auth_unavailable", gjson.Get(body, "error.code").String(), body)
 	assert.Equal(t, "error", gjson.Get(body, "type").String(), "not in Anthropic's shape: %s", body)

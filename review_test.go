@@ -32,9 +32,9 @@ func TestClientAccountHeadersAreStripped(t *testing.T) {
 	assert.NotEqual(t, "br", r.Header.Get("Accept-Encoding"))
 }
 
-// A stream that opened with an error on the last attempt reaches the client
-// as it was, and the credential stays cooled: the released answer is not
-// taken for a success.
+// A stream that opened with an error on the last attempt is answered by the
+// gateway with a retryable error, and the credential stays cooled: the
+// failed answer is not taken for a success.
 func TestReleasedStreamErrorKeepsTheCooldown(t *testing.T) {
 	g := startGateway(t, gatewayOptions{Handler: `
 		client_key ` + clientKey + `
@@ -45,8 +45,9 @@ func TestReleasedStreamErrorKeepsTheCooldown(t *testing.T) {
 		}`})
 	g.mock.SetFault("*", mockupstream.Fault{StreamError: "overloaded_error"})
 	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
-	assert.Equal(t, http.StatusOK, res.StatusCode)
-	assert.Contains(t, body, "overloaded_error")
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Contains(t, gjson.Get(body, "error.message").String(), "failed", body)
+	assert.NotEmpty(t, res.Header.Get("Retry-After"))
 	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
 	assert.Len(t, g.mock.Requests(), 1, "the overloaded credential was not cooled")

@@ -73,9 +73,17 @@ func TestUpstreamKeysNeverInResponsesOrLogs(t *testing.T) {
 	record(g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody))
 	record(g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody))
 	record(g.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[]}`))
+	// OpenAI's 401 names the refused key masked, with its last four
+	// characters: that fragment must not reach the client either
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusUnauthorized})
+	res, body := g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[]}`)
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	record(res, body)
 	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusBadRequest})
 	record(g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[]}`))
 
+	assert.NotContains(t, seen.String(), "Incorrect API key", "an upstream's refusal of its key reached a client")
+	assert.NotContains(t, seen.String(), "****", "a masked upstream key reached a client")
 	assert.Empty(t, containsAny(seen.Bytes(), upstreamKeys...), "an upstream key reached a client")
 	logs := g.logs()
 	require.Contains(t, logs, "upstream roundtrip", "debug logs of reverse_proxy were not captured")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // heldBodyLimit caps how much of a held-back failure response is kept;
@@ -44,6 +45,9 @@ type attemptWriter struct {
 	// status, or for a stream that opened with an error, the status that
 	// error stands for.
 	failStatus int
+	// retryAt is when the credential of a held failure may be tried
+	// again; zero when unknown.
+	retryAt time.Time
 }
 
 func newAttemptWriter(w http.ResponseWriter, mayHold bool) *attemptWriter {

@@ -105,9 +105,11 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 				return aw.release()
 			}
 			until := rn.fail(c, outcome)
-			if aw.failStatus == http.StatusTooManyRequests && aw.header.Get("Retry-After") == "" && !until.IsZero() {
-				aw.header.Set("Retry-After", strconv.FormatInt(ceilSeconds(until.Sub(pool.Now())), 10))
+			if until.IsZero() && outcome.Hint.RetryAfter > 0 {
+				// a credential that does not cool still tells when to return
+				until = pool.Now().Add(outcome.Hint.RetryAfter)
 			}
+			aw.retryAt = until
 			rn.logAttempt(c, aw.failStatus, nil, "failing over")
 			held, connErr = aw, nil
 			rn.served = c
@@ -122,8 +124,10 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		return nil
 	}
 	if held != nil {
-		rn.answered(held, rn.served)
-		return held.release()
+		// the upstream's own failure is not passed on: its body may name
+		// the upstream account (OpenAI echoes a masked key), and a 401 of
+		// an upstream would read to the client as its own key refused
+		return rn.exhausted(w, tried, held)
 	}
 	if connErr != nil {
 		return rn.writeError(w, &ClientError{
@@ -295,11 +299,57 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 		Code:    CodeAuthUnavailable,
 		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
 	}
-	if !other.IsZero() {
-		ce.RetryAfter = other.Sub(pool.Now())
+	if wait := other.Sub(pool.Now()); !other.IsZero() && wait <= maxAnnouncedWait {
+		ce.RetryAfter = wait
 	}
 	return rn.writeError(w, ce)
 }
+
+// exhausted answers a request whose attempts all failed over, the last
+// one being last: 429 model_cooldown when every credential tried is
+// cooling, else 503 auth_unavailable, each with the nearest recovery of
+// those tried. A recovery further off than a day (a revoked credential)
+// is not announced.
+func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
+	pool := rn.v.pool
+	now := pool.Now()
+	rateLimited := last.failStatus == http.StatusTooManyRequests
+	soonest := last.retryAt
+	for _, c := range tried {
+		reason, until := pool.BlockedBy(c, rn.model)
+		if until.IsZero() {
+			continue
+		}
+		if reason != auth.BlockCooldown {
+			rateLimited = false
+		}
+		soonest = earliest(soonest, until)
+	}
+	ce := &ClientError{
+		Status:  http.StatusServiceUnavailable,
+		Code:    CodeAuthUnavailable,
+		Message: fmt.Sprintf("no %s credential could serve model %q now", providersOf(tried), rn.model),
+	}
+	switch {
+	case last.failStatus == http.StatusNotFound:
+		ce.Status, ce.Code = http.StatusNotFound, CodeModelNotSupported
+		ce.Message = fmt.Sprintf("the %s upstream does not know model %q", providersOf(tried), rn.model)
+	case last.failStatus >= 500 || last.failStatus == http.StatusRequestTimeout:
+		ce.Message = fmt.Sprintf("the %s upstream failed for model %q on every credential tried (status %d)", providersOf(tried), rn.model, last.failStatus)
+	case rateLimited:
+		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
+		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
+	}
+	if wait := soonest.Sub(now); !soonest.IsZero() && wait > 0 && wait <= maxAnnouncedWait {
+		ce.RetryAfter = wait
+	} else if rateLimited {
+		ce.RetryAfter = time.Second // a rate limit always says when to come back
+	}
+	return rn.writeError(w, ce)
+}
+
+// maxAnnouncedWait bounds the Retry-After the gateway sends.
+const maxAnnouncedWait = 24 * time.Hour
 
 // earliest is the earlier of two times, a zero time counting as none.
 func earliest(a, b time.Time) time.Time {

@@ -3,6 +3,7 @@ package mockupstream
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // anthropicErrorType is the Messages API error type for an HTTP status, per
@@ -193,6 +194,17 @@ func missingModelMessage(family string) string {
 }
 
 // defaultMessage is the message of a fault-programmed error.
+// faultMessage is the message of a programmed fault. OpenAI's 401 names the
+// key it refused, masked but with its first and last characters, as the
+// real API does: a gateway must not pass it on.
+func faultMessage(family string, status int, key string) string {
+	if family != familyAnthropic && family != familyGemini && status == http.StatusUnauthorized && len(key) > 8 {
+		return "Incorrect API key provided: " + key[:3] + strings.Repeat("*", len(key)-7) + key[len(key)-4:] +
+			". You can find your API key at https://platform.openai.com/account/api-keys."
+	}
+	return defaultMessage(family, status)
+}
+
 func defaultMessage(family string, status int) string {
 	switch family {
 	case familyAnthropic:

@@ -188,7 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
 		if f.Status != 0 {
-			c.fail(f.Status, defaultMessage(rt.family, f.Status))
+			c.fail(f.Status, faultMessage(rt.family, f.Status, c.key))
 			return
 		}
 		if f.Body != "" {
