@@ -264,10 +264,20 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *au
 	name := f.Name
 	ts := auth.NewTokenSource(provider, token, a.refresher, auth.TokenSourceOptions{
 		OnRefresh: func(t auth.Token) { a.persist(name, t) },
+		OnRevoked: func(reason string) { a.revoked(name, reason) },
 	})
 	ts.StartBackground(a.ctx)
 	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken, access: f.AccessToken}
 	return ts
+}
+
+// revoked takes the credentials of a file whose refresh token is dead out
+// of service and says so where an operator looks: until the file gets a
+// new login, no request is sent with it.
+func (a *authDir) revoked(name, reason string) {
+	a.logger.Error("oauth refresh token refused for good; the credential is disabled until its file gets a new login",
+		zap.String("file", name), zap.String("reason", reason))
+	a.health.RevokeSource(name, reason, time.Now())
 }
 
 // persist writes a refreshed token back to its file, keeping every other

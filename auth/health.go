@@ -1,6 +1,10 @@
 package auth
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+	"time"
+)
 
 // Health holds the per-model states of credentials independently of any
 // Pool. It is keyed by credential name and secret fingerprint: a credential
@@ -42,5 +46,29 @@ func (h *Health) ForgetSource(source string) {
 		if ch.source == source {
 			delete(h.byKey, key)
 		}
+	}
+}
+
+// RevokeSource disables every credential that came from the auth file
+// source, because the token endpoint refused its refresh token for good:
+// the reason shows in the credentials' state, and they stay out until a
+// new login replaces the file (ForgetSource). A background refresh finds
+// this out before any request trips on it.
+func (h *Health) RevokeSource(source, reason string, now time.Time) {
+	if source == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range h.byKey {
+		if ch.source != source {
+			continue
+		}
+		ch.mu.Lock()
+		if ch.whole == nil {
+			ch.whole = &ModelState{}
+		}
+		Policy{}.apply(ch.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: reason}, now)
+		ch.mu.Unlock()
 	}
 }

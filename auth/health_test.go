@@ -108,3 +108,40 @@ func TestSeparateHealthsAreIndependent(t *testing.T) {
 	ok, _ = p3.Available(p3.Get("a"), "m")
 	assert.True(t, ok)
 }
+
+// RevokeSource takes every credential of one auth file out, for every
+// model, with the reason kept; other files' credentials stay in, and a new
+// login (ForgetSource) brings them back.
+func TestHealthRevokeSource(t *testing.T) {
+	health := auth.NewHealth()
+	clk := newClock()
+	a, b, other := cred("a"), cred("b"), cred("other")
+	a.Source, b.Source, other.Source = "acct.json", "acct.json", "else.json"
+	p := rebuild(t, health, clk, a, b, other)
+
+	health.RevokeSource("acct.json", "invalid_grant: refresh token revoked", clk.Now())
+	for _, c := range []*auth.Credential{a, b} {
+		reason, _ := p.BlockedBy(c, "any-model")
+		assert.Equal(t, auth.BlockDisabled, reason, c.Name)
+		clk.Advance(24 * time.Hour)
+		ok, _ := p.Available(c, "another-model")
+		assert.False(t, ok, "a revoked credential came back by itself: %s", c.Name)
+	}
+	ok, _ := p.Available(other, "any-model")
+	assert.True(t, ok)
+	var found bool
+	for _, s := range p.Snapshot() {
+		if s.Name == "a" {
+			found = true
+			require.NotNil(t, s.Whole)
+			assert.Contains(t, s.Whole.LastError.Message, "invalid_grant", "the reason is not visible")
+			assert.Equal(t, auth.StatusDisabled, s.Status)
+		}
+	}
+	assert.True(t, found)
+
+	health.ForgetSource("acct.json")
+	p = rebuild(t, health, clk, cred("a"))
+	ok, _ = p.Available(p.Get("a"), "any-model")
+	assert.True(t, ok)
+}
