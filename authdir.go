@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -182,6 +183,14 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 		}
 		base.BaseURL = u
 	}
+	if f.ProxyURL != "" {
+		u, err := auth.ParseProxyURL(f.ProxyURL)
+		if err != nil {
+			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+			return nil
+		}
+		base.ProxyURL = u
+	}
 	if len(f.Headers) > 0 {
 		base.Headers = make(map[string][]string, len(f.Headers))
 		for k, v := range f.Headers {
@@ -218,7 +227,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 	if f.APIKey != "" && f.AccessToken == "" {
 		base.APIKey = f.APIKey
 	} else if f.AccessToken != "" || f.RefreshToken != "" {
-		base.OAuth = a.tokenSource(f, provider)
+		base.OAuth = a.tokenSource(f, provider, base.ProxyURL)
 	} else {
 		a.logger.Error("skipping auth file without a key or token", zap.String("file", f.Name))
 		return nil
@@ -244,7 +253,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 
 // tokenSource returns the file's token source, building it when the file
 // is new or brings another refresh token. Callers hold a.mu.
-func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *auth.TokenSource {
+func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider, proxy *url.URL) *auth.TokenSource {
 	token := auth.Token{
 		AccessToken:  f.AccessToken,
 		RefreshToken: f.RefreshToken,
@@ -262,13 +271,37 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider) *au
 		return ft.source
 	}
 	name := f.Name
-	ts := auth.NewTokenSource(provider, token, a.refresher, auth.TokenSourceOptions{
+	ts := auth.NewTokenSource(provider, token, refresherVia(a.refresher, proxy), auth.TokenSourceOptions{
 		OnRefresh: func(t auth.Token) { a.persist(name, t) },
 		OnRevoked: func(reason string) { a.revoked(name, reason) },
 	})
 	ts.StartBackground(a.ctx)
 	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken, access: f.AccessToken}
 	return ts
+}
+
+// refresherVia is r with its token requests sent through proxy, the
+// account's own egress; r itself when proxy is nil.
+func refresherVia(r *auth.Refresher, proxy *url.URL) *auth.Refresher {
+	if proxy == nil {
+		return r
+	}
+	base := http.DefaultTransport
+	if r.Client != nil && r.Client.Transport != nil {
+		base = r.Client.Transport
+	}
+	tr, ok := base.(*http.Transport)
+	if !ok {
+		return r
+	}
+	tr = tr.Clone()
+	tr.Proxy = http.ProxyURL(proxy)
+	out := *r
+	out.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	if r.Client != nil {
+		out.Client.Timeout = r.Client.Timeout
+	}
+	return &out
 }
 
 // revoked takes the credentials of a file whose refresh token is dead out

@@ -281,6 +281,15 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 					return c, d.Errf("credential %s: %v", c.Name, err)
 				}
 			}
+		case "proxy_url":
+			if err := oneArg(d, &c.ProxyURL); err != nil {
+				return c, err
+			}
+			if !strings.Contains(c.ProxyURL, "{") {
+				if _, err := auth.ParseProxyURL(c.ProxyURL); err != nil {
+					return c, d.Errf("credential %s: %v", c.Name, err)
+				}
+			}
 		case "priority":
 			var raw string
 			if err := oneArg(d, &raw); err != nil {

@@ -66,6 +66,11 @@ type Credential struct {
 	// credential. Values may use {env.*} placeholders. Default: none.
 	Headers http.Header `json:"headers,omitempty"`
 
+	// ProxyURL sends the credential's upstream requests through this
+	// egress proxy (http://, https://, socks5:// or socks5h://, user
+	// info allowed). Default: the transport's network_proxy, else none.
+	ProxyURL string `json:"proxy_url,omitempty"`
+
 	// Disabled takes the credential out of the pool. Default: false.
 	Disabled bool `json:"disabled,omitempty"`
 
@@ -114,6 +119,11 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		out.BaseURL = u
 	} else if provider.DefaultBaseURL() == "" {
 		return nil, fmt.Errorf("credential %s: provider %s requires base_url", c.Name, provider)
+	}
+	if c.ProxyURL != "" {
+		if out.ProxyURL, err = auth.ParseProxyURL(repl.ReplaceKnown(c.ProxyURL, "")); err != nil {
+			return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+		}
 	}
 	if len(c.Headers) > 0 {
 		out.Headers = make(http.Header, len(c.Headers))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -83,6 +85,42 @@ type Credential struct {
 	// Source is the auth file the credential came from, "" for one from
 	// the config.
 	Source string
+
+	// ProxyURL is the egress proxy of the credential's upstream requests
+	// and token refreshes (http, https, socks5 or socks5h); nil leaves
+	// through the transport's own.
+	ProxyURL *url.URL
+}
+
+// ParseProxyURL reads an egress proxy URL: http, https, socks5 or socks5h,
+// with a host, and user info if the proxy wants it.
+func ParseProxyURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid proxy_url: %v", redactURLError(err))
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("invalid proxy_url: scheme must be http, https, socks5 or socks5h, got %q", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("invalid proxy_url: missing host")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("invalid proxy_url: must not carry a path, query or fragment")
+	}
+	return u, nil
+}
+
+// redactURLError keeps the reason of a URL parse error without the URL,
+// which may hold a proxy password.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // AllowsModel reports whether the credential may serve model. An empty model

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
@@ -24,6 +27,59 @@ func init() {
 // hands to other handlers.
 type Transport struct {
 	reverseproxy.HTTPTransport
+
+	proxied *proxiedTransports
+}
+
+// proxiedTransports are clones of the transport that leave through a
+// credential's own egress proxy, one per proxy URL.
+type proxiedTransports struct {
+	mu    sync.Mutex
+	byURL map[string]*http.Transport
+}
+
+// Provision sets up Caddy's HTTP transport.
+func (t *Transport) Provision(ctx caddy.Context) error {
+	t.proxied = &proxiedTransports{byURL: make(map[string]*http.Transport)}
+	return t.HTTPTransport.Provision(ctx)
+}
+
+// Cleanup closes the idle connections of every transport.
+func (t *Transport) Cleanup() error {
+	if t.proxied != nil {
+		t.proxied.mu.Lock()
+		for _, tr := range t.proxied.byURL {
+			tr.CloseIdleConnections()
+		}
+		t.proxied.mu.Unlock()
+	}
+	return t.HTTPTransport.Cleanup()
+}
+
+// caddyProxyVar is the request variable through which Caddy's HTTP
+// transport learns that a request is dialled to a proxy.
+const caddyProxyVar = "reverse_proxy.proxy"
+
+// credentialProxy marks that variable as set for a credential's proxy.
+type credentialProxy struct{ url *url.URL }
+
+// via returns the transport that sends through proxy.
+func (t *Transport) via(proxy *url.URL) *http.Transport {
+	key := proxy.String()
+	t.proxied.mu.Lock()
+	defer t.proxied.mu.Unlock()
+	tr := t.proxied.byURL[key]
+	if tr == nil {
+		tr = t.HTTPTransport.Transport.Clone()
+		tr.Proxy = func(req *http.Request) (*url.URL, error) {
+			// Caddy's dialer dials the upstream's address itself unless
+			// the request's vars say a proxy is in the way
+			caddyhttp.SetVar(req.Context(), caddyProxyVar, credentialProxy{proxy})
+			return proxy, nil
+		}
+		t.proxied.byURL[key] = tr
+	}
+	return tr
 }
 
 // CaddyModule returns the Caddy module information.
@@ -71,6 +127,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.WithContext(req.Context())
 	out.Header = req.Header.Clone()
 	injectCredential(out.Header, a.cred, secret)
+	if a.cred.ProxyURL != nil && t.proxied != nil && t.HTTPTransport.Transport != nil {
+		t.HTTPTransport.SetScheme(out)
+		return t.via(a.cred.ProxyURL).RoundTrip(out)
+	}
+	if _, ours := caddyhttp.GetVar(out.Context(), caddyProxyVar).(credentialProxy); ours {
+		// an earlier attempt of this request went through a credential's
+		// proxy; this one goes direct (or through the transport's own)
+		caddyhttp.SetVar(out.Context(), caddyProxyVar, nil)
+	}
 	return t.HTTPTransport.RoundTrip(out)
 }
 
