@@ -61,6 +61,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        disabled
 //	        disable_cooling
 //	    }
+//	    management {
+//	        path <path>
+//	        key <key>|sha256:<hex>
+//	        allow_remote on|off
+//	    }
 //	    transport {
 //	        <reverse_proxy http transport options>
 //	    }
@@ -221,6 +226,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Credentials = append(h.Credentials, c)
 
+		case "management":
+			if h.Management != nil {
+				return d.Err("management already specified")
+			}
+			m, err := unmarshalManagement(d)
+			if err != nil {
+				return err
+			}
+			h.Management = m
+
 		case "transport":
 			if h.Transport != nil {
 				return d.Err("transport already specified")
@@ -364,6 +379,47 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 		return c, d.Errf("credential %s (line %d): provider openai-compatible needs a base_url", c.Name, line)
 	}
 	return c, nil
+}
+
+// unmarshalManagement parses a management block; d is on "management".
+func unmarshalManagement(d *caddyfile.Dispenser) (*ManagementConfig, error) {
+	m := new(ManagementConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "path":
+			if err := oneArg(d, &m.Path); err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(m.Path, "/") || strings.TrimSuffix(m.Path, "/") == "" {
+				return nil, d.Errf("management path must start with / and not be /, got %q", m.Path)
+			}
+		case "key":
+			var key string
+			if err := oneArg(d, &key); err != nil {
+				return nil, err
+			}
+			if hash, ok := strings.CutPrefix(key, "sha256:"); ok {
+				if raw, err := hex.DecodeString(hash); err != nil || len(raw) != sha256.Size {
+					return nil, d.Errf("management key sha256: must be 64 hex digits")
+				}
+				m.KeySHA256 = hash
+			} else {
+				m.Key = key
+			}
+		case "allow_remote":
+			on, err := onOff(d, "allow_remote")
+			if err != nil {
+				return nil, err
+			}
+			m.AllowRemote = on
+		default:
+			return nil, d.Errf("unrecognized management subdirective %q", d.Val())
+		}
+	}
+	return m, nil
 }
 
 // onOff reads one on|off argument.

@@ -76,6 +76,16 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
 		{"transport twice", "cliproxy {\n\ttransport {\n\t}\n\ttransport {\n\t}\n}", "transport already specified", 4},
 		{"transport with argument", "cliproxy {\n\ttransport http {\n\t}\n}", "wrong argument count", 2},
+		{"management with argument", "cliproxy {\n\tmanagement on {\n\t}\n}", "wrong argument count", 2},
+		{"management twice", "cliproxy {\n\tmanagement\n\tmanagement\n}", "management already specified", 3},
+		{"management unknown subdirective", "cliproxy {\n\tmanagement {\n\t\tpassword x\n\t}\n}", `unrecognized management subdirective "password"`, 3},
+		{"management path without slash", "cliproxy {\n\tmanagement {\n\t\tpath v0/management\n\t}\n}", "management path must start with /", 3},
+		{"management path root", "cliproxy {\n\tmanagement {\n\t\tpath /\n\t}\n}", "management path must start with / and not be /", 3},
+		{"management path missing", "cliproxy {\n\tmanagement {\n\t\tpath\n\t}\n}", "wrong argument count", 3},
+		{"management key missing", "cliproxy {\n\tmanagement {\n\t\tkey\n\t}\n}", "wrong argument count", 3},
+		{"management key two args", "cliproxy {\n\tmanagement {\n\t\tkey a b\n\t}\n}", "wrong argument count", 3},
+		{"management key bad hash", "cliproxy {\n\tmanagement {\n\t\tkey sha256:zz\n\t}\n}", "64 hex digits", 3},
+		{"management allow_remote yes", "cliproxy {\n\tmanagement {\n\t\tallow_remote yes\n\t}\n}", `allow_remote must be on or off, got "yes"`, 3},
 		{"bad transport option", "cliproxy {\n\ttransport {\n\t\tdial_timeout soon\n\t}\n}", "bad timeout value", 3},
 	}
 	for _, tc := range cases {
@@ -124,6 +134,11 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 		disabled
 		disable_cooling
 	}
+	management {
+		path /admin/gw/
+		key {env.MGMT_KEY}
+		allow_remote on
+	}
 	transport {
 		dial_timeout 5s
 	}
@@ -158,4 +173,15 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.True(t, c.Disabled)
 	assert.True(t, c.DisableCooling)
 	assert.JSONEq(t, `{"dial_timeout":5000000000}`, string(h.Transport))
+	assert.Equal(t, &ManagementConfig{Path: "/admin/gw/", Key: "{env.MGMT_KEY}", AllowRemote: true}, h.Management)
+}
+
+func TestCaddyfileManagementDefaultsAndHash(t *testing.T) {
+	h, err := parse(t, "cliproxy {\n\tmanagement\n}")
+	require.NoError(t, err)
+	assert.Equal(t, &ManagementConfig{}, h.Management, "a bare management block takes every default")
+	hash := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	h, err = parse(t, "cliproxy {\n\tmanagement {\n\t\tkey sha256:"+hash+"\n\t\tallow_remote off\n\t}\n}")
+	require.NoError(t, err)
+	assert.Equal(t, &ManagementConfig{KeySHA256: hash}, h.Management)
 }

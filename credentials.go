@@ -187,7 +187,7 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 			creds = append(creds, c)
 		}
 	}
-	pool, err := auth.NewPoolWithHealth(creds, h.state.health, h.policy)
+	pool, err := auth.NewPoolWithHealth(h.state.withOverrides(creds), h.state.health, h.policy)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,6 +20,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -116,6 +118,11 @@ type Handler struct {
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
 
+	// Management mounts the management API on this site under its path
+	// (see docs/management.md). It is always on Caddy's admin endpoint
+	// under /cliproxy/. Default: not mounted on the site.
+	Management *ManagementConfig `json:"management,omitempty"`
+
 	// Transport configures the connections to upstreams with the options
 	// of reverse_proxy's http transport (timeouts, egress proxy, TLS
 	// settings, ...). Default: reverse_proxy's defaults, TLS for https
@@ -124,6 +131,10 @@ type Handler struct {
 
 	keys        *access.KeySet
 	state       *poolState
+	strategy    string // canonical, as configured
+	selector    *switchSelector
+	reloadMu    *sync.Mutex // serializes pool rebuilds
+	guard       *management.Guard
 	authDir     *authDir
 	authDirKey  string
 	configCreds []*auth.Credential
@@ -154,6 +165,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.reloadMu = new(sync.Mutex)
 	if h.MaxAttempts == 0 {
 		h.MaxAttempts = DefaultMaxAttempts
 	}
@@ -204,17 +216,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	canonical, err := selector.NormalizeStrategy(h.Strategy)
+	if h.strategy, err = selector.NormalizeStrategy(h.Strategy); err != nil {
+		return fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	sel, err := state.strategy(state.effectiveStrategy(h.strategy))
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
 	}
-	sel, err := state.strategy(canonical)
-	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
-	}
+	h.selector = newSwitchSelector(sel)
 	var affinity *selector.Affinity
 	if h.SessionAffinity {
-		affinity = &selector.Affinity{Next: sel, Bindings: state.bindings}
+		affinity = &selector.Affinity{Next: h.selector, Bindings: state.bindings}
+	}
+	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
+		return fmt.Errorf("provisioning cliproxy: %w", err)
 	}
 	plain, tlsProxy, err := h.loadProxies(ctx)
 	if err != nil {
@@ -222,7 +237,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.exec, err = executor.New(executor.Options{
 		Pool:              pool,
-		Selector:          sel,
+		Selector:          h.selector,
 		Affinity:          affinity,
 		SeparateSubagents: h.SubagentAffinity == SubagentSeparate,
 		Proxy:             plain,
@@ -232,14 +247,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
+		OnUsage:           state.recordUsage,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
 	}
 	if h.authDir != nil {
-		h.authDir.subscribe(h, h.reloadPool)
+		h.authDir.subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
 		h.logCredentials(pool, "credentials loaded")
 	}
+	state.register(h)
 	return nil
 }
 
@@ -253,18 +270,22 @@ func (h *Handler) logCredentials(pool *auth.Pool, msg string) {
 	h.logger.Info(msg, zap.Strings("credentials", names))
 }
 
-// reloadPool rebuilds the pool when the auth directory changed; requests
-// under way finish with the pool they started with.
-func (h *Handler) reloadPool() {
+// reloadPool rebuilds the pool when the auth directory changed or an
+// operator enabled or disabled a credential; requests under way finish
+// with the pool they started with. Rebuilds are serialized, so the last
+// one sees the latest files and overrides.
+func (h *Handler) reloadPool(msg string) {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
 	pool, err := h.buildPool()
 	if err == nil {
 		err = h.exec.SetPool(pool)
 	}
 	if err != nil {
-		h.logger.Error("reloading credentials from auth_dir", zap.Error(err))
+		h.logger.Error("reloading credentials", zap.Error(err))
 		return
 	}
-	h.logCredentials(pool, "credentials reloaded from auth_dir")
+	h.logCredentials(pool, msg)
 }
 
 // Validate checks the options that need no provisioning to judge.
@@ -277,6 +298,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 {
 		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval and max_retry_interval must not be negative")
+	}
+	if err := h.Management.validate(); err != nil {
+		return err
 	}
 	if h.SessionAffinityTTL < 0 {
 		return fmt.Errorf("session_affinity_ttl must not be negative")
@@ -291,6 +315,12 @@ func (h *Handler) Validate() error {
 
 // ServeHTTP authenticates the client and serves the request from the pool.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.guard != nil {
+		if rel, ok := h.Management.under(r.URL.Path); ok {
+			h.serveManagement(w, r, rel)
+			return nil
+		}
+	}
 	route, ok := executor.Resolve(r)
 	if !ok {
 		return next.ServeHTTP(w, r)
@@ -314,6 +344,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
+	if h.state != nil {
+		h.state.unregister(h)
+	}
 	if h.authDir != nil {
 		h.authDir.unsubscribe(h)
 		h.state.releaseAuthDir(h.authDirKey)

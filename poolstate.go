@@ -3,6 +3,7 @@ package cliproxy
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
@@ -19,16 +22,25 @@ import (
 // both hold a reference and the state lives on as long as either does.
 var pools = caddy.NewUsagePool()
 
-// poolState is what a reload must not lose: cooldowns, session bindings
-// and the strategies' cursors.
+// poolState is what a reload must not lose: cooldowns, session bindings,
+// the strategies' cursors, usage totals, what operators changed through
+// the management API, and the management lockouts.
 type poolState struct {
 	health   *auth.Health
 	bindings *session.Cache
+	usage    *management.UsageStats
+	lockout  *management.Lockout
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
 	authDirs   map[string]*authDir          // by absolute directory
 	authRefs   map[string]int               // handlers using each
+	handlers   []*Handler                   // provisioned, not cleaned up; oldest first
+	disabled   map[string]bool              // operator overrides, by credential name
+	// strategyOverride is the strategy an operator chose through the
+	// management API in place of strategyBase, the configured one; a
+	// config whose strategy differs from strategyBase ends the override.
+	strategyOverride, strategyBase string
 }
 
 // Destruct stops the binding sweeper, the auth directory watchers and the
@@ -104,6 +116,72 @@ func (s *poolState) strategy(canonical string) (selector.Selector, error) {
 	return sel, nil
 }
 
+// register makes h one of the handlers the management API acts on.
+func (s *poolState) register(h *Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers = append(s.handlers, h)
+}
+
+// unregister ends what register began.
+func (s *poolState) unregister(h *Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers = slices.DeleteFunc(s.handlers, func(x *Handler) bool { return x == h })
+}
+
+// current returns the handlers of the pool, newest first.
+func (s *poolState) current() []*Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.handlers)
+	slices.Reverse(out)
+	return out
+}
+
+// effectiveStrategy is the strategy a handler configured with configured
+// uses: an operator's choice as long as the config's strategy is the one
+// it replaced.
+func (s *poolState) effectiveStrategy(configured string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.strategyOverride != "" {
+		if s.strategyBase == configured {
+			return s.strategyOverride
+		}
+		s.strategyOverride, s.strategyBase = "", ""
+	}
+	return configured
+}
+
+// withOverrides returns creds with the operator's enable/disable applied,
+// copying the credentials it changes.
+func (s *poolState) withOverrides(creds []*auth.Credential) []*auth.Credential {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.disabled) == 0 {
+		return creds
+	}
+	for i, c := range creds {
+		if d, ok := s.disabled[c.Name]; ok && d != c.Disabled {
+			cp := *c
+			cp.Disabled = d
+			creds[i] = &cp
+		}
+	}
+	return creds
+}
+
+// recordUsage adds a finished request to the usage totals.
+func (s *poolState) recordUsage(ev executor.UsageEvent) {
+	s.usage.Record(ev.Credential, ev.Client, ev.Status, management.Tokens{
+		Input:         ev.Tokens.Input,
+		Output:        ev.Tokens.Output,
+		CacheRead:     ev.Tokens.CacheRead,
+		CacheCreation: ev.Tokens.CacheCreation,
+	})
+}
+
 // loadPoolState returns the shared state of the pool called name, with the
 // session TTL set to ttl.
 func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
@@ -114,6 +192,9 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 			strategies: make(map[string]selector.Selector),
 			authDirs:   make(map[string]*authDir),
 			authRefs:   make(map[string]int),
+			usage:      management.NewUsageStats(),
+			lockout:    &management.Lockout{},
+			disabled:   make(map[string]bool),
 		}, nil
 	})
 	if err != nil {

@@ -469,6 +469,11 @@ func isAuthFileName(name string) bool {
 		strings.EqualFold(name[len(name)-len(".json"):], ".json")
 }
 
+// CheckFileName reports whether name can be a credential file of a
+// [FileStore]: a name ending in .json, directly in the directory (no path
+// separator, no ".."), not a dotfile.
+func CheckFileName(name string) error { return checkFileName(name) }
+
 // checkFileName rejects a name that is not a credential file directly in
 // the directory.
 func checkFileName(name string) error {

@@ -144,6 +144,33 @@ func (p *Pool) State(c *Credential, model string) (ModelState, bool) {
 	return out, true
 }
 
+// Reset lifts what the upstream imposed on c: its state for model, or with
+// model "" every state it has, the credential-wide one included (a
+// revocation too; an operator's Disabled is not a state and stays). It
+// reports how many states it cleared.
+func (p *Pool) Reset(c *Credential, model string) int {
+	h := p.health[c]
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if model != "" {
+		if _, ok := h.models[model]; !ok {
+			return 0
+		}
+		delete(h.models, model)
+		return 1
+	}
+	n := len(h.models)
+	clear(h.models)
+	if h.whole != nil {
+		h.whole = nil
+		n++
+	}
+	return n
+}
+
 // RecordSuccess clears c's failures for model and any credential-wide
 // block: a success proves the account serves again (a probe that came
 // through, or a request that was already under way).

@@ -11,7 +11,11 @@ type CredentialSnapshot struct {
 	Priority    int      `json:"priority"`
 	Weight      int      `json:"weight"`
 	Group       string   `json:"group,omitempty"`
-	Disabled    bool     `json:"disabled"`
+	// Email names the account of an OAuth credential.
+	Email string `json:"email,omitempty"`
+	// Source is the auth file the credential came from, "" for config.
+	Source   string `json:"source,omitempty"`
+	Disabled bool   `json:"disabled"`
 	// Status aggregates the states: disabled; cooldown or blocked when the
 	// whole credential is out; degraded when some models are; else
 	// available.
@@ -45,6 +49,8 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 		Priority:    c.Priority,
 		Weight:      c.Weight,
 		Group:       c.Group,
+		Email:       c.Email,
+		Source:      c.Source,
 		Disabled:    c.Disabled,
 		Status:      StatusAvailable,
 	}

@@ -207,3 +207,30 @@ func TestSnapshotJSON(t *testing.T) {
 	assert.Equal(t, "disabled", out[4]["status"])
 	assert.False(t, strings.Contains(string(js), "nextProbe"), "an unexported field leaked")
 }
+
+// An operator's reset lifts one model's block, or every block of the
+// credential, the credential-wide one included; the others keep theirs.
+func TestResetLiftsBlocks(t *testing.T) {
+	p, _ := snapshotPool(t)
+	b := p.Get("b-degraded")
+	ok, _ := p.Available(b, "gpt-5")
+	require.False(t, ok)
+	assert.Equal(t, 0, p.Reset(b, "o3"), "a model without a state clears nothing")
+	assert.Equal(t, 1, p.Reset(b, "gpt-5"))
+	ok, _ = p.Available(b, "gpt-5")
+	assert.True(t, ok, "the reset model serves again")
+	_, kept := p.State(b, "gpt-4o")
+	assert.True(t, kept, "another model's state is not reset with ?model=")
+
+	c := p.Get("c-whole")
+	ok, _ = p.Available(c, "o3")
+	require.False(t, ok, "a credential-wide block covers every model")
+	assert.Equal(t, 1, p.Reset(c, ""), "the credential-wide state")
+	ok, _ = p.Available(c, "gpt-5")
+	assert.True(t, ok)
+	assert.Equal(t, auth.StatusAvailable, findSnapshot(t, p.Snapshot(), "c-whole").Status)
+
+	d := p.Get("d-wholeother")
+	ok, _ = p.Available(d, "gpt-5")
+	assert.False(t, ok, "a reset of one credential leaves the others blocked")
+}

@@ -56,6 +56,10 @@ type Options struct {
 	// pool: client, provider, model, credential, status, attempts,
 	// latency, time to first byte and tokens.
 	UsageLogger *zap.Logger
+	// OnUsage, when set, is called with the usage event of every request
+	// served from the pool, before it is logged (e.g. to keep totals).
+	// It runs on the request's goroutine and must be quick.
+	OnUsage func(UsageEvent)
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 }

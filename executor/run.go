@@ -154,38 +154,75 @@ func (rn *run) writeError(w http.ResponseWriter, ce *ClientError) error {
 	return WriteError(w, rn.route.Family, ce)
 }
 
-// logUsage writes the request's usage event: who asked, what served it,
-// how it went and what it cost. Never a secret.
+// UsageEvent is what one request served from the pool cost and how it went.
+// It holds names only, never a secret.
+type UsageEvent struct {
+	// Client is the member's principal name.
+	Client string
+	// Provider and Credential name what served the answer; both are ""
+	// when no credential answered (e.g. every one was cooling).
+	Provider, Credential string
+	Model                string
+	// Status is the status the client got.
+	Status   int
+	Attempts int
+	Latency  time.Duration
+	// TTFB is when the answer's first byte was ready for the client.
+	TTFB   time.Duration
+	Tokens Usage
+}
+
+// usageEvent is the request's usage event.
+func (rn *run) usageEvent() UsageEvent {
+	ev := UsageEvent{
+		Client:   rn.principal,
+		Model:    rn.model,
+		Status:   rn.status,
+		Attempts: rn.attempts,
+		Latency:  time.Since(rn.start),
+		TTFB:     rn.firstByte,
+	}
+	if rn.usage != nil {
+		ev.Tokens = rn.usage.Usage()
+	}
+	if rn.served != nil {
+		ev.Credential, ev.Provider = rn.served.Name, string(rn.served.Provider)
+	}
+	return ev
+}
+
+// logUsage hands the request's usage event to OnUsage and writes it to
+// the usage logger: who asked, what served it, how it went and what it
+// cost. Never a secret.
 func (rn *run) logUsage() {
-	l := rn.e.opts.UsageLogger
-	if l == nil {
+	l, on := rn.e.opts.UsageLogger, rn.e.opts.OnUsage
+	var ce *zapcore.CheckedEntry
+	if l != nil {
+		ce = l.Check(zapcore.InfoLevel, "request")
+	}
+	if ce == nil && on == nil {
 		return
 	}
-	ce := l.Check(zapcore.InfoLevel, "request")
+	ev := rn.usageEvent()
+	if on != nil {
+		on(ev)
+	}
 	if ce == nil {
 		return
 	}
-	var u Usage
-	if rn.usage != nil {
-		u = rn.usage.Usage()
-	}
-	credential, provider := "", ""
-	if rn.served != nil {
-		credential, provider = rn.served.Name, string(rn.served.Provider)
-	}
 	ce.Write(
-		zap.String("client", rn.principal),
-		zap.String("provider", provider),
-		zap.String("model", rn.model),
-		zap.String("credential", credential),
-		zap.Int("status", rn.status),
-		zap.Int("attempts", rn.attempts),
-		zap.Duration("latency", time.Since(rn.start)),
-		zap.Duration("ttfb", rn.firstByte),
-		zap.Int64("input_tokens", u.Input),
-		zap.Int64("output_tokens", u.Output),
-		zap.Int64("cache_read_tokens", u.CacheRead),
-		zap.Int64("cache_creation_tokens", u.CacheCreation),
+		zap.String("client", ev.Client),
+		zap.String("provider", ev.Provider),
+		zap.String("model", ev.Model),
+		zap.String("credential", ev.Credential),
+		zap.Int("status", ev.Status),
+		zap.Int("attempts", ev.Attempts),
+		zap.Duration("latency", ev.Latency),
+		zap.Duration("ttfb", ev.TTFB),
+		zap.Int64("input_tokens", ev.Tokens.Input),
+		zap.Int64("output_tokens", ev.Tokens.Output),
+		zap.Int64("cache_read_tokens", ev.Tokens.CacheRead),
+		zap.Int64("cache_creation_tokens", ev.Tokens.CacheCreation),
 	)
 }
 

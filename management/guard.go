@@ -1,0 +1,230 @@
+package management
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The defaults of a Lockout.
+const (
+	DefaultMaxFailures     = 5
+	DefaultLockoutDuration = 30 * time.Minute
+
+	// maxLockoutEntries bounds the addresses a Lockout remembers, so a
+	// flood of addresses cannot grow memory without end.
+	maxLockoutEntries = 16384
+)
+
+// Lockout counts failed attempts per client address and locks an address
+// out once it failed MaxFailures times within Duration, for Duration. IPv6
+// addresses are counted by their /64, which one client usually owns
+// whole. Safe for concurrent use.
+type Lockout struct {
+	// MaxFailures is how many failures lock an address. Default: 5.
+	MaxFailures int
+	// Duration is how long a lock lasts, and how long a failure counts.
+	// Default: 30m.
+	Duration time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	byAddr map[netip.Addr]*failures
+}
+
+type failures struct {
+	count  int
+	last   time.Time // of the last failure
+	locked time.Time // until when; zero if not locked
+}
+
+func (l *Lockout) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Lockout) max() int {
+	if l.MaxFailures > 0 {
+		return l.MaxFailures
+	}
+	return DefaultMaxFailures
+}
+
+func (l *Lockout) duration() time.Duration {
+	if l.Duration > 0 {
+		return l.Duration
+	}
+	return DefaultLockoutDuration
+}
+
+// lockKey is the unit a lock applies to.
+func lockKey(addr netip.Addr) netip.Addr {
+	addr = addr.Unmap()
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return addr
+}
+
+// Locked reports until when addr is locked out, if it is.
+func (l *Lockout) Locked(addr netip.Addr) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.byAddr[lockKey(addr)]
+	if f == nil || !l.now().Before(f.locked) {
+		return time.Time{}, false
+	}
+	return f.locked, true
+}
+
+// Fail records a failed attempt of addr and returns until when addr is now
+// locked out (zero if it is not).
+func (l *Lockout) Fail(addr netip.Addr) time.Time {
+	now := l.now()
+	key := lockKey(addr)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr == nil {
+		l.byAddr = make(map[netip.Addr]*failures)
+	}
+	f := l.byAddr[key]
+	if f == nil {
+		if len(l.byAddr) >= maxLockoutEntries && !l.pruneLocked(now) {
+			// every remembered address is locked: nothing may be
+			// forgotten to make room, so this one is not counted
+			return time.Time{}
+		}
+		f = new(failures)
+		l.byAddr[key] = f
+	}
+	if now.Sub(f.last) >= l.duration() || (!f.locked.IsZero() && !now.Before(f.locked)) {
+		// old failures and ended locks count no more
+		f.count, f.locked = 0, time.Time{}
+	}
+	f.count++
+	f.last = now
+	if f.count >= l.max() {
+		f.locked = now.Add(l.duration())
+	}
+	return f.locked
+}
+
+// Succeed forgets addr's failures.
+func (l *Lockout) Succeed(addr netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.byAddr, lockKey(addr))
+}
+
+// pruneLocked forgets addresses whose failures no longer count, or else
+// the unlocked one that failed longest ago, and reports whether it made
+// room.
+func (l *Lockout) pruneLocked(now time.Time) bool {
+	var oldest netip.Addr
+	var oldestAt time.Time
+	for k, f := range l.byAddr {
+		if now.Before(f.locked) {
+			continue
+		}
+		if now.Sub(f.last) >= l.duration() || !f.locked.IsZero() {
+			delete(l.byAddr, k)
+			continue
+		}
+		if oldestAt.IsZero() || f.last.Before(oldestAt) {
+			oldest, oldestAt = k, f.last
+		}
+	}
+	if len(l.byAddr) < maxLockoutEntries {
+		return true
+	}
+	if !oldestAt.IsZero() {
+		delete(l.byAddr, oldest)
+		return true
+	}
+	return false
+}
+
+// Guard decides who may use the API mounted on a site: a client must
+// present the key (or, from loopback only, the runtime password) and must
+// connect from loopback unless AllowRemote is set; repeated wrong secrets
+// lock the address out. Secrets are kept as SHA-256 hashes and compared in
+// constant time.
+type Guard struct {
+	key, password       [sha256.Size]byte
+	hasKey, hasPassword bool
+	allowRemote         bool
+	lockout             *Lockout
+}
+
+// NewGuard builds a guard. keyHash is the SHA-256 of the key (nil: no
+// key); password, when not empty, is accepted from loopback clients only;
+// lockout counts the failures (nil: a Lockout with the defaults).
+func NewGuard(keyHash []byte, password string, allowRemote bool, lockout *Lockout) *Guard {
+	g := &Guard{allowRemote: allowRemote, lockout: lockout}
+	if len(keyHash) == sha256.Size {
+		copy(g.key[:], keyHash)
+		g.hasKey = true
+	}
+	if password != "" {
+		g.password = sha256.Sum256([]byte(password))
+		g.hasPassword = true
+	}
+	if g.lockout == nil {
+		g.lockout = &Lockout{}
+	}
+	return g
+}
+
+// PresentedKey is the secret a request presents: an Authorization Bearer
+// token, else the X-Management-Key header.
+func PresentedKey(r *http.Request) string {
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(r.Header.Get("X-Management-Key"))
+}
+
+// Check admits or refuses a request from client that presents secret. A
+// refused remote client, a locked-out address and a request without any
+// secret are not counted as failures; a wrong secret is.
+func (g *Guard) Check(client netip.Addr, secret string) *Error {
+	client = client.Unmap()
+	local := client.IsLoopback()
+	if !local && !g.allowRemote {
+		return newError(http.StatusForbidden, CodeRemoteRefused, "the management API accepts only local clients here")
+	}
+	if until, locked := g.lockout.Locked(client); locked {
+		return lockedOut(until, g.lockout.now())
+	}
+	if secret == "" {
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "a management key is required (Authorization: Bearer <key> or X-Management-Key)")
+	}
+	sum := sha256.Sum256([]byte(secret))
+	ok := g.hasKey && subtle.ConstantTimeCompare(sum[:], g.key[:]) == 1
+	if !ok && local && g.hasPassword {
+		ok = subtle.ConstantTimeCompare(sum[:], g.password[:]) == 1
+	}
+	if !ok {
+		if until := g.lockout.Fail(client); !until.IsZero() {
+			return lockedOut(until, g.lockout.now())
+		}
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "invalid management key")
+	}
+	g.lockout.Succeed(client)
+	return nil
+}
+
+func lockedOut(until, now time.Time) *Error {
+	e := newError(http.StatusForbidden, CodeLockedOut, "too many failed attempts from this address; try again later")
+	e.RetryAfter = until.Sub(now)
+	return e
+}
