@@ -406,4 +406,3 @@ func setStrategy(w http.ResponseWriter, r *http.Request, b Backend) error {
 	}
 	return strategy(w, b)
 }
-
