@@ -31,7 +31,7 @@ type ManagementConfig struct {
 	Path string `json:"path,omitempty"`
 
 	// Key is the secret clients present as "Authorization: Bearer <key>"
-	// or "X-Management-Key: <key>", or a placeholder such as {env.X}
+	// (a header Caddy's access log redacts), or a placeholder such as {env.X}
 	// resolved at provision (so it stays out of the autosaved config).
 	// Without a key (here or in KeySHA256), only the runtime password of
 	// CLIPROXY_MANAGEMENT_PASSWORD is accepted. Default: none.

@@ -125,32 +125,25 @@ func (l *Lockout) Succeed(addr netip.Addr) {
 	delete(l.byAddr, lockKey(addr))
 }
 
-// pruneLocked forgets addresses whose failures no longer count, or else
-// the unlocked one that failed longest ago, and reports whether it made
-// room.
+// pruneLocked forgets addresses whose failures no longer count and, if
+// that frees nothing, a quarter of the unlocked ones (in the map's random
+// order), so room is made in one pass per many insertions. Locked
+// addresses are never forgotten early. It reports whether there is room.
 func (l *Lockout) pruneLocked(now time.Time) bool {
-	var oldest netip.Addr
-	var oldestAt time.Time
 	for k, f := range l.byAddr {
-		if now.Before(f.locked) {
-			continue
-		}
-		if now.Sub(f.last) >= l.duration() || !f.locked.IsZero() {
+		if !now.Before(f.locked) && (now.Sub(f.last) >= l.duration() || !f.locked.IsZero()) {
 			delete(l.byAddr, k)
-			continue
-		}
-		if oldestAt.IsZero() || f.last.Before(oldestAt) {
-			oldest, oldestAt = k, f.last
 		}
 	}
-	if len(l.byAddr) < maxLockoutEntries {
-		return true
+	for k, f := range l.byAddr {
+		if len(l.byAddr) < maxLockoutEntries*3/4 {
+			break
+		}
+		if !now.Before(f.locked) {
+			delete(l.byAddr, k)
+		}
 	}
-	if !oldestAt.IsZero() {
-		delete(l.byAddr, oldest)
-		return true
-	}
-	return false
+	return len(l.byAddr) < maxLockoutEntries
 }
 
 // Guard decides who may use the API mounted on a site: a client must
@@ -184,13 +177,12 @@ func NewGuard(keyHash []byte, password string, allowRemote bool, lockout *Lockou
 	return g
 }
 
-// PresentedKey is the secret a request presents: an Authorization Bearer
-// token, else the X-Management-Key header.
+// PresentedKey is the secret a request presents as an Authorization Bearer
+// token. No other header is read: Caddy's access log redacts Authorization
+// and would record any other header in clear.
 func PresentedKey(r *http.Request) string {
-	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return strings.TrimSpace(v)
-	}
-	return strings.TrimSpace(r.Header.Get("X-Management-Key"))
+	v, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(v)
 }
 
 // Check admits or refuses a request from client that presents secret. A
@@ -206,7 +198,7 @@ func (g *Guard) Check(client netip.Addr, secret string) *Error {
 		return lockedOut(until, g.lockout.now())
 	}
 	if secret == "" {
-		return newError(http.StatusUnauthorized, CodeUnauthorized, "a management key is required (Authorization: Bearer <key> or X-Management-Key)")
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "a management key is required (Authorization: Bearer <key>)")
 	}
 	sum := sha256.Sum256([]byte(secret))
 	ok := g.hasKey && subtle.ConstantTimeCompare(sum[:], g.key[:]) == 1
