@@ -298,12 +298,31 @@ func TestManagementAdminSessionsStrategyUsage(t *testing.T) {
 	a := api.credential("claude-a")
 	assert.Equal(t, usage.Get("credentials.claude-a.requests").Int(), a.Get("usage.requests").Int(), "credentials show their usage")
 
+	// a request every credential refuses counts as an error of its member
+	for _, k := range []string{claudeKeyA, claudeKeyB} {
+		g.mock.SetFault(k, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "600"})
+	}
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"refused"}]}`)
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, body)
+	require.Eventually(t, func() bool {
+		usage = api.ok(http.MethodGet, "usage", "")
+		return usage.Get("members.alice.requests").Int() == int64(requests+1)
+	}, 5*time.Second, 20*time.Millisecond, "usage: %s", usage.Raw)
+	assert.Equal(t, int64(1), usage.Get("members.alice.errors").Int())
+	assert.Equal(t, int64(1), usage.Get("total.errors").Int())
+	assert.Equal(t, wantIn, usage.Get("total.tokens.input").Int(), "a refusal costs no tokens")
+
 	api.noSecrets(append(upstreamKeys, clientKey)...)
 }
 
 func TestManagementAuthFiles(t *testing.T) {
 	dir := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tauth_dir " + dir + "\n"})
+	// token endpoints that answer nothing: no refresh is due, and none
+	// may reach a real provider
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tauth_dir " + dir + `
+		oauth_token_url claude http://127.0.0.1:9/token
+		oauth_token_url google http://127.0.0.1:9/token
+`})
 	t.Cleanup(func() { unloadConfig(t) })
 	api := g.adminAPI()
 	const fileKey = "sk-ant-file-zzzz-secret"
@@ -355,7 +374,24 @@ func TestManagementAuthFiles(t *testing.T) {
 	}, 5*time.Second, 50*time.Millisecond, "a deleted file's credential stayed")
 	api.fails(http.MethodDelete, "auth-files/claude-zed.json", "", http.StatusNotFound, "auth_file_not_found")
 
-	api.noSecrets(append(upstreamKeys, clientKey, fileKey)...)
+	// OAuth accounts: tokens never show, and a Code Assist file's
+	// per-project credentials (named <file>/<project>) are managed by name
+	const access, refresh = "sk-ant-oat01-access-zzzz-secret", "sk-ant-ort01-refresh-zzzz-secret"
+	const gAccess, gRefresh = "ya29.google-access-zzzz-secret", "1//google-refresh-zzzz-secret"
+	expiry := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	api.ok(http.MethodPut, "auth-files/claude-oauth.json", `{"type":"claude","email":"o@example.com","access_token":"`+access+`","refresh_token":"`+refresh+`","expired":"`+expiry+`"}`)
+	api.ok(http.MethodPut, "auth-files/gem.json", `{"type":"gemini-cli","email":"g@example.com","project_id":"p1,p2","token":{"access_token":"`+gAccess+`","refresh_token":"`+gRefresh+`","expiry":"`+expiry+`"}}`)
+	require.Eventually(t, func() bool {
+		names := api.ok(http.MethodGet, "credentials", "").Get("credentials.#.name").String()
+		return strings.Contains(names, `"claude-oauth"`) && strings.Contains(names, `"gem/p2"`)
+	}, 5*time.Second, 50*time.Millisecond, "the OAuth files were not loaded")
+	assert.Equal(t, "gem", api.credential("gem/p1").Get("group").String())
+	api.ok(http.MethodPost, "credentials/gem/p1/disable", "")
+	assert.Equal(t, "disabled", api.credential("gem/p1").Get("status").String())
+	assert.Equal(t, "available", api.credential("gem/p2").Get("status").String(), "one project disabled, not the account")
+	assert.Equal(t, int64(0), api.ok(http.MethodPost, "credentials/gem/p2/reset", "").Get("cleared").Int())
+
+	api.noSecrets(append(upstreamKeys, clientKey, fileKey, access, refresh, gAccess, gRefresh)...)
 }
 
 func TestManagementAuthFilesNeedAnAuthDir(t *testing.T) {
