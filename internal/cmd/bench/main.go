@@ -1,0 +1,261 @@
+// Command bench measures cliproxy against plain Caddy in one run: it
+// starts a fast mock Claude upstream, then for every workload and
+// concurrency a plain Caddy (reverse_proxy with a static upstream key) and
+// a Caddy with cliproxy (8 credentials, session affinity on, 64 sessions),
+// drives the same load through each with the same load generator, and
+// prints requests/s, p50/p99 latency, time to first byte and peak RSS with
+// the ratio cliproxy/plain. A last test holds 2,000 streams open through
+// each Caddy and compares their memory. It writes the table as Markdown,
+// the figures as JSON and a chart of latency against concurrency as SVG.
+//
+//	go build -o caddy ./cmd/caddy
+//	go run ./internal/cmd/bench -caddy ./caddy -out .cache/bench
+//
+// scripts/bench.sh does both. Each Caddy is started afresh for each
+// measurement, so its peak RSS (VmHWM) is that measurement's alone.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is what one run measures.
+type config struct {
+	Caddy       string
+	Out         string
+	Warmup      time.Duration
+	Measure     time.Duration
+	Concurrency []int
+	Workloads   []workloadSpec
+	Sessions    int
+	Credentials int
+	Streams     int
+	// Profile, when set, saves CPU profiles of both Caddys for this
+	// cell ("50KB/64") and heap profiles with the streams open.
+	Profile string
+}
+
+type workloadSpec struct {
+	Name string
+	Size int
+}
+
+var defaultWorkloads = []workloadSpec{{"50KB", 50 << 10}, {"1MB", 1 << 20}}
+
+func main() {
+	cfg := config{}
+	var conc, workloads string
+	flag.StringVar(&cfg.Caddy, "caddy", "", "the caddy binary to test (go build ./cmd/caddy)")
+	flag.StringVar(&cfg.Out, "out", ".cache/bench", "folder for the table, the chart, the figures, the Caddy logs and profiles")
+	flag.DurationVar(&cfg.Warmup, "warmup", time.Second, "load before each measurement that is not counted")
+	flag.DurationVar(&cfg.Measure, "duration", 5*time.Second, "length of each measurement")
+	flag.StringVar(&conc, "concurrency", "1,16,64,256", "concurrent clients, comma separated")
+	flag.StringVar(&workloads, "workloads", "50KB,1MB", "request bodies: 50KB (Claude Code) and/or 1MB (long conversation)")
+	flag.IntVar(&cfg.Sessions, "sessions", 64, "distinct conversations")
+	flag.IntVar(&cfg.Credentials, "credentials", 8, "cliproxy credentials")
+	flag.IntVar(&cfg.Streams, "streams", 2000, "open streams in the memory test (0 skips it)")
+	flag.StringVar(&cfg.Profile, "profile", "", `save pprof profiles of both Caddys for one cell, e.g. "50KB/64"`)
+	flag.Parse()
+
+	var err error
+	if cfg.Concurrency, err = parseInts(conc); err == nil {
+		cfg.Workloads, err = parseWorkloads(workloads)
+	}
+	if err == nil && cfg.Caddy == "" {
+		err = errors.New("-caddy is required")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("parsing concurrency %q: want positive integers", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseWorkloads(s string) ([]workloadSpec, error) {
+	var out []workloadSpec
+	for _, f := range strings.Split(s, ",") {
+		found := false
+		for _, w := range defaultWorkloads {
+			if strings.EqualFold(strings.TrimSpace(f), w.Name) {
+				out, found = append(out, w), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("parsing workloads: unknown workload %q (want 50KB or 1MB)", f)
+		}
+	}
+	return out, nil
+}
+
+// run measures everything cfg asks for, prints progress to log and the
+// table to out, and writes the files into cfg.Out.
+func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
+	bin, err := filepath.Abs(cfg.Caddy)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "cliproxy-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	for _, name := range []string{plainName, cliproxyName} {
+		_ = os.Remove(filepath.Join(cfg.Out, name+".log"))
+	}
+
+	m := newMock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	upstream := ln.Addr().String()
+
+	rep := &report{
+		Machine:     machine(),
+		Command:     strings.Join(os.Args, " "),
+		Sessions:    cfg.Sessions,
+		Credentials: cfg.Credentials,
+		AnswerBytes: m.answerSize(),
+		Warmup:      cfg.Warmup,
+		Measure:     cfg.Measure,
+		Started:     time.Now().UTC(),
+	}
+	workloads := make(map[string]workload)
+	for _, ws := range cfg.Workloads {
+		workloads[ws.Name] = newWorkload(ws.Name, ws.Size, cfg.Sessions)
+	}
+	for _, ws := range cfg.Workloads {
+		w := workloads[ws.Name]
+		for _, c := range cfg.Concurrency {
+			cellName := ws.Name + "/" + strconv.Itoa(c)
+			for _, name := range []string{plainName, cliproxyName} {
+				p, err := startCaddy(ctx, bin, dir, cfg.Out, name, upstream, cfg.Credentials)
+				if err != nil {
+					return nil, err
+				}
+				profDone := make(chan error, 1)
+				if cfg.Profile == cellName {
+					go func() {
+						time.Sleep(cfg.Warmup)
+						secs := max(1, int(cfg.Measure/time.Second))
+						profDone <- p.saveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), filepath.Join(cfg.Out, fmt.Sprintf("%s-%s-c%d.cpu.pprof", name, ws.Name, c)))
+					}()
+				} else {
+					profDone <- nil
+				}
+				lr := drive(ctx, p.site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
+				perr := <-profDone
+				if cfg.Profile == cellName && perr == nil {
+					perr = p.saveProfile(ctx, "allocs", filepath.Join(cfg.Out, fmt.Sprintf("%s-%s-c%d.allocs.pprof", name, ws.Name, c)))
+				}
+				mem, merr := readMemory(p.cmd.Process.Pid)
+				p.stop()
+				if err := errors.Join(perr, merr, ctx.Err()); err != nil {
+					return nil, err
+				}
+				rep.Cells = append(rep.Cells, newCell(ws.Name, w.size(), c, name, lr, mem, m.distinctKeys()))
+				fmt.Fprintf(log, "%-8s %-5s c=%-4d %8.0f req/s  p50 %s  errors %d\n", name, ws.Name, c,
+					float64(lr.Requests)/lr.Elapsed.Seconds(), ms(quantile(lr.samples, 0.5, latencyOf)), lr.Errors)
+			}
+		}
+	}
+	if cfg.Streams > 0 {
+		w, ok := workloads["50KB"]
+		if !ok {
+			w = newWorkload("50KB", 50<<10, cfg.Sessions)
+		}
+		for _, name := range []string{plainName, cliproxyName} {
+			p, err := startCaddy(ctx, bin, dir, cfg.Out, name, upstream, cfg.Credentials)
+			if err != nil {
+				return nil, err
+			}
+			heap := ""
+			if cfg.Profile != "" {
+				heap = filepath.Join(cfg.Out, name+"-streams.heap.pprof")
+			}
+			sr, err := openStreams(ctx, p, m, w, cfg.Streams, heap)
+			p.stop()
+			if err != nil {
+				return nil, err
+			}
+			rep.Streams = append(rep.Streams, sr)
+			fmt.Fprintf(log, "%-8s %d open streams: RSS %s, peak %s, errors %d\n", name, sr.Streams, mib(sr.RSS), mib(sr.Peak), sr.Errors)
+		}
+	}
+	rep.Finished = time.Now().UTC()
+
+	table := rep.markdown()
+	if _, err := io.WriteString(out, table); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(table), 0o644); err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Out, "results.json"), js, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Out, "latency.svg"), []byte(rep.svg()), 0o644); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// machine describes where the run happened.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load average at start " + strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s %s/%s%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}
