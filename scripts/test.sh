@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the pinned real clients (Claude Code,
 # Gemini CLI, Codex CLI) into .cache/clients, then runs every Go test with
-# the race detector. With CI=true, a test whose component is missing fails
-# instead of skipping.
+# the race detector and every micro-benchmark once. With CI=true, a test
+# whose component is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-clients.sh
 go vet ./...
 go test -race -count=1 "$@" ./...
+# the micro-benchmarks run once each, so they keep compiling and working;
+# their timings mean nothing here (docs/benchmarks.md)
+go test -count=1 -run '^$' -bench . -benchtime 1x ./selector ./session
