@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -37,24 +38,55 @@ func putBuffer(b *bytes.Buffer) {
 	bufferPool.Put(b)
 }
 
-// body is a request body held in memory for inspection and replay.
+// body is a request body held in memory for inspection and replay. Its
+// buffers come from a pool and go back to it once the request is done with
+// them and every attempt's reader has been closed: Go's transport may still
+// be reading a request body after RoundTrip returned (an upstream that
+// answered before reading it all), and a buffer reused before then would
+// send another request's bytes.
 type body struct {
 	// raw is what the client sent, forwarded unchanged to every attempt.
 	raw *bytes.Buffer
 	// decoded is raw without its Content-Encoding, for inspection only; it
 	// is raw itself when the body is not encoded.
 	decoded *bytes.Buffer
+
+	// refs counts the request's own hold plus one per reader not yet
+	// closed; the last one out pools the buffers.
+	refs     atomic.Int32
+	released bool
+	// rawBuf and decodedBuf keep the buffers for the last one out after
+	// release has cleared raw and decoded.
+	rawBuf, decodedBuf *bytes.Buffer
 }
 
-// release returns the inspection buffer to the pool. The raw buffer is
-// not pooled: Go's transport may still be reading a request body after
-// RoundTrip returned (an upstream that answered before reading it all), and
-// a reused buffer would send another request's bytes.
+func newBody(raw *bytes.Buffer) *body {
+	b := &body{raw: raw, decoded: raw, rawBuf: raw, decodedBuf: raw}
+	b.refs.Store(1)
+	return b
+}
+
+// release ends the request's hold on the body: bytes and inspect return
+// nil from then on, and the buffers go back to the pool when no attempt
+// reads them any more. It may be called more than once, and on nil.
 func (b *body) release() {
-	if b.decoded != b.raw {
-		putBuffer(b.decoded)
+	if b == nil || b.released {
+		return
 	}
+	b.released = true
 	b.raw, b.decoded = nil, nil
+	b.unref()
+}
+
+func (b *body) unref() {
+	if b.refs.Add(-1) != 0 {
+		return
+	}
+	if b.decodedBuf != b.rawBuf {
+		putBuffer(b.decodedBuf)
+	}
+	putBuffer(b.rawBuf)
+	b.rawBuf, b.decodedBuf = nil, nil
 }
 
 // bytes is the body as sent.
@@ -73,6 +105,49 @@ func (b *body) inspect() []byte {
 	return b.decoded.Bytes()
 }
 
+// reader returns a reader of the body as sent, for one attempt. The
+// buffers stay out of the pool until it is closed, which the transport
+// does once it is done with the request body.
+func (b *body) reader() io.ReadCloser {
+	b.refs.Add(1)
+	return &bodyReader{b: b, rest: b.bytes()}
+}
+
+// bodyReader reads a pooled body. Go's transport may close a request body
+// from another goroutine while it is still being read; the lock makes sure
+// no read copies from a buffer that has gone back to the pool.
+type bodyReader struct {
+	mu     sync.Mutex
+	b      *body
+	rest   []byte
+	closed bool
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if len(r.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+func (r *bodyReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed, r.rest = true, nil
+	r.b.unref()
+	return nil
+}
+
 // readBody reads r's body, at most limit bytes, and decodes a gzip or zstd
 // Content-Encoding into a second buffer, also capped at limit, so a small
 // compressed body cannot expand without bound.
@@ -80,29 +155,34 @@ func readBody(r *http.Request, limit int64) (*body, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
-	b := &body{raw: new(bytes.Buffer)}
+	raw := getBuffer()
 	if r.ContentLength > 0 {
-		b.raw.Grow(int(r.ContentLength))
+		// room for the read that finds the end, so a body of a declared
+		// length needs one buffer, not that buffer and its double
+		raw.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if r.Body != nil {
-		n, err := b.raw.ReadFrom(io.LimitReader(r.Body, limit+1))
+		n, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1))
 		if err != nil {
+			putBuffer(raw)
 			return nil, fmt.Errorf("reading request body: %w", err)
 		}
 		if n > limit {
+			putBuffer(raw)
 			return nil, errBodyTooLarge
 		}
 	}
-	b.decoded = b.raw
+	b := newBody(raw)
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if enc == "" || enc == "identity" || b.raw.Len() == 0 {
+	if enc == "" || enc == "identity" || raw.Len() == 0 {
 		return b, nil
 	}
-	decoded, err := decode(enc, b.raw.Bytes(), limit)
+	decoded, err := decode(enc, raw.Bytes(), limit)
 	if err != nil {
+		b.release()
 		return nil, err
 	}
-	b.decoded = decoded
+	b.decoded, b.decodedBuf = decoded, decoded
 	return b, nil
 }
 

@@ -211,3 +211,74 @@ func TestReadBodyReusedBuffersAreClean(t *testing.T) {
 		b3.release()
 	}
 }
+
+// An attempt's reader keeps the body's buffer out of the pool until the
+// transport closes it, even when the request has let the body go: a
+// reused buffer would send another request's bytes upstream.
+func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
+	data := bytes.Repeat([]byte("A"), 4096)
+	b, err := readBody(bodyRequest(data, "", false), 8192)
+	require.NoError(t, err)
+	rd := b.reader()
+	b.release()
+	assert.Nil(t, b.bytes())
+
+	// other requests take buffers from the pool and fill them meanwhile
+	for range 20 {
+		other, err := readBody(bodyRequest(bytes.Repeat([]byte("B"), 4096), "", false), 8192)
+		require.NoError(t, err)
+		defer other.release()
+	}
+	got, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	assert.Equal(t, data, got, "the attempt read bytes that are not its body")
+	require.NoError(t, rd.Close())
+	require.NoError(t, rd.Close(), "a second close")
+	_, err = rd.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
+}
+
+// Each attempt reads the whole body from the start.
+func TestBodyReadersReplay(t *testing.T) {
+	data := []byte(`{"model":"m","messages":[]}`)
+	b, err := readBody(bodyRequest(data, "", false), 1024)
+	require.NoError(t, err)
+	defer b.release()
+	for range 3 {
+		rd := b.reader()
+		got, err := io.ReadAll(rd)
+		require.NoError(t, err)
+		assert.Equal(t, data, got)
+		require.NoError(t, rd.Close())
+	}
+}
+
+// The transport may close a body from another goroutine while reading it;
+// with -race this proves the two do not touch the buffer at once.
+func TestBodyReaderCloseWhileReading(t *testing.T) {
+	b, err := readBody(bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), 1<<20)
+	require.NoError(t, err)
+	rd := b.reader()
+	b.release()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p := make([]byte, 512)
+		for {
+			if _, err := rd.Read(p); err != nil {
+				return
+			}
+		}
+	}()
+	require.NoError(t, rd.Close())
+	<-done
+}
+
+// A body of a declared length is read into one buffer of about its size.
+func TestReadBodyOneBufferForDeclaredLength(t *testing.T) {
+	data := bytes.Repeat([]byte("D"), 50<<10)
+	b, err := readBody(bodyRequest(data, "", false), 1<<20)
+	require.NoError(t, err)
+	defer b.release()
+	assert.Less(t, b.raw.Cap(), 2*len(data), "the buffer grew past its declared size")
+}

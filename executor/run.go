@@ -39,6 +39,7 @@ type run struct {
 	repl      *caddy.Replacer
 
 	attempts int
+	triedBuf [4]*auth.Credential // the tried credentials, without an allocation for most requests
 
 	// what the client got, for the usage event
 	start     time.Time
@@ -51,24 +52,21 @@ type run struct {
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	e := rn.e
 	pool := rn.v.pool
-	tried := make([]*auth.Credential, 0, e.opts.MaxAttempts)
+	tried := rn.triedBuf[:0]
 	key := rn.route.Family.String() + ":" + rn.model
 	var held *attemptWriter
 	var connErr error
 	waited := false
 	for rn.attempts < e.opts.MaxAttempts {
-		avail := rn.available(eligible, tried)
-		if len(avail) == 0 {
+		d := rn.pick(key, eligible, tried)
+		c := d.Credential
+		if c == nil {
+			// no untried credential is available
 			if waited || !rn.waitForRecovery(eligible, tried) {
 				break
 			}
 			waited = true
 			continue
-		}
-		d := rn.pick(key, avail, tried)
-		c := d.Credential
-		if c == nil {
-			break
 		}
 		if !pool.Claim(c, rn.model) {
 			// another request took this credential's probe
@@ -232,6 +230,9 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 	aw.onHeader = func(status int, _ http.Header) {
 		rn.recordCommitted(c, d, status)
 		rn.answered(aw, c)
+		// no later attempt replays the body: it goes back to the pool
+		// once the upstream has read it, not when a long stream ends
+		rn.body.release()
 	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
@@ -293,16 +294,25 @@ func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
 }
 
 // available returns the eligible credentials not yet tried that are not
-// blocked for the model.
+// blocked for the model: eligible itself, without an allocation, when that
+// is all of them.
 func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential {
-	out := make([]*auth.Credential, 0, len(eligible))
-	for _, c := range eligible {
-		if containsCred(tried, c) {
-			continue
+	var out []*auth.Credential
+	for i, c := range eligible {
+		ok := !containsCred(tried, c)
+		if ok {
+			ok, _ = rn.v.pool.Available(c, rn.model)
 		}
-		if ok, _ := rn.v.pool.Available(c, rn.model); ok {
+		switch {
+		case out != nil && ok:
 			out = append(out, c)
+		case out == nil && !ok:
+			out = make([]*auth.Credential, i, len(eligible))
+			copy(out, eligible[:i])
 		}
+	}
+	if out == nil {
+		return eligible
 	}
 	return out
 }
@@ -396,13 +406,16 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// pick chooses the credential of the next attempt among avail.
-func (rn *run) pick(key string, avail, tried []*auth.Credential) selector.Decision {
+// pick chooses the credential of the next attempt among the eligible
+// credentials that are available and not yet tried; nil when there is
+// none. A session whose home serves it costs no walk over the pool.
+func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Decision {
 	a := rn.e.opts.Affinity
 	if a == nil || rn.sess.Key == "" {
-		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, avail)}
+		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, rn.available(eligible, tried))}
 	}
-	return a.Pick(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
+	avail := func() []*auth.Credential { return rn.available(eligible, tried) }
+	return a.PickFrom(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
 		c := rn.v.pool.Get(name)
 		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
@@ -432,9 +445,8 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req.Header.Del("Accept-Encoding")
 	req = req.WithContext(withCredential(req.Context(), ac))
 	if rn.body != nil {
-		raw := rn.body.bytes()
-		req.Body = io.NopCloser(bytes.NewReader(raw))
-		req.ContentLength = int64(len(raw))
+		req.Body = rn.body.reader()
+		req.ContentLength = int64(len(rn.body.bytes()))
 	} else {
 		req.Body = http.NoBody
 		req.ContentLength = 0
@@ -475,6 +487,7 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 		inner = rn.body.inspect()
 	}
 	wrapped := codeAssistBody(rn.model, c.ProjectID, inner)
+	_ = req.Body.Close() // the pooled body is not sent; the envelope is
 	req.Body = io.NopCloser(bytes.NewReader(wrapped))
 	req.ContentLength = int64(len(wrapped))
 	req.Header.Del("Content-Encoding") // the envelope carries the decoded body

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 )
@@ -13,7 +14,22 @@ type view struct {
 	pool      *auth.Pool
 	endpoints map[*auth.Credential]endpoint
 	byFamily  map[Family][]*auth.Credential
+
+	// eligible lists by request kind, so a request does not walk the pool
+	// to find them; a view's credentials never change
+	mu    sync.RWMutex
+	lists map[eligibleKey][]*auth.Credential
 }
+
+// eligibleKey is what decides which credentials may serve a request.
+type eligibleKey struct {
+	family                     Family
+	endpoint, model, principal string
+}
+
+// maxEligibleLists bounds the remembered lists: clients choose the model
+// names. Past it, requests of new kinds work their list out each time.
+const maxEligibleLists = 1024
 
 func newView(p *auth.Pool) (*view, error) {
 	if p == nil {
@@ -23,6 +39,7 @@ func newView(p *auth.Pool) (*view, error) {
 		pool:      p,
 		endpoints: make(map[*auth.Credential]endpoint),
 		byFamily:  make(map[Family][]*auth.Credential),
+		lists:     make(map[eligibleKey][]*auth.Credential),
 	}
 	for _, c := range p.Credentials() {
 		ep, err := newEndpoint(c)
@@ -40,8 +57,26 @@ func newView(p *auth.Pool) (*view, error) {
 }
 
 // eligible returns the credentials that may serve route's model to
-// principal, whatever their health.
+// principal, whatever their health. The slice is shared: callers must not
+// modify it.
 func (v *view) eligible(route Route, model, principal string) []*auth.Credential {
+	k := eligibleKey{route.Family, route.Endpoint, model, principal}
+	v.mu.RLock()
+	list, ok := v.lists[k]
+	v.mu.RUnlock()
+	if ok {
+		return list
+	}
+	list = v.findEligible(route, model, principal)
+	v.mu.Lock()
+	if len(v.lists) < maxEligibleLists {
+		v.lists[k] = list
+	}
+	v.mu.Unlock()
+	return list
+}
+
+func (v *view) findEligible(route Route, model, principal string) []*auth.Credential {
 	all := v.byFamily[route.Family]
 	out := make([]*auth.Credential, 0, len(all))
 	for _, c := range all {

@@ -98,8 +98,16 @@ type Affinity struct {
 // (available, every tier, ordered by name); home reports on a bound
 // credential.
 func (a *Affinity) Pick(key string, s Session, candidates []*auth.Credential, home HomeFunc) Decision {
+	return a.PickFrom(key, s, func() []*auth.Credential { return candidates }, home)
+}
+
+// PickFrom is Pick for a caller whose list of available candidates costs
+// work to build: candidates is called only when the session has to be
+// placed (no binding, or a home that cannot serve), so a bound session's
+// request does no work that grows with the pool.
+func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Credential, home HomeFunc) Decision {
 	if s.Key == "" {
-		return Decision{Credential: a.Next.Pick(key, candidates), Outcome: NoSession}
+		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: NoSession}
 	}
 	inherited := false
 	name, ok := a.Bindings.GetAndRefresh(s.Key)
@@ -109,7 +117,7 @@ func (a *Affinity) Pick(key string, s Session, candidates []*auth.Credential, ho
 	}
 	if !ok {
 		a.misses.Add(1)
-		return Decision{Credential: a.Next.Pick(key, candidates), Bind: true, Outcome: Miss}
+		return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Miss}
 	}
 	c, usable, until := home(name)
 	if c != nil && usable {
@@ -119,10 +127,10 @@ func (a *Affinity) Pick(key string, s Session, candidates []*auth.Credential, ho
 	}
 	if c != nil && !until.IsZero() && until.Sub(a.now()) <= a.hold() {
 		a.detours.Add(1)
-		return Decision{Credential: a.Next.Pick(key, candidates), Outcome: Detour}
+		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: Detour}
 	}
 	a.rebinds.Add(1)
-	return Decision{Credential: a.Next.Pick(key, candidates), Bind: true, Outcome: Rebind}
+	return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Rebind}
 }
 
 // Succeeded records that c answered a request of s successfully; d is the

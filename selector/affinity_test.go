@@ -226,3 +226,31 @@ func TestAffinityConcurrentPicks(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A session whose home serves it never has the candidates listed: building
+// that list walks the pool, which a bound session's request must not pay.
+func TestAffinityPickFromListsCandidatesOnlyToPlace(t *testing.T) {
+	w := newWorld(creds("a", "b", "c")...)
+	a, _ := newAffinity(w, "round-robin")
+	listed := 0
+	list := func() []*auth.Credential { listed++; return w.available() }
+	s := selector.Session{Key: "s1"}
+
+	d := a.PickFrom("claude:m", s, list, w.home)
+	require.Equal(t, selector.Miss, d.Outcome)
+	a.Succeeded(s, d, d.Credential)
+	assert.Equal(t, 1, listed, "placing a session lists the candidates once")
+
+	for range 5 {
+		got := a.PickFrom("claude:m", s, list, w.home)
+		require.Equal(t, selector.Hit, got.Outcome)
+		assert.Equal(t, d.Credential, got.Credential)
+	}
+	assert.Equal(t, 1, listed, "a bound session's pick listed the candidates")
+
+	w.blocked[d.Credential.Name] = w.now.Add(time.Hour)
+	got := a.PickFrom("claude:m", s, list, w.home)
+	assert.Equal(t, selector.Rebind, got.Outcome)
+	assert.NotEqual(t, d.Credential, got.Credential)
+	assert.Equal(t, 2, listed, "a home that cannot serve lists the candidates to rebind")
+}
