@@ -40,6 +40,7 @@ func TestHarnessProducesTable(t *testing.T) {
 		Sessions:    16,
 		Credentials: 8,
 		Streams:     20,
+		Rounds:      2,
 	}
 	var table, progress bytes.Buffer
 	rep, err := run(context.Background(), cfg, &table, &progress)

@@ -12,7 +12,9 @@
 //	go run ./internal/cmd/bench -caddy ./caddy -out .cache/bench
 //
 // scripts/bench.sh does both. Each Caddy is started afresh for each
-// measurement, so its peak RSS (VmHWM) is that measurement's alone.
+// measurement, so its peak RSS (VmHWM) is that measurement's alone, and
+// each row is measured in rounds (default 2) that alternate which Caddy
+// goes first, so a shared machine's changing load favours neither.
 package main
 
 import (
@@ -45,6 +47,9 @@ type config struct {
 	Sessions    int
 	Credentials int
 	Streams     int
+	// Rounds is how often each row is measured, alternating which Caddy
+	// goes first; the rounds' requests are pooled.
+	Rounds int
 	// Profile, when set, saves CPU profiles of both Caddys for this
 	// cell ("50KB/64") and heap profiles with the streams open.
 	Profile string
@@ -63,11 +68,12 @@ func main() {
 	flag.StringVar(&cfg.Caddy, "caddy", "", "the caddy binary to test (go build ./cmd/caddy)")
 	flag.StringVar(&cfg.Out, "out", ".cache/bench", "folder for the table, the chart, the figures, the Caddy logs and profiles")
 	flag.DurationVar(&cfg.Warmup, "warmup", time.Second, "load before each measurement that is not counted")
-	flag.DurationVar(&cfg.Measure, "duration", 5*time.Second, "length of each measurement")
+	flag.DurationVar(&cfg.Measure, "duration", 4*time.Second, "length of each measurement")
 	flag.StringVar(&conc, "concurrency", "1,16,64,256", "concurrent clients, comma separated")
 	flag.StringVar(&workloads, "workloads", "50KB,1MB", "request bodies: 50KB (Claude Code) and/or 1MB (long conversation)")
 	flag.IntVar(&cfg.Sessions, "sessions", 64, "distinct conversations")
 	flag.IntVar(&cfg.Credentials, "credentials", 8, "cliproxy credentials")
+	flag.IntVar(&cfg.Rounds, "rounds", 2, "measurements of each row, alternating which Caddy goes first")
 	flag.IntVar(&cfg.Streams, "streams", 2000, "open streams in the memory test (0 skips it)")
 	flag.StringVar(&cfg.Profile, "profile", "", `save pprof profiles of both Caddys for one cell, e.g. "50KB/64"`)
 	flag.Parse()
@@ -75,6 +81,9 @@ func main() {
 	var err error
 	if cfg.Concurrency, err = parseInts(conc); err == nil {
 		cfg.Workloads, err = parseWorkloads(workloads)
+	}
+	if err == nil && cfg.Rounds < 1 {
+		err = errors.New("-rounds must be at least 1")
 	}
 	if err == nil && cfg.Caddy == "" {
 		err = errors.New("-caddy is required")
@@ -122,6 +131,7 @@ func parseWorkloads(s string) ([]workloadSpec, error) {
 // run measures everything cfg asks for, prints progress to log and the
 // table to out, and writes the files into cfg.Out.
 func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
+	cfg.Rounds = max(cfg.Rounds, 1)
 	bin, err := filepath.Abs(cfg.Caddy)
 	if err != nil {
 		return nil, err
@@ -156,6 +166,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 		AnswerBytes: m.answerSize(),
 		Warmup:      cfg.Warmup,
 		Measure:     cfg.Measure,
+		Rounds:      cfg.Rounds,
 		Started:     time.Now().UTC(),
 	}
 	workloads := make(map[string]workload)
@@ -166,34 +177,34 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 		w := workloads[ws.Name]
 		for _, c := range cfg.Concurrency {
 			cellName := ws.Name + "/" + strconv.Itoa(c)
+			got := map[string]*measured{}
+			for round := 0; round < cfg.Rounds; round++ {
+				// alternate who goes first, so a machine getting busier or
+				// quieter during a row does not favour one of them
+				order := []string{plainName, cliproxyName}
+				if round%2 == 1 {
+					order = []string{cliproxyName, plainName}
+				}
+				for _, name := range order {
+					profile := ""
+					if cfg.Profile == cellName && round == 0 {
+						profile = filepath.Join(cfg.Out, fmt.Sprintf("%s-%s-c%d", name, ws.Name, c))
+					}
+					mr, err := measureOnce(ctx, cfg, bin, dir, upstream, name, m, w, c, profile)
+					if err != nil {
+						return nil, err
+					}
+					fmt.Fprintf(log, "%-8s %-5s c=%-4d %8.0f req/s  p50 %s  errors %d\n", name, ws.Name, c,
+						float64(mr.load.Requests)/mr.load.Elapsed.Seconds(), ms(quantile(mr.load.samples, 0.5, latencyOf)), mr.load.Errors)
+					if prev := got[name]; prev != nil {
+						mr.add(prev)
+					}
+					got[name] = mr
+				}
+			}
 			for _, name := range []string{plainName, cliproxyName} {
-				p, err := startCaddy(ctx, bin, dir, cfg.Out, name, upstream, cfg.Credentials)
-				if err != nil {
-					return nil, err
-				}
-				profDone := make(chan error, 1)
-				if cfg.Profile == cellName {
-					go func() {
-						time.Sleep(cfg.Warmup)
-						secs := max(1, int(cfg.Measure/time.Second))
-						profDone <- p.saveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), filepath.Join(cfg.Out, fmt.Sprintf("%s-%s-c%d.cpu.pprof", name, ws.Name, c)))
-					}()
-				} else {
-					profDone <- nil
-				}
-				lr := drive(ctx, p.site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
-				perr := <-profDone
-				if cfg.Profile == cellName && perr == nil {
-					perr = p.saveProfile(ctx, "allocs", filepath.Join(cfg.Out, fmt.Sprintf("%s-%s-c%d.allocs.pprof", name, ws.Name, c)))
-				}
-				mem, merr := readMemory(p.cmd.Process.Pid)
-				p.stop()
-				if err := errors.Join(perr, merr, ctx.Err()); err != nil {
-					return nil, err
-				}
-				rep.Cells = append(rep.Cells, newCell(ws.Name, w.size(), c, name, lr, mem, m.distinctKeys()))
-				fmt.Fprintf(log, "%-8s %-5s c=%-4d %8.0f req/s  p50 %s  errors %d\n", name, ws.Name, c,
-					float64(lr.Requests)/lr.Elapsed.Seconds(), ms(quantile(lr.samples, 0.5, latencyOf)), lr.Errors)
+				mr := got[name]
+				rep.Cells = append(rep.Cells, newCell(ws.Name, w.size(), c, name, mr.load, mr.mem, mr.keys))
 			}
 		}
 	}
@@ -258,4 +269,54 @@ func machine() string {
 		load = ", load average at start " + strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return fmt.Sprintf("%d CPUs (%s), %s %s/%s%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}
+
+// measured is what one or more measurements of one Caddy in one row gave.
+type measured struct {
+	load loadResult
+	mem  memory
+	keys int
+}
+
+// add pools another round's measurement into m.
+func (m *measured) add(o *measured) {
+	m.load.Requests += o.load.Requests
+	m.load.Errors += o.load.Errors
+	m.load.Elapsed += o.load.Elapsed
+	m.load.samples = append(m.load.samples, o.load.samples...)
+	m.mem.Peak = max(m.mem.Peak, o.mem.Peak)
+	m.mem.RSS = max(m.mem.RSS, o.mem.RSS)
+	m.keys = max(m.keys, o.keys)
+}
+
+// measureOnce starts the Caddy called name afresh, drives w through it at
+// concurrency c, and stops it. With profile set it saves the Caddy's CPU
+// profile of the measurement and its allocations to profile+".cpu.pprof"
+// and ".allocs.pprof".
+func measureOnce(ctx context.Context, cfg config, bin, dir, upstream, name string, m *mock, w workload, c int, profile string) (*measured, error) {
+	p, err := startCaddy(ctx, bin, dir, cfg.Out, name, upstream, cfg.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	profDone := make(chan error, 1)
+	if profile != "" {
+		go func() {
+			time.Sleep(cfg.Warmup)
+			secs := max(1, int(cfg.Measure/time.Second))
+			profDone <- p.saveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), profile+".cpu.pprof")
+		}()
+	} else {
+		profDone <- nil
+	}
+	lr := drive(ctx, p.site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
+	perr := <-profDone
+	if profile != "" && perr == nil {
+		perr = p.saveProfile(ctx, "allocs", profile+".allocs.pprof")
+	}
+	mem, merr := readMemory(p.cmd.Process.Pid)
+	if err := errors.Join(perr, merr, ctx.Err()); err != nil {
+		return nil, err
+	}
+	return &measured{load: lr, mem: mem, keys: m.distinctKeys()}, nil
 }

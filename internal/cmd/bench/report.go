@@ -15,6 +15,7 @@ type report struct {
 	AnswerBytes int
 	Warmup      time.Duration
 	Measure     time.Duration
+	Rounds      int
 	Started     time.Time
 	Finished    time.Time
 	Cells       []cell
@@ -89,8 +90,8 @@ func ratio(a, b float64) string {
 // markdown is the run's table, memory test and goals.
 func (r *report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Machine: %s. %s → %s UTC. Mock answer: Claude SSE of %d bytes. cliproxy: %d credentials, session affinity on, %d sessions. Warmup %s, measured %s per row.\n\n",
-		r.Machine, r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"), r.AnswerBytes, r.Credentials, r.Sessions, r.Warmup, r.Measure)
+	fmt.Fprintf(&b, "Machine: %s. %s → %s UTC. Mock answer: Claude SSE of %d bytes. cliproxy: %d credentials, session affinity on, %d sessions. Warmup %s, measured %s per row and Caddy, %d round(s) alternating which Caddy goes first.\n\n",
+		r.Machine, r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"), r.AnswerBytes, r.Credentials, r.Sessions, r.Warmup, r.Measure, r.Rounds)
 	b.WriteString("| body | clients | Caddy | req/s | p50 | p99 | TTFB p50 | peak RSS | errors | upstream keys |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.pairs() {
