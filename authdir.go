@@ -171,6 +171,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 		Disabled:       f.Disabled,
 		Email:          f.Email,
 		Source:         f.Name,
+		Websockets:     f.Websockets,
 	}
 	if f.Weight != nil {
 		base.Weight = *f.Weight

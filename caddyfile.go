@@ -366,6 +366,12 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				return c, d.ArgErr()
 			}
 			c.DisableCooling = true
+		case "websockets":
+			on, err := onOff(d, "websockets")
+			if err != nil {
+				return c, err
+			}
+			c.Websockets = &on
 		default:
 			return c, d.Errf("unrecognized credential subdirective %q", d.Val())
 		}

@@ -77,6 +77,12 @@ type Credential struct {
 	// DisableCooling keeps the credential in rotation whatever the
 	// upstream answers. Default: false.
 	DisableCooling bool `json:"disable_cooling,omitempty"`
+
+	// Websockets says how WebSocket clients (Codex CLI) are served with
+	// the credential: over the upstream's own WebSocket mode (true) or by
+	// bridging each turn to an HTTP streaming request (false). Default:
+	// true for openai, false for openai-compatible.
+	Websockets *bool `json:"websockets,omitempty"`
 }
 
 // build resolves placeholders and checks the credential.
@@ -104,6 +110,7 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		ExcludedModels: c.ExcludedModels,
 		Disabled:       c.Disabled,
 		DisableCooling: c.DisableCooling,
+		Websockets:     c.Websockets,
 	}
 	if c.Weight != nil {
 		if *c.Weight < 0 {

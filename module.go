@@ -242,6 +242,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		SeparateSubagents: h.SubagentAffinity == SubagentSeparate,
 		Proxy:             plain,
 		TLSProxy:          tlsProxy,
+		Transport:         proxyTransport(plain),
+		TLSTransport:      proxyTransport(tlsProxy),
 		MaxAttempts:       h.MaxAttempts,
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,

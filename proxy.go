@@ -3,9 +3,11 @@ package cliproxy
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-cliproxy/cliproxy/executor"
 )
@@ -43,6 +45,15 @@ func (h *Handler) loadProxies(ctx caddy.Context) (plain, tlsProxy caddyhttp.Midd
 		return nil, nil, err
 	}
 	return plain, tlsProxy, nil
+}
+
+// proxyTransport is the transport a loaded proxy sends with, which the
+// executor's own connections (WebSocket upstreams, the HTTP bridge) share.
+func proxyTransport(proxy caddyhttp.MiddlewareHandler) http.RoundTripper {
+	if h, ok := proxy.(*reverseproxy.Handler); ok {
+		return h.Transport
+	}
+	return nil
 }
 
 func loadProxy(ctx caddy.Context, transport map[string]any) (caddyhttp.MiddlewareHandler, error) {

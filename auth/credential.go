@@ -82,6 +82,11 @@ type Credential struct {
 	// Email names the account of an OAuth credential, for operators.
 	Email string
 
+	// Websockets says whether the upstream is reached over its WebSocket
+	// mode for WebSocket clients (true) or through the HTTP bridge
+	// (false); nil is the provider's default (see WebSocketUpstream).
+	Websockets *bool
+
 	// Source is the auth file the credential came from, "" for one from
 	// the config.
 	Source string
@@ -121,6 +126,16 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// WebSocketUpstream reports whether WebSocket clients are served over the
+// upstream's own WebSocket mode. Codex and OpenAI have one; an
+// OpenAI-compatible host is bridged over HTTP unless it says otherwise.
+func (c *Credential) WebSocketUpstream() bool {
+	if c.Websockets != nil {
+		return *c.Websockets
+	}
+	return c.Provider == Codex || c.Provider == OpenAI
 }
 
 // AllowsModel reports whether the credential may serve model. An empty model

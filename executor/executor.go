@@ -45,6 +45,12 @@ type Options struct {
 	// Proxy serves attempts to plain-HTTP upstreams and TLSProxy those to
 	// HTTPS upstreams. Both dial the address in UpstreamPlaceholder.
 	Proxy, TLSProxy caddyhttp.MiddlewareHandler
+	// Transport and TLSTransport carry the connections the executor opens
+	// itself, to plain-HTTP and HTTPS upstreams: WebSocket upstreams and
+	// the HTTP bridge of WebSocket clients. They add the attempt's secret
+	// like the proxies' transport (normally they are it). Without them
+	// WebSocket clients are refused.
+	Transport, TLSTransport http.RoundTripper
 	// MaxAttempts bounds the credentials tried for one request.
 	MaxAttempts int
 	// MaxRetryInterval is how long a request may wait for the nearest
@@ -106,6 +112,9 @@ func (e *Executor) Pool() *auth.Pool { return e.cur.Load().pool }
 // Serve answers r, which Resolve mapped to route and the caller has
 // authenticated as principal, from the pool.
 func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, principal string) error {
+	if route.WebSocket {
+		return e.serveWebSocket(w, r, route, principal)
+	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))

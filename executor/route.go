@@ -55,6 +55,9 @@ type Route struct {
 	Model string
 	// HasBody is whether the operation carries a JSON body to inspect.
 	HasBody bool
+	// WebSocket is set for the Responses API's WebSocket mode: a GET with
+	// Upgrade: websocket, then one message per turn.
+	WebSocket bool
 }
 
 // servedBy reports whether a provider of the route's family serves the
@@ -86,6 +89,8 @@ func Resolve(r *http.Request) (Route, bool) {
 	case post && (path == "/v1/chat/completions" || path == "/v1/completions" ||
 		path == "/v1/embeddings" || path == "/v1/responses" || path == "/v1/responses/compact"):
 		return Route{Family: FamilyOpenAI, Endpoint: strings.TrimPrefix(path, "/v1/"), HasBody: true}, true
+	case (path == "/v1/responses" || path == "/backend-api/codex/responses") && isWebSocketUpgrade(r):
+		return Route{Family: FamilyOpenAI, Endpoint: "responses", WebSocket: true}, true
 	case post && path == "/backend-api/codex/responses":
 		// Codex CLI's own path when pointed at a ChatGPT-style base URL
 		return Route{Family: FamilyOpenAI, Endpoint: "responses", HasBody: true}, true

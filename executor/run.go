@@ -317,9 +317,14 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 	return out
 }
 
-// unavailable answers a request no credential could take: 429 with the
-// nearest recovery when every one is cooling, else 503.
+// unavailable answers a request no credential could take.
 func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
+	return rn.writeError(w, rn.unavailableError(eligible))
+}
+
+// unavailableError is the error of a request no credential could take:
+// 429 with the nearest recovery when every one is cooling, else 503.
+func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 	pool := rn.v.pool
 	var cooling, other time.Time
 	for _, c := range eligible {
@@ -334,12 +339,12 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 		}
 	}
 	if !cooling.IsZero() {
-		return rn.writeError(w, &ClientError{
+		return &ClientError{
 			Status:     http.StatusTooManyRequests,
 			Code:       CodeModelCooldown,
 			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
 			RetryAfter: earliest(cooling, other).Sub(pool.Now()),
-		})
+		}
 	}
 	ce := &ClientError{
 		Status:  http.StatusServiceUnavailable,
@@ -349,7 +354,7 @@ func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) e
 	if wait := other.Sub(pool.Now()); !other.IsZero() && wait <= maxAnnouncedWait {
 		ce.RetryAfter = wait
 	}
-	return rn.writeError(w, ce)
+	return ce
 }
 
 // exhausted answers a request whose attempts all failed over, the last

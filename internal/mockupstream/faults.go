@@ -35,7 +35,23 @@ type Fault struct {
 	// provider's streaming error format, as providers do when a stream
 	// fails after its headers were sent.
 	StreamError string
-	// Times applies the fault to the next N matching requests only, after
+	// WSError, in the Responses WebSocket mode, answers each response.create
+	// with an error event of this code before any output, as the real
+	// backends do: "rate_limit_exceeded" (429), "usage_limit_reached" (429,
+	// with resets_in_seconds from RetryAfter), "server_is_overloaded" (503),
+	// "websocket_connection_limit_reached" (400, then the connection is
+	// closed), or any other code as a 400 invalid_request_error.
+	WSError string
+	// WSDrop, in the WebSocket mode, drops the connection without a close
+	// frame when a turn arrives, before any output. For a drop after some
+	// output use ResetAfter, which counts the turn's events.
+	WSDrop bool
+	// WSClose, in the WebSocket mode, closes the connection with this code
+	// and WSCloseReason after the turn has completed.
+	WSClose       int
+	WSCloseReason string
+	// Times applies the fault to the next N matching requests (in the WebSocket
+	// mode: handshakes answered with Status, or turns) only, after
 	// which it is removed; 0 = forever.
 	Times int
 }
@@ -58,6 +74,12 @@ func (s *Server) ClearFaults() {
 // takeFault returns the fault that applies to a request with key, counting
 // down (and removing when spent) a fault with Times.
 func (s *Server) takeFault(key string) (Fault, bool) {
+	return s.takeFaultIf(key, nil)
+}
+
+// takeFaultIf is takeFault for a fault that satisfies applies (nil: any);
+// another fault is left in place, uncounted.
+func (s *Server) takeFaultIf(key string, applies func(Fault) bool) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := key
@@ -70,6 +92,9 @@ func (s *Server) takeFault(key string) (Fault, bool) {
 		return Fault{}, false
 	}
 	out := *f
+	if applies != nil && !applies(out) {
+		return Fault{}, false
+	}
 	if f.Times > 0 {
 		f.Times--
 		if f.Times == 0 {

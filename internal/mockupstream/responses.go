@@ -120,20 +120,27 @@ func openAIResponses(c *call) {
 		return
 	}
 	resp := c.newResponse()
-	msgID := newID("msg_", 48)
-	final := outputText{Type: "output_text", Text: c.reply, Annotations: []any{}}
-	doneMsg := outputMessage{Type: "message", ID: msgID, Status: "completed", Role: "assistant", Content: []outputText{final}}
 	if !c.stream {
-		c.writeJSON(c.complete(resp, doneMsg))
+		final := outputText{Type: "output_text", Text: c.reply, Annotations: []any{}}
+		c.writeJSON(c.complete(resp, outputMessage{Type: "message", ID: newID("msg_", 48), Status: "completed", Role: "assistant", Content: []outputText{final}}))
 		return
 	}
 
 	st := c.startStream("text/event-stream; charset=utf-8", "\n\n")
+	c.responseEvents(resp, func(ev responseEvent) bool { return st.event(ev.Type, mustJSON(ev)) })
+}
+
+// responseEvents emits the events of a streamed answer in order, numbering
+// them, until emit returns false. The SSE and the WebSocket mode share it.
+func (c *call) responseEvents(resp *responseObject, emit func(responseEvent) bool) {
+	msgID := newID("msg_", 48)
+	final := outputText{Type: "output_text", Text: c.reply, Annotations: []any{}}
+	doneMsg := outputMessage{Type: "message", ID: msgID, Status: "completed", Role: "assistant", Content: []outputText{final}}
 	seq := 0
 	send := func(ev responseEvent) bool {
 		ev.SequenceNumber = seq
 		seq++
-		return st.event(ev.Type, mustJSON(ev))
+		return emit(ev)
 	}
 	zero := 0
 	text := c.reply

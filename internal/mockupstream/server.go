@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,10 @@ type Server struct {
 	replies   map[string]string
 	models    map[string][]string // per family, set by SetModels
 	onRequest func(Recorded)
+	// WebSocket mode: responses created per key, closes seen, open count
+	storedIDs map[string]map[string]bool
+	wsCloses  []WSClose
+	wsOpen    int
 }
 
 // Recorded is one request received by a [Server].
@@ -105,6 +110,8 @@ func (s *Server) Reset() {
 	s.faults = map[string]*Fault{}
 	s.replies = map[string]string{}
 	s.models = nil
+	s.storedIDs = nil
+	s.wsCloses = nil
 }
 
 // clone deep-copies r's header and bodies.
@@ -133,6 +140,10 @@ func (s *Server) record(rec Recorded) {
 // a real server (httptest.NewServer), not an httptest.ResponseRecorder, when
 // using it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isWebSocket(r) && strings.HasSuffix(strings.TrimRight(r.URL.Path, "/"), "/responses") {
+		s.serveResponsesWS(w, r)
+		return
+	}
 	raw, readErr := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	decoded, decErr := decodeBody(r.Header.Get("Content-Encoding"), raw)
 	rt := routeOf(r)

@@ -1,0 +1,304 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/selector"
+)
+
+// turnKind is how one attempt of a turn ended.
+type turnKind uint8
+
+const (
+	// turnDone: the client got the turn's answer (or its own error).
+	turnDone turnKind = iota
+	// turnRefused: the upstream refused the turn before any output, in a
+	// way another credential may not; the turn is replayed.
+	turnRefused
+	// turnReopen: the upstream connection reached its age cap; the turn
+	// is replayed on a new connection of the same credential.
+	turnReopen
+	// turnEnded: the session is over (the client left, or the upstream
+	// broke off after output reached the client).
+	turnEnded
+)
+
+type turnResult struct {
+	kind    turnKind
+	outcome auth.Outcome
+	frame   []byte // the refusal, sent to the client if no credential is left
+}
+
+// turn serves one response.create, failing over to another credential
+// while nothing of the answer reached the client. It reports whether the
+// session goes on.
+func (s *wsSession) turn(msg []byte) bool {
+	model := gjson.GetBytes(msg, "model").String()
+	if !validModel(model) {
+		return s.toClient(wsErrorEvent(&ClientError{
+			Status:  http.StatusBadRequest,
+			Code:    CodeInvalidRequest,
+			Message: fmt.Sprintf("model names are at most %d printable bytes", maxModelLength),
+		}))
+	}
+	rn := s.newRun(model, msg)
+	defer rn.logUsage()
+	eligible := s.v.eligible(s.route, model, s.principal)
+	if len(eligible) == 0 {
+		rn.status = http.StatusNotFound
+		return s.toClient(wsErrorEvent(&ClientError{
+			Status:  http.StatusNotFound,
+			Code:    CodeModelNotSupported,
+			Message: fmt.Sprintf("no credential of this gateway serves model %q for %s clients", model, s.route.Family),
+		}))
+	}
+	prev := gjson.GetBytes(msg, "previous_response_id").String()
+	key := s.route.Family.String() + ":" + model
+	tried := make([]*auth.Credential, 0, s.e.opts.MaxAttempts)
+	var held []byte
+	connErr, waited, reopened := false, false, false
+	for rn.attempts < s.e.opts.MaxAttempts {
+		d, kept := s.keep(rn, eligible, tried)
+		if !kept {
+			s.dropUpstream()
+			avail := rn.available(eligible, tried)
+			if len(avail) == 0 {
+				if waited || !rn.waitForRecovery(eligible, tried) {
+					break
+				}
+				waited = true
+				continue
+			}
+			if d = rn.pick(key, avail, tried); d.Credential == nil {
+				break
+			}
+			if !s.v.pool.Claim(d.Credential, model) {
+				tried = append(tried, d.Credential)
+				continue
+			}
+		}
+		c := d.Credential
+		rn.attempts++
+		if owner, ok := s.created[prev]; ok && owner != c {
+			// the response lives with the credential that made it; the
+			// client resends the whole conversation on this answer
+			rn.status, rn.served = http.StatusBadRequest, c
+			return s.toClient(previousResponseNotFound(prev))
+		}
+		if !kept {
+			up, outcome, err := s.open(c)
+			if err != nil {
+				rn.fail(c, outcome)
+				rn.logAttempt(c, outcome.Status, err, "websocket upstream refused the connection, failing over")
+				tried = append(tried, c)
+				held, connErr = nil, outcome.Status == 0
+				if outcome.Status != 0 {
+					held = handshakeRefusal(outcome)
+				}
+				continue
+			}
+			s.up, s.upSince = up, time.Now()
+		}
+		rn.publish(c)
+		res := s.relay(rn, d, msg)
+		switch res.kind {
+		case turnDone:
+			return true
+		case turnEnded:
+			return false
+		case turnReopen:
+			s.dropUpstream()
+			rn.attempts--
+			if reopened {
+				// a fresh connection said so too: not a cap but a refusal
+				tried = append(tried, c)
+			}
+			reopened = true
+		case turnRefused:
+			rn.fail(c, res.outcome)
+			rn.logAttempt(c, res.outcome.Status, nil, "websocket turn refused, failing over")
+			s.dropUpstream()
+			tried = append(tried, c)
+			held, connErr = res.frame, res.frame == nil
+		}
+	}
+	switch {
+	case held != nil:
+		rn.status = eventStatus(held)
+		return s.toClient(held)
+	case connErr:
+		rn.status = http.StatusBadGateway
+		return s.toClient(wsErrorEvent(&ClientError{
+			Status:  http.StatusBadGateway,
+			Code:    CodeUpstreamUnreachable,
+			Message: fmt.Sprintf("the %s upstream for model %q could not be reached", providersOf(eligible), model),
+		}))
+	}
+	ce := rn.unavailableError(eligible)
+	rn.status = ce.Status
+	return s.toClient(wsErrorEvent(ce))
+}
+
+// relay sends the turn to the current upstream and passes its events to
+// the client, holding back those that come before any output so that a
+// refusal can still be replayed elsewhere.
+func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
+	c, up := d.Credential, s.up
+	if err := up.send(s.ctx, msg); err != nil {
+		return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream gone"}}
+	}
+	var held [][]byte
+	started := false
+	for {
+		select {
+		case m := <-s.fromClient:
+			if m.err != nil {
+				s.clientGone(m.err)
+				return turnResult{kind: turnEnded}
+			}
+			if isTurn(m.data) {
+				s.queued = append(s.queued, m.data)
+			} else {
+				_ = up.send(s.ctx, m.data) // a failure shows as the upstream's end
+			}
+		case m := <-up.events():
+			if m.err != nil {
+				if !started {
+					if s.upExpired {
+						return turnResult{kind: turnReopen}
+					}
+					return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream dropped the turn"}}
+				}
+				code, reason := closeOf(m.err)
+				s.dropUpstream()
+				s.closeClient(code, reason)
+				return turnResult{kind: turnEnded}
+			}
+			typ := gjson.GetBytes(m.data, "type").String()
+			if !started {
+				if typ == "error" || typ == "response.failed" {
+					if eventCode(m.data) == "websocket_connection_limit_reached" {
+						s.upExpired = true
+						return turnResult{kind: turnReopen}
+					}
+					status := eventStatus(m.data)
+					if failsOver(status) {
+						return turnResult{kind: turnRefused, frame: m.data, outcome: auth.Outcome{
+							Status:  status,
+							Hint:    auth.ParseHint(m.header, errorBody(m.data), s.v.pool.Now()),
+							Message: "websocket turn refused",
+						}}
+					}
+					// the client's own fault: every credential would say
+					// the same, and it cools nothing
+					rn.status, rn.served = status, c
+					for _, h := range held {
+						s.toClient(h)
+					}
+					return s.done(s.toClient(m.data))
+				}
+				if typ == "response.created" || typ == "response.in_progress" || typ == "response.queued" {
+					held = append(held, m.data)
+					continue
+				}
+				started = true
+				rn.recordCommitted(c, d, http.StatusOK)
+				rn.status, rn.served, rn.firstByte = http.StatusOK, c, time.Since(rn.start)
+				rn.usage = newUsageReader(FamilyOpenAI, "responses", false)
+				for _, h := range held {
+					s.note(c, h)
+					if !s.toClient(h) {
+						return turnResult{kind: turnEnded}
+					}
+				}
+				held = nil
+			}
+			s.note(c, m.data)
+			switch typ {
+			case "response.completed", "response.incomplete", "response.failed":
+				_, _ = rn.usage.Write(m.data)
+				return s.done(s.toClient(m.data))
+			case "error":
+				if eventCode(m.data) == "websocket_connection_limit_reached" {
+					s.upExpired = true
+				}
+				return s.done(s.toClient(m.data))
+			}
+			if !s.toClient(m.data) {
+				return turnResult{kind: turnEnded}
+			}
+		}
+	}
+}
+
+// done is the end of a turn whose last message was sent (ok) or not.
+func (s *wsSession) done(ok bool) turnResult {
+	if ok {
+		return turnResult{kind: turnDone}
+	}
+	return turnResult{kind: turnEnded}
+}
+
+// eventCode is the error code of an error or response.failed event.
+func eventCode(msg []byte) string {
+	e := gjson.GetBytes(msg, "error")
+	if !e.Exists() {
+		e = gjson.GetBytes(msg, "response.error")
+	}
+	return e.Get("code").String()
+}
+
+// eventStatus is the HTTP status an error event stands for: its own
+// status, else what its error object says.
+func eventStatus(msg []byte) int {
+	if st := gjson.GetBytes(msg, "status"); st.Type == gjson.Number && st.Int() >= 400 && st.Int() < 600 {
+		return int(st.Int())
+	}
+	e := gjson.GetBytes(msg, "error")
+	if !e.Exists() {
+		e = gjson.GetBytes(msg, "response.error")
+	}
+	if st := errorStatus(e); st != 0 {
+		return st
+	}
+	return http.StatusBadRequest
+}
+
+// errorBody is the part of an error event the hint parser reads: an
+// object with the error under "error".
+func errorBody(msg []byte) []byte {
+	if r := gjson.GetBytes(msg, "response"); r.IsObject() && r.Get("error").Exists() {
+		return []byte(r.Raw)
+	}
+	return msg
+}
+
+// previousResponseNotFound is the error the OpenAI API answers a
+// previous_response_id it does not know with.
+func previousResponseNotFound(id string) []byte {
+	msg := fmt.Sprintf("Previous response with id '%s' not found.", id)
+	b, _ := json.Marshal(map[string]any{
+		"type": "error", "status": http.StatusBadRequest,
+		"error": map[string]any{
+			"type": "invalid_request_error", "code": "previous_response_not_found",
+			"message": msg, "param": "previous_response_id",
+		},
+	})
+	return b
+}
+
+// handshakeRefusal is an upstream's refused handshake as an error event.
+func handshakeRefusal(o auth.Outcome) []byte {
+	ce := &ClientError{Status: o.Status, Code: "upstream_refused", Message: "the upstream refused the websocket connection"}
+	if o.Status == http.StatusTooManyRequests {
+		ce.Code, ce.RetryAfter = CodeModelCooldown, o.Hint.RetryAfter
+		ce.Message = "the upstream's rate limit was reached"
+	}
+	return wsErrorEvent(ce)
+}

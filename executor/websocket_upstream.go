@@ -1,0 +1,147 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
+
+// wsDialTimeout bounds an upstream handshake.
+const wsDialTimeout = 30 * time.Second
+
+// wsUpstream is an upstream WebSocket and the goroutine reading it.
+type wsUpstream struct {
+	conn   *websocket.Conn
+	cred   *auth.Credential
+	ch     chan wsMessage
+	closer closeOnce
+	done   chan struct{} // the reader has returned
+}
+
+// wsURL is where c's WebSocket upstream is: the HTTP base URL with ws://
+// or wss://, e.g. wss://chatgpt.com/backend-api/codex/responses.
+func (ep endpoint) wsURL(clientPath string) string {
+	u := url.URL{Scheme: "ws", Host: ep.host, Path: ep.path(clientPath)}
+	if ep.tls {
+		u.Scheme = "wss"
+	}
+	return u.String()
+}
+
+// dialUpstream opens c's upstream WebSocket through transport, which adds
+// the credential's secret. A 401 of an OAuth credential gets one token
+// refresh and one more try.
+func dialUpstream(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) (upstream, auth.Outcome, error) {
+	conn, res, err := dialOnce(s, c, ep, transport)
+	if err != nil && res != nil && res.StatusCode == http.StatusUnauthorized && c.OAuth != nil {
+		if _, rerr := c.OAuth.Invalidate(s.ctx, res.sentToken); rerr == nil {
+			conn, res, err = dialOnce(s, c, ep, transport)
+		}
+	}
+	if err != nil {
+		if res == nil {
+			return nil, connOutcome(err), err
+		}
+		return nil, auth.Outcome{
+			Status:  res.StatusCode,
+			Hint:    auth.ParseHint(res.header, res.body, s.v.pool.Now()),
+			Message: "websocket handshake refused",
+		}, err
+	}
+	conn.SetReadLimit(wsMaxFrame)
+	u := &wsUpstream{conn: conn, cred: c, ch: make(chan wsMessage), closer: newCloseOnce(), done: make(chan struct{})}
+	go u.read()
+	return u, auth.Outcome{}, nil
+}
+
+// handshakeAnswer is a refused handshake's status, headers and the start
+// of its body.
+type handshakeAnswer struct {
+	StatusCode int
+	header     http.Header
+	body       []byte
+	sentToken  string
+}
+
+var errHandshakeRefused = errors.New("upstream refused the websocket handshake")
+
+func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) (*websocket.Conn, *handshakeAnswer, error) {
+	ac := &attemptCredential{cred: c}
+	ctx, cancel := context.WithTimeout(withCredential(s.ctx, ac), wsDialTimeout)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, ep.wsURL(s.r.URL.Path), &websocket.DialOptions{
+		HTTPClient:      &http.Client{Transport: transport},
+		HTTPHeader:      s.header.Clone(),
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err == nil {
+		return conn, nil, nil
+	}
+	if res == nil || res.StatusCode == http.StatusSwitchingProtocols {
+		return nil, nil, err
+	}
+	a := &handshakeAnswer{StatusCode: res.StatusCode, header: res.Header, sentToken: ac.sentToken}
+	if res.Body != nil {
+		a.body, _ = io.ReadAll(res.Body)
+	}
+	return nil, a, errHandshakeRefused
+}
+
+// read passes the upstream's messages on until the connection ends.
+func (u *wsUpstream) read() {
+	defer close(u.done)
+	for {
+		typ, data, err := u.conn.Read(context.Background())
+		if err == nil && typ != websocket.MessageText {
+			continue // the Responses API sends JSON text only
+		}
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) {
+				err = errUpstreamGone
+			}
+		}
+		select {
+		case u.ch <- wsMessage{data: data, err: err}:
+		case <-u.closer.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (u *wsUpstream) send(ctx context.Context, msg []byte) error {
+	return u.conn.Write(ctx, websocket.MessageText, msg)
+}
+
+func (u *wsUpstream) events() <-chan wsMessage { return u.ch }
+
+func (u *wsUpstream) credential() *auth.Credential { return u.cred }
+
+// close sends the close frame and waits up to a second for the upstream
+// to answer it before cutting the connection.
+func (u *wsUpstream) close(code websocket.StatusCode, reason string) {
+	u.closer.do(func() {
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = u.conn.Close(code, reason)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(time.Second):
+			_ = u.conn.CloseNow()
+			<-closed
+		}
+		<-u.done
+	})
+}
