@@ -80,7 +80,7 @@ func sendWS(t *testing.T, conn *websocket.Conn, msg string) {
 // response.failed, response.incomplete or error).
 func readTurn(t *testing.T, conn *websocket.Conn) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var events []string
 	for {

@@ -53,6 +53,9 @@ func (s *wsSession) serve() {
 		s.readClient()
 	}()
 	defer func() {
+		if s.up != nil {
+			s.up.close(websocket.StatusGoingAway, "")
+		}
 		s.cancel()
 		_ = s.client.CloseNow()
 		<-readerDone
@@ -187,7 +190,7 @@ func (s *wsSession) closeClient(code websocket.StatusCode, reason string) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(time.Second):
+	case <-time.After(wsCloseWait):
 		_ = s.client.CloseNow()
 		<-done
 	}

@@ -13,8 +13,12 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth"
 )
 
-// wsDialTimeout bounds an upstream handshake.
-const wsDialTimeout = 30 * time.Second
+const (
+	// wsDialTimeout bounds an upstream handshake.
+	wsDialTimeout = 30 * time.Second
+	// wsCloseWait is how long a close frame waits for its answer.
+	wsCloseWait = 250 * time.Millisecond
+)
 
 // wsUpstream is an upstream WebSocket and the goroutine reading it.
 type wsUpstream struct {
@@ -127,8 +131,8 @@ func (u *wsUpstream) events() <-chan wsMessage { return u.ch }
 
 func (u *wsUpstream) credential() *auth.Credential { return u.cred }
 
-// close sends the close frame and waits up to a second for the upstream
-// to answer it before cutting the connection.
+// close sends the close frame and waits briefly for the upstream to
+// answer it: a session must not hang on an upstream that does not.
 func (u *wsUpstream) close(code websocket.StatusCode, reason string) {
 	u.closer.do(func() {
 		closed := make(chan struct{})
@@ -138,10 +142,10 @@ func (u *wsUpstream) close(code websocket.StatusCode, reason string) {
 		}()
 		select {
 		case <-closed:
-		case <-time.After(time.Second):
-			_ = u.conn.CloseNow()
-			<-closed
+			<-u.done
+		case <-time.After(wsCloseWait):
+			// the close handshake goes on in the background, bounded by
+			// the library's own timeout
 		}
-		<-u.done
 	})
 }

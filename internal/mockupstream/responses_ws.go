@@ -86,23 +86,44 @@ func (s *Server) serveResponsesWS(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		_ = conn.CloseNow()
 	}()
-	ctx := context.Background()
+	// like the real servers, read while a turn is answered, so a close
+	// or a vanished peer ends the turn at once
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	msgs := make(chan []byte)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, msg, err := conn.Read(ctx)
+			if err != nil {
+				readErr <- err
+				cancel()
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for {
-		_, msg, err := conn.Read(ctx)
-		if err != nil {
+		select {
+		case err := <-readErr:
 			var ce websocket.CloseError
 			if errors.As(err, &ce) {
 				closed.Code, closed.Reason = int(ce.Code), ce.Reason
 			}
 			return
-		}
-		rec := base
-		rec.Method, rec.Time = "WS", time.Now()
-		rec.Body, rec.DecodedBody = msg, msg
-		rec.Model = gjson.GetBytes(msg, "model").String()
-		s.record(rec)
-		if !s.wsTurn(ctx, conn, r, rt, key, msg) {
-			return
+		case msg := <-msgs:
+			rec := base
+			rec.Method, rec.Time = "WS", time.Now()
+			rec.Body, rec.DecodedBody = msg, msg
+			rec.Model = gjson.GetBytes(msg, "model").String()
+			s.record(rec)
+			if !s.wsTurn(ctx, conn, r, rt, key, msg) {
+				return
+			}
 		}
 	}
 }
