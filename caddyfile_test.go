@@ -67,6 +67,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"probe_interval negative", "cliproxy {\n\tprobe_interval -1m\n}", "probe_interval must be a positive duration", 2},
 		{"max_retry_interval bad", "cliproxy {\n\tmax_retry_interval x\n}", "max_retry_interval must be a positive duration", 2},
 		{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
+		{"websockets maybe", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets maybe\n\t}\n}", `websockets must be on or off, got "maybe"`, 5},
+		{"websockets without value", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets\n\t}\n}", "wrong argument count", 5},
 		{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
 		{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
 		{"oauth_token_url bad url", "cliproxy {\n\toauth_token_url claude ftp://x\n}", "scheme must be http or https", 2},
