@@ -156,6 +156,9 @@ type gatewayConfig struct {
 	// sessionAffinity adds `session_affinity on`: a conversation stays on
 	// the credential that served its first request.
 	sessionAffinity bool
+	// authDir is set by startCaddy when there are Codex credentials: they
+	// are ChatGPT accounts, written there as auth files.
+	authDir string
 }
 
 // gateway is a running caddy with the cliproxy handler in front of a mock
@@ -206,7 +209,13 @@ func caddyfile(port int, mockURL string, cfg gatewayConfig, creds []credential) 
 	if cfg.sessionAffinity {
 		b.WriteString("\t\t\tsession_affinity on\n")
 	}
+	if cfg.authDir != "" {
+		fmt.Fprintf(&b, "\t\t\tauth_dir %s\n", cfg.authDir)
+	}
 	for _, c := range creds {
+		if c.provider == "codex" {
+			continue
+		}
 		fmt.Fprintf(&b, `			credential %s {
 				provider %s
 				api_key %s
@@ -264,6 +273,12 @@ func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds 
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
+	if err := writeCodexAccounts(filepath.Join(dir, "auth"), upstreamURL, creds); err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(creds, func(c credential) bool { return c.provider == "codex" }) {
+		cfg.authDir = filepath.Join(dir, "auth")
+	}
 	config := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(config, []byte(caddyfile(port, upstreamURL, cfg, creds)), 0o600); err != nil {
 		return nil, err
@@ -322,6 +337,34 @@ func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// writeCodexAccounts writes each Codex credential as a ChatGPT account
+// file of an auth directory: its apiKey is the access token, valid for
+// hours, so no refresh is due during a test.
+func writeCodexAccounts(dir, upstreamURL string, creds []credential) error {
+	for _, c := range creds {
+		if c.provider != "codex" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(map[string]any{
+			"type": "codex", "email": c.name + "@example.com",
+			"access_token": c.apiKey, "refresh_token": c.apiKey + "-refresh",
+			"account_id": "acct-" + c.name,
+			"expired":    time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339),
+			"base_url":   upstreamURL + "/backend-api/codex",
+		})
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.name+".json"), raw, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // passedOn lists the requests the gateway did not serve (answered by the
@@ -953,5 +996,128 @@ func TestClaudeCodeSurvivesRateLimitedCredential(t *testing.T) {
 	if used[creds[1].apiKey] < 3 {
 		t.Errorf("the healthy credential served %d requests, want every run", used[creds[1].apiKey])
 	}
+	logEgress(t, egress)
+}
+
+// codexConfig is the throw-away HOME's ~/.codex/config.toml: the gateway
+// as the model provider, over WebSocket or HTTP only.
+const codexConfig = `model = "gpt-5.5"
+model_provider = "gateway"
+
+[model_providers.gateway]
+name = "gateway"
+base_url = "%s/v1"
+wire_api = "responses"
+env_key = "GATEWAY_KEY"
+supports_websockets = %t
+`
+
+// codexEnv prepares home for a Codex CLI run against gw with the client
+// key key and returns the run's environment.
+func codexEnv(t *testing.T, gw *gateway, home, key string, websockets bool, egress *egressRecorder) []string {
+	t.Helper()
+	dir := filepath.Join(home, ".codex")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(fmt.Sprintf(codexConfig, gw.url, websockets)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cliEnv(home, egress, "GATEWAY_KEY="+key, "CODEX_HOME="+dir)
+}
+
+// isWSTurn is a response.create the mock got over a WebSocket.
+func isWSTurn(r mockupstream.Recorded) bool {
+	return r.Provider == "openai-responses-ws" && r.Method == "WS"
+}
+
+// isHTTPTurn is a POST …/responses the mock got.
+func isHTTPTurn(r mockupstream.Recorded) bool {
+	return r.Provider == "openai-responses" && r.Method == http.MethodPost
+}
+
+// TestCodexCLI runs `codex exec` through a gateway holding two Codex
+// (ChatGPT) accounts: over the WebSocket mode, twice, each time in a fresh
+// HOME; then with the first account answering every turn with a
+// rate-limit error; then with supports_websockets = false over HTTP.
+func TestCodexCLI(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := clientBinary(t, "codex")
+	creds := []credential{
+		{"codex-a", "codex", "codex-e2e-access-aaaa"},
+		{"codex-b", "codex", "codex-e2e-access-bbbb"},
+	}
+	names := map[string]string{}
+	for _, c := range creds {
+		names[c.apiKey] = c.name
+	}
+	gw := startGateway(t, creds...)
+	egress := newEgressRecorder(t)
+
+	const reply = "Hello from the e2e mock, via cliproxy: codex-ws-51c7"
+	gw.mock.SetReply("*", reply)
+	for i := 1; i <= 2; i++ {
+		home, work := newHome(t)
+		name := fmt.Sprintf("codex run %d (websocket)", i)
+		reqs := runAndCheck(t, gw, name, reply, bin, work, codexEnv(t, gw, home, clientKey, true, egress),
+			"exec", "--skip-git-repo-check", "say hi")
+		if n := count(reqs, isWSTurn); n < 1 {
+			t.Fatalf("%s: no response.create reached the mock over a WebSocket", name)
+		}
+		if n := count(reqs, isHTTPTurn); n > 0 {
+			t.Errorf("%s: %d turn(s) fell back to HTTP", name, n)
+		}
+		for _, r := range reqs {
+			if r.Provider == "openai-responses-ws" && r.Method == http.MethodGet {
+				if r.Path != "/backend-api/codex/responses" || r.Header.Get("Chatgpt-Account-Id") != "acct-"+names[r.Key] {
+					t.Errorf("%s: handshake to %s with account %q by %s", name, r.Path, r.Header.Get("Chatgpt-Account-Id"), names[r.Key])
+				}
+			}
+		}
+	}
+
+	// codex-a refuses every turn; the gateway replays each on codex-b
+	const limited = "Hello from the e2e mock, despite a rate limit: codex-ws-429b"
+	gw.mock.SetReply("*", limited)
+	gw.mock.SetFault(creds[0].apiKey, mockupstream.Fault{WSError: "rate_limit_exceeded", Status: 0})
+	for i := 1; i <= 2; i++ {
+		home, work := newHome(t)
+		name := fmt.Sprintf("codex run %d (codex-a rate-limited)", i)
+		reqs := runAndCheck(t, gw, name, limited, bin, work, codexEnv(t, gw, home, clientKey, true, egress),
+			"exec", "--skip-git-repo-check", "say hi")
+		served := 0
+		for _, r := range reqs {
+			if isWSTurn(r) && r.Key == creds[1].apiKey {
+				served++
+			}
+		}
+		if served == 0 {
+			t.Errorf("%s: codex-b served no turn", name)
+		}
+	}
+
+	// without WebSockets Codex posts its turns; the HTTP path serves them
+	gw.mock.ClearFaults()
+	const plain = "Hello from the e2e mock, via cliproxy: codex-http-7d20"
+	gw.mock.SetReply("*", plain)
+	home, work := newHome(t)
+	reqs := runAndCheck(t, gw, "codex run (supports_websockets = false)", plain, bin, work,
+		codexEnv(t, gw, home, clientKey, false, egress), "exec", "--skip-git-repo-check", "say hi")
+	if n := count(reqs, isHTTPTurn); n < 1 {
+		t.Fatalf("codex over HTTP: no POST …/responses reached the mock")
+	}
+	if n := count(reqs, func(r mockupstream.Recorded) bool { return r.Provider == "openai-responses-ws" }); n > 0 {
+		t.Errorf("codex over HTTP: %d WebSocket message(s) reached the mock", n)
+	}
+
+	// a key the gateway does not know is refused before any upstream is
+	// called
+	home, work = newHome(t)
+	requireRefused(t, gw, "codex with a wrong client key", bin, work,
+		codexEnv(t, gw, home, wrongKey, true, egress), "exec", "--skip-git-repo-check", "say hi")
+
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	requireBothUsed(t, used, creds)
 	logEgress(t, egress)
 }
