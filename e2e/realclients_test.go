@@ -1080,7 +1080,8 @@ func TestCodexCLI(t *testing.T) {
 	// codex-a refuses every turn; the gateway replays each on codex-b
 	const limited = "Hello from the e2e mock, despite a rate limit: codex-ws-429b"
 	gw.mock.SetReply("*", limited)
-	gw.mock.SetFault(creds[0].apiKey, mockupstream.Fault{WSError: "rate_limit_exceeded", Status: 0})
+	gw.mock.SetFault(creds[0].apiKey, mockupstream.Fault{WSError: "rate_limit_exceeded"})
+	refused := 0
 	for i := 1; i <= 2; i++ {
 		home, work := newHome(t)
 		name := fmt.Sprintf("codex run %d (codex-a rate-limited)", i)
@@ -1088,13 +1089,20 @@ func TestCodexCLI(t *testing.T) {
 			"exec", "--skip-git-repo-check", "say hi")
 		served := 0
 		for _, r := range reqs {
-			if isWSTurn(r) && r.Key == creds[1].apiKey {
+			switch {
+			case isWSTurn(r) && r.Key == creds[1].apiKey:
 				served++
+			case isWSTurn(r):
+				refused++
 			}
 		}
 		if served == 0 {
 			t.Errorf("%s: codex-b served no turn", name)
 		}
+	}
+
+	if refused == 0 {
+		t.Errorf("the rate-limited codex-a was never offered a turn: nothing was failed over")
 	}
 
 	// without WebSockets Codex posts its turns; the HTTP path serves them

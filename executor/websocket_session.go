@@ -42,7 +42,8 @@ type wsSession struct {
 	upExpired bool // the upstream said its connection cap was reached
 	// created maps the responses made in this session to the credential
 	// that made them, for previous_response_id
-	created map[string]*auth.Credential
+	created      map[string]*auth.Credential
+	createdOrder []string
 }
 
 // serve runs the session until either side ends it.
@@ -210,13 +211,29 @@ func (s *wsSession) toClient(msg []byte) bool {
 	return s.client.Write(s.ctx, websocket.MessageText, msg) == nil
 }
 
+// wsMaxCreated bounds the responses a session remembers; a long session
+// forgets the oldest half, whose continuations then go upstream as they
+// are.
+const wsMaxCreated = 4096
+
 // note remembers which credential created a response.
 func (s *wsSession) note(c *auth.Credential, msg []byte) {
 	switch gjson.GetBytes(msg, "type").String() {
 	case "response.created", "response.completed":
-		if id := gjson.GetBytes(msg, "response.id").String(); id != "" {
-			s.created[id] = c
+		id := gjson.GetBytes(msg, "response.id").String()
+		if id == "" {
+			return
 		}
+		if _, ok := s.created[id]; !ok {
+			if len(s.createdOrder) >= wsMaxCreated {
+				for _, old := range s.createdOrder[:wsMaxCreated/2] {
+					delete(s.created, old)
+				}
+				s.createdOrder = append(s.createdOrder[:0], s.createdOrder[wsMaxCreated/2:]...)
+			}
+			s.createdOrder = append(s.createdOrder, id)
+		}
+		s.created[id] = c
 	}
 }
 
