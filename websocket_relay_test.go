@@ -102,21 +102,31 @@ func TestWebSocketClientDisconnectClosesUpstream(t *testing.T) {
 }
 
 func TestWebSocketConnectionCapReopensUpstream(t *testing.T) {
-	g := startGateway(t, gatewayOptions{Handler: wsTiered})
-	conn := g.mustDialWS(codexHeader("sess-cap"))
-	sendWS(t, conn, turnMsg("gpt-5.5", "first", ""))
-	readTurn(t, conn)
-	// the 60-minute cap: the next turn is refused and the connection closed
-	g.mock.SetFault(wsKeyA, mockupstream.Fault{WSError: "websocket_connection_limit_reached", Times: 1})
-	sendWS(t, conn, turnMsg("gpt-5.5", "second", ""))
-	events := readTurn(t, conn)
-	assert.Equal(t, "response.completed", gjson.Get(events[len(events)-1], "type").String(), typesOf(events))
-	assert.Equal(t, []string{wsKeyA, wsKeyA}, keysOf(wsRecords(g.mock, http.MethodGet)), "a new connection of the same credential")
-	assert.Equal(t, []string{wsKeyA, wsKeyA, wsKeyA}, keysOf(wsRecords(g.mock, "WS")))
-	// the cap cooled nothing
-	sendWS(t, conn, turnMsg("gpt-5.5", "third", ""))
-	readTurn(t, conn)
-	assert.Equal(t, wsKeyA, wsRecords(g.mock, "WS")[3].Key)
+	// without affinity, round robin would place a new connection on the
+	// other credential; the session stays with its own
+	noAffinity := strings.Replace(wsPool, "session_affinity on", "", 1)
+	for name, cfg := range map[string]string{"affinity": wsPool, "round robin": noAffinity} {
+		t.Run(name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: cfg})
+			conn := g.mustDialWS(codexHeader("sess-cap"))
+			sendWS(t, conn, turnMsg("gpt-5.5", "first", ""))
+			events := readTurn(t, conn)
+			id := gjson.Get(events[len(events)-1], "response.id").String()
+			home := wsRecords(g.mock, http.MethodGet)[0].Key
+			// the 60-minute cap: the next turn is refused and the
+			// connection closed
+			g.mock.SetFault(home, mockupstream.Fault{WSError: "websocket_connection_limit_reached", Times: 1})
+			sendWS(t, conn, turnMsg("gpt-5.5", "second", `,"previous_response_id":"`+id+`"`))
+			events = readTurn(t, conn)
+			assert.Equal(t, "response.completed", gjson.Get(events[len(events)-1], "type").String(), typesOf(events))
+			assert.Equal(t, []string{home, home}, keysOf(wsRecords(g.mock, http.MethodGet)), "a new connection of the same credential")
+			assert.Equal(t, []string{home, home, home}, keysOf(wsRecords(g.mock, "WS")))
+			// the cap cooled nothing
+			sendWS(t, conn, turnMsg("gpt-5.5", "third", ""))
+			readTurn(t, conn)
+			assert.Equal(t, home, wsRecords(g.mock, "WS")[3].Key)
+		})
+	}
 }
 
 func TestWebSocketSurvivesConfigReload(t *testing.T) {

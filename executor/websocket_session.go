@@ -38,6 +38,7 @@ type wsSession struct {
 	queued     [][]byte // turns the client sent while one was running
 
 	up        upstream
+	home      *auth.Credential // the credential of the last upstream
 	upSince   time.Time
 	upExpired bool // the upstream said its connection cap was reached
 	// created maps the responses made in this session to the credential

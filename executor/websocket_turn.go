@@ -75,7 +75,11 @@ func (s *wsSession) turn(msg []byte) bool {
 				waited = true
 				continue
 			}
-			if d = rn.pick(key, avail, tried); d.Credential == nil {
+			if s.home != nil && containsCred(avail, s.home) {
+				// a new connection stays with the credential of the last
+				// one, which holds the conversation's responses
+				d = selector.Decision{Credential: s.home, Bind: true}
+			} else if d = rn.pick(key, avail, tried); d.Credential == nil {
 				break
 			}
 			if !s.v.pool.Claim(d.Credential, model) {
@@ -103,7 +107,7 @@ func (s *wsSession) turn(msg []byte) bool {
 				}
 				continue
 			}
-			s.up, s.upSince = up, time.Now()
+			s.up, s.upSince, s.home = up, time.Now(), c
 		}
 		rn.publish(c)
 		res := s.relay(rn, d, msg)
