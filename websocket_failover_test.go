@@ -103,7 +103,11 @@ func TestWebSocketEveryCredentialLimited(t *testing.T) {
 	sendWS(t, conn, turnMsg("gpt-5.5", "anyone?", ""))
 	events := readTurn(t, conn)
 	require.Len(t, events, 1)
+	// the gateway's own words, not the upstream's error
 	assert.Equal(t, int64(http.StatusTooManyRequests), gjson.Get(events[0], "status").Int(), events[0])
+	assert.Equal(t, "model_cooldown", gjson.Get(events[0], "error.code").String(), events[0])
+	assert.Positive(t, gjson.Get(events[0], "error.reset_seconds").Int(), events[0])
+	assert.NotContains(t, events[0], "Rate limit reached for requests")
 	assert.Len(t, wsRecords(g.mock, "WS"), 2)
 
 	// both cool now: the gateway answers without calling an upstream

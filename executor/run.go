@@ -102,12 +102,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 				rn.answered(aw, c)
 				return aw.release()
 			}
-			until := rn.fail(c, outcome)
-			if until.IsZero() && outcome.Hint.RetryAfter > 0 {
-				// a credential that does not cool still tells when to return
-				until = pool.Now().Add(outcome.Hint.RetryAfter)
-			}
-			aw.retryAt = until
+			aw.retryAt = rn.retryAt(rn.fail(c, outcome), outcome)
 			rn.logAttempt(c, aw.failStatus, nil, "failing over")
 			held, connErr = aw, nil
 			rn.served = c
@@ -363,10 +358,16 @@ func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 // those tried. A recovery further off than a day (a revoked credential)
 // is not announced.
 func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
+	return rn.writeError(w, rn.exhaustedError(tried, last.failStatus, last.retryAt))
+}
+
+// exhaustedError is the gateway's answer after every credential tried
+// failed over, the last with failStatus, to be back at retryAt.
+func (rn *run) exhaustedError(tried []*auth.Credential, failStatus int, retryAt time.Time) *ClientError {
 	pool := rn.v.pool
 	now := pool.Now()
-	rateLimited := last.failStatus == http.StatusTooManyRequests
-	soonest := last.retryAt
+	rateLimited := failStatus == http.StatusTooManyRequests
+	soonest := retryAt
 	for _, c := range tried {
 		reason, until := pool.BlockedBy(c, rn.model)
 		if until.IsZero() {
@@ -383,11 +384,11 @@ func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *
 		Message: fmt.Sprintf("no %s credential could serve model %q now", providersOf(tried), rn.model),
 	}
 	switch {
-	case last.failStatus == http.StatusNotFound:
+	case failStatus == http.StatusNotFound:
 		ce.Status, ce.Code = http.StatusNotFound, CodeModelNotSupported
 		ce.Message = fmt.Sprintf("the %s upstream does not know model %q", providersOf(tried), rn.model)
-	case last.failStatus >= 500 || last.failStatus == http.StatusRequestTimeout:
-		ce.Message = fmt.Sprintf("the %s upstream failed for model %q on every credential tried (status %d)", providersOf(tried), rn.model, last.failStatus)
+	case failStatus >= 500 || failStatus == http.StatusRequestTimeout:
+		ce.Message = fmt.Sprintf("the %s upstream failed for model %q on every credential tried (status %d)", providersOf(tried), rn.model, failStatus)
 	case rateLimited:
 		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
 		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
@@ -397,7 +398,17 @@ func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *
 	} else if rateLimited {
 		ce.RetryAfter = time.Second // a rate limit always says when to come back
 	}
-	return rn.writeError(w, ce)
+	return ce
+}
+
+// retryAt is when a credential that failed with outcome and is blocked
+// until until may be back: a credential that does not cool still tells
+// when to return.
+func (rn *run) retryAt(until time.Time, outcome auth.Outcome) time.Time {
+	if until.IsZero() && outcome.Hint.RetryAfter > 0 {
+		return rn.v.pool.Now().Add(outcome.Hint.RetryAfter)
+	}
+	return until
 }
 
 // maxAnnouncedWait bounds the Retry-After the gateway sends.

@@ -31,8 +31,7 @@ const (
 
 type turnResult struct {
 	kind    turnKind
-	outcome auth.Outcome
-	frame   []byte // the refusal, sent to the client if no credential is left
+	outcome auth.Outcome // of a refusal
 }
 
 // turn serves one response.create, failing over to another credential
@@ -61,7 +60,10 @@ func (s *wsSession) turn(msg []byte) bool {
 	prev := gjson.GetBytes(msg, "previous_response_id").String()
 	key := s.route.Family.String() + ":" + model
 	tried := make([]*auth.Credential, 0, s.e.opts.MaxAttempts)
-	var held []byte
+	// the last refusal, answered in the gateway's own words when no
+	// credential is left: an upstream's error may name its account
+	var refusal int
+	var retryAt time.Time
 	connErr, waited, reopened := false, false, false
 	for rn.attempts < s.e.opts.MaxAttempts {
 		d, kept := s.keep(rn, eligible, tried)
@@ -98,13 +100,10 @@ func (s *wsSession) turn(msg []byte) bool {
 		if !kept {
 			up, outcome, err := s.open(c)
 			if err != nil {
-				rn.fail(c, outcome)
+				until := rn.fail(c, outcome)
 				rn.logAttempt(c, outcome.Status, err, "websocket upstream refused the connection, failing over")
 				tried = append(tried, c)
-				held, connErr = nil, outcome.Status == 0
-				if outcome.Status != 0 {
-					held = handshakeRefusal(outcome)
-				}
+				refusal, retryAt, connErr = outcome.Status, rn.retryAt(until, outcome), outcome.Status == 0
 				continue
 			}
 			s.up, s.upSince, s.home = up, time.Now(), c
@@ -125,17 +124,18 @@ func (s *wsSession) turn(msg []byte) bool {
 			}
 			reopened = true
 		case turnRefused:
-			rn.fail(c, res.outcome)
+			until := rn.fail(c, res.outcome)
 			rn.logAttempt(c, res.outcome.Status, nil, "websocket turn refused, failing over")
 			s.dropUpstream()
 			tried = append(tried, c)
-			held, connErr = res.frame, res.frame == nil
+			refusal, retryAt, connErr = res.outcome.Status, rn.retryAt(until, res.outcome), res.outcome.Status == 0
 		}
 	}
 	switch {
-	case held != nil:
-		rn.status = eventStatus(held)
-		return s.toClient(held)
+	case refusal != 0:
+		ce := rn.exhaustedError(tried, refusal, retryAt)
+		rn.status = ce.Status
+		return s.toClient(wsErrorEvent(ce))
 	case connErr:
 		rn.status = http.StatusBadGateway
 		return s.toClient(wsErrorEvent(&ClientError{
@@ -177,6 +177,7 @@ func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 					if s.upExpired {
 						return turnResult{kind: turnReopen}
 					}
+					// a connection error: the transient cooldown
 					return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream dropped the turn"}}
 				}
 				code, reason := closeOf(m.err)
@@ -193,7 +194,7 @@ func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 					}
 					status := eventStatus(m.data)
 					if failsOver(status) {
-						return turnResult{kind: turnRefused, frame: m.data, outcome: auth.Outcome{
+						return turnResult{kind: turnRefused, outcome: auth.Outcome{
 							Status:  status,
 							Hint:    auth.ParseHint(m.header, errorBody(m.data), s.v.pool.Now()),
 							Message: "websocket turn refused",
@@ -295,14 +296,4 @@ func previousResponseNotFound(id string) []byte {
 		},
 	})
 	return b
-}
-
-// handshakeRefusal is an upstream's refused handshake as an error event.
-func handshakeRefusal(o auth.Outcome) []byte {
-	ce := &ClientError{Status: o.Status, Code: "upstream_refused", Message: "the upstream refused the websocket connection"}
-	if o.Status == http.StatusTooManyRequests {
-		ce.Code, ce.RetryAfter = CodeModelCooldown, o.Hint.RetryAfter
-		ce.Message = "the upstream's rate limit was reached"
-	}
-	return wsErrorEvent(ce)
 }
