@@ -140,6 +140,15 @@ func TestWebSocketUsageIsRecordedPerTurn(t *testing.T) {
 		assert.NotContains(t, e.Raw, wsKeyB)
 		assert.NotContains(t, e.Raw, clientKey)
 	}
+	// the management API's totals count the turns per credential
+	res, err := http.Get("http://localhost:2999/cliproxy/usage")
+	require.NoError(t, err)
+	body, err := readAll(res)
+	require.NoError(t, err)
+	b := gjson.GetBytes(body, "credentials.ws-b")
+	assert.Equal(t, int64(2), b.Get("requests").Int(), string(body))
+	assert.Equal(t, events[0].Get("input_tokens").Int()+events[1].Get("input_tokens").Int(), b.Get("tokens.input").Int(), string(body))
+
 	// the first turn failed over from a to b; the second stayed on b
 	assert.Equal(t, "ws-b", events[0].Get("credential").String())
 	assert.Equal(t, int64(2), events[0].Get("attempts").Int())
