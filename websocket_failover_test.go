@@ -76,6 +76,10 @@ func TestWebSocketTurnFailsOverBeforeOutput(t *testing.T) {
 			turns = wsRecords(g.mock, "WS")
 			assert.Equal(t, wsKeyB, turns[len(turns)-1].Key)
 			assert.Len(t, wsRecords(g.mock, http.MethodGet), 2, "one handshake per credential")
+			logs := g.logs()
+			for _, secret := range []string{wsKeyA, wsKeyB, clientKey} {
+				assert.NotContains(t, logs, secret, "a secret reached the log")
+			}
 		})
 	}
 }

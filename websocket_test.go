@@ -171,3 +171,22 @@ func TestWebSocketTurnGoesUpstreamWithPooledKey(t *testing.T) {
 		})
 	}
 }
+
+// A reconnecting Codex session (same Session-Id) comes back to its
+// credential; another session is placed on the other one.
+func TestWebSocketSessionAffinity(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: wsPool})
+	turnOn := func(session string) string {
+		conn := g.mustDialWS(codexHeader(session))
+		sendWS(t, conn, turnMsg("gpt-5.5", "hi", ""))
+		readTurn(t, conn)
+		require.NoError(t, conn.Close(websocket.StatusNormalClosure, ""))
+		turns := wsRecords(g.mock, "WS")
+		return turns[len(turns)-1].Key
+	}
+	first := turnOn("sess-affinity-1")
+	for range 3 {
+		assert.Equal(t, first, turnOn("sess-affinity-1"), "a reconnect of the session moved to another credential")
+	}
+	assert.NotEqual(t, first, turnOn("sess-affinity-2"), "round robin should place a new session on the other credential")
+}

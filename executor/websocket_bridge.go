@@ -145,8 +145,7 @@ func (b *bridge) conversation(msg []byte) ([]json.RawMessage, bool) {
 // post sends the turn upstream and returns the OAuth token it carried.
 func (b *bridge) post(body []byte) (*http.Response, string, error) {
 	ac := &attemptCredential{cred: b.cred}
-	u := b.ep.wsURL(b.s.r.URL.Path)
-	u = "http" + strings.TrimPrefix(u, "ws")
+	u := b.ep.url("http", b.s.r.URL.Path)
 	req, err := http.NewRequestWithContext(withCredential(b.ctx, ac), http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, "", err

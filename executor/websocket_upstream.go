@@ -32,10 +32,16 @@ type wsUpstream struct {
 // wsURL is where c's WebSocket upstream is: the HTTP base URL with ws://
 // or wss://, e.g. wss://chatgpt.com/backend-api/codex/responses.
 func (ep endpoint) wsURL(clientPath string) string {
-	u := url.URL{Scheme: "ws", Host: ep.host, Path: ep.path(clientPath)}
+	return ep.url("ws", clientPath)
+}
+
+// url is the upstream URL of clientPath with scheme ("http" or "ws"),
+// secure when the base URL is.
+func (ep endpoint) url(scheme, clientPath string) string {
 	if ep.tls {
-		u.Scheme = "wss"
+		scheme += "s"
 	}
+	u := url.URL{Scheme: scheme, Host: ep.host, Path: ep.path(clientPath)}
 	return u.String()
 }
 
