@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/cluster"
 )
 
 // authDir keeps the credentials of one auth directory current for every
@@ -27,6 +29,9 @@ type authDir struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{}
+	// cluster, when the pool's state is in Redis, refreshes each token
+	// once across the instances and brings the tokens others refreshed.
+	cluster atomic.Pointer[cluster.Cluster]
 
 	mu          sync.Mutex
 	files       []*auth.AuthFile
@@ -44,7 +49,7 @@ type fileToken struct {
 }
 
 // openAuthDir reads dir once and starts watching it.
-func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, logger *zap.Logger) (*authDir, error) {
+func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, cl *cluster.Cluster, logger *zap.Logger) (*authDir, error) {
 	store, err := auth.NewFileStore(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening auth_dir: %w", err)
@@ -56,6 +61,8 @@ func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, log
 		sources:     make(map[string]*fileToken),
 		subscribers: make(map[*Handler]func()),
 	}
+	// before the first token source starts refreshing
+	a.share(cl)
 	files, errs, err := store.List(ctx)
 	if err != nil {
 		cancel()
@@ -273,8 +280,9 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider, pro
 	}
 	name := f.Name
 	ts := auth.NewTokenSource(provider, token, refresherVia(a.refresher, proxy), auth.TokenSourceOptions{
-		OnRefresh: func(t auth.Token) { a.persist(name, t) },
-		OnRevoked: func(reason string) { a.revoked(name, reason) },
+		OnRefresh:   func(t auth.Token) { a.persist(name, t) },
+		OnRevoked:   func(reason string) { a.revoked(name, reason) },
+		Coordinator: fileCoordinator{a: a, name: name},
 	})
 	ts.StartBackground(a.ctx)
 	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken, access: f.AccessToken}
@@ -347,4 +355,43 @@ func (a *authDir) persist(name string, t auth.Token) {
 	if _, err := a.store.Save(ctx, &updated); err != nil {
 		a.logger.Error("writing refreshed token to auth file", zap.String("file", name), zap.Error(err))
 	}
+}
+
+// share makes cl, when not nil, the cluster the directory's tokens are
+// refreshed through, and the source of the tokens other instances
+// refreshed.
+func (a *authDir) share(cl *cluster.Cluster) {
+	if cl == nil {
+		return
+	}
+	a.cluster.Store(cl)
+	cl.OnToken(a.adopt)
+}
+
+// adopt installs the token another instance refreshed for the file name
+// and writes it to the file, so this instance holds the rotated refresh
+// token too.
+func (a *authDir) adopt(name string, t auth.Token) {
+	a.mu.Lock()
+	ft := a.sources[name]
+	a.mu.Unlock()
+	if ft == nil || ft.source.Token().AccessToken == t.AccessToken {
+		return
+	}
+	ft.source.Update(t)
+	a.persist(name, t)
+}
+
+// fileCoordinator refreshes one file's token through the cluster, if the
+// pool has one by the time the refresh is due.
+type fileCoordinator struct {
+	a    *authDir
+	name string
+}
+
+func (f fileCoordinator) Coordinate(ctx context.Context, current auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
+	if cl := f.a.cluster.Load(); cl != nil {
+		return cl.Coordinate(ctx, f.name, current, refresh)
+	}
+	return refresh(ctx)
 }

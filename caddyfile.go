@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -42,6 +43,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
 //	    pool <name>
+//	    state redis://[user:password@]host:port/db {
+//	        usage_retention <n>
+//	    }
 //	    auth_dir <path>
 //	    oauth_token_url claude|codex|google <url>
 //	    session_affinity on|off
@@ -177,6 +181,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.OAuthTokenURLs = make(map[string]string)
 			}
 			h.OAuthTokenURLs[args[0]] = args[1]
+
+		case "state":
+			st, err := unmarshalState(d)
+			if err != nil {
+				return err
+			}
+			h.State = st
 
 		case "pool":
 			if err := oneArg(d, &h.Pool); err != nil {
@@ -457,3 +468,37 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// unmarshalState parses "state <url> [{ usage_retention <n> }]". A URL
+// without placeholders is checked here; its errors never repeat it, as it
+// may hold a password.
+func unmarshalState(d *caddyfile.Dispenser) (*StateConfig, error) {
+	st := new(StateConfig)
+	if err := oneArg(d, &st.URL); err != nil {
+		return nil, err
+	}
+	if strings.Contains(st.URL, "{") {
+		if !strings.HasPrefix(st.URL, "redis://") && !strings.HasPrefix(st.URL, "rediss://") {
+			return nil, d.Errf("state: url must start with redis:// or rediss://")
+		}
+	} else if err := cluster.ValidateURL(st.URL); err != nil {
+		return nil, d.Errf("state: %v", err)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "usage_retention":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return nil, d.Errf("usage_retention must be a positive integer, got %q", raw)
+			}
+			st.UsageRetention = n
+		default:
+			return nil, d.Errf("unrecognized state option %q", d.Val())
+		}
+	}
+	return st, nil
+}

@@ -74,6 +74,14 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"oauth_token_url bad url", "cliproxy {\n\toauth_token_url claude ftp://x\n}", "scheme must be http or https", 2},
 		{"oauth_token_url one arg", "cliproxy {\n\toauth_token_url claude\n}", "wrong argument count", 2},
 		{"pool without name", "cliproxy {\n\tpool\n}", "wrong argument count", 2},
+		{"state without url", "cliproxy {\n\tstate\n}", "wrong argument count", 2},
+		{"state two urls", "cliproxy {\n\tstate redis://a:6379 redis://b:6379\n}", "wrong argument count", 2},
+		{"state http url", "cliproxy {\n\tstate http://127.0.0.1:6379\n}", `scheme must be redis or rediss, got "http"`, 2},
+		{"state without host", "cliproxy {\n\tstate redis:///0\n}", "missing host", 2},
+		{"state bad db", "cliproxy {\n\tstate redis://127.0.0.1:6379/zero\n}", "expected redis://[user:password@]host:port/db", 2},
+		{"state placeholder url without scheme", "cliproxy {\n\tstate {env.REDIS_URL}\n}", "url must start with redis:// or rediss://", 2},
+		{"state usage_retention zero", "cliproxy {\n\tstate redis://127.0.0.1:6379 {\n\t\tusage_retention 0\n\t}\n}", "usage_retention must be a positive integer", 3},
+		{"state unknown option", "cliproxy {\n\tstate redis://127.0.0.1:6379 {\n\t\tttl 1h\n\t}\n}", `unrecognized state option "ttl"`, 3},
 		{"unknown strategy wrr typo", "cliproxy {\n\tstrategy wwr\n}", `unknown strategy "wwr"`, 2},
 		{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
 		{"transport twice", "cliproxy {\n\ttransport {\n\t}\n\ttransport {\n\t}\n}", "transport already specified", 4},
@@ -109,6 +117,9 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	strategy FF
 	max_attempts 5
 	pool team-a
+	state redis://gateway:{env.REDIS_PASSWORD}@redis.internal:6379/2 {
+		usage_retention 500
+	}
 	auth_dir /var/lib/cliproxy/auth
 	oauth_token_url codex http://127.0.0.1:9/token
 	transient_cooldown 30s
@@ -151,6 +162,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, "fill-first", h.Strategy)
 	assert.Equal(t, 5, h.MaxAttempts)
 	assert.Equal(t, "team-a", h.Pool)
+	assert.Equal(t, &StateConfig{URL: "redis://gateway:{env.REDIS_PASSWORD}@redis.internal:6379/2", UsageRetention: 500}, h.State)
 	assert.Equal(t, "/var/lib/cliproxy/auth", h.AuthDir)
 	assert.Equal(t, map[string]string{"codex": "http://127.0.0.1:9/token"}, h.OAuthTokenURLs)
 	assert.EqualValues(t, 30*time.Second, h.TransientCooldown)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -115,6 +116,11 @@ type Handler struct {
 	// provider: "claude", "codex", "google". Default: the providers' own.
 	OAuthTokenURLs map[string]string `json:"oauth_token_urls,omitempty"`
 
+	// State shares the pool's state (cooldowns, session bindings, OAuth
+	// refreshes, usage and error events) with other Caddy instances
+	// through Redis. Default: none, the state lives in this process.
+	State *StateConfig `json:"state,omitempty"`
+
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
 
@@ -141,6 +147,9 @@ type Handler struct {
 	policy      auth.Policy
 	exec        *executor.Executor
 	logger      *zap.Logger
+
+	cluster      *cluster.Cluster
+	clusterKeyed string
 }
 
 // ClientKey is one team member's key.
@@ -203,12 +212,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.configCreds, err = h.buildCredentials(repl); err != nil {
 		return err
 	}
+	if h.State != nil {
+		if err := h.loadCluster(ctx, repl); err != nil {
+			return err
+		}
+	}
 	if h.AuthDir != "" {
 		refresher, err := h.refresher()
 		if err != nil {
 			return err
 		}
-		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
+		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.cluster, h.logger); err != nil {
 			return fmt.Errorf("provisioning cliproxy: %w", err)
 		}
 	}
@@ -227,6 +241,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	var affinity *selector.Affinity
 	if h.SessionAffinity {
 		affinity = &selector.Affinity{Next: h.selector, Bindings: state.bindings}
+		if h.cluster != nil {
+			affinity.Bindings = h.cluster.Bindings()
+		}
+	}
+	var events executor.Events
+	if h.cluster != nil {
+		events = clusterEvents{h.cluster}
 	}
 	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
@@ -250,6 +271,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 		OnUsage:           state.recordUsage,
+		Events:            events,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
@@ -307,6 +329,12 @@ func (h *Handler) Validate() error {
 	if h.SessionAffinityTTL < 0 {
 		return fmt.Errorf("session_affinity_ttl must not be negative")
 	}
+	if h.State != nil && h.State.URL == "" {
+		return fmt.Errorf("state needs a redis:// or rediss:// url")
+	}
+	if h.State != nil && h.State.UsageRetention < 0 {
+		return fmt.Errorf("state usage_retention must not be negative")
+	}
 	switch h.SubagentAffinity {
 	case "", SubagentParent, SubagentSeparate:
 	default:
@@ -351,6 +379,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.authDir != nil {
 		h.authDir.unsubscribe(h)
+	}
+	h.releaseCluster()
+	if h.authDir != nil {
 		h.state.releaseAuthDir(h.authDirKey)
 	}
 	if h.state != nil {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -62,7 +63,7 @@ func (s *poolState) Destruct() error {
 // token sources, so each token is refreshed once. Each call must be
 // matched by releaseAuthDir; the watcher stops with its last user, so a
 // reload that drops or moves auth_dir leaves no refresher behind.
-func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *zap.Logger) (*authDir, string, error) {
+func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, cl *cluster.Cluster, logger *zap.Logger) (*authDir, string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, "", fmt.Errorf("resolving auth_dir: %w", err)
@@ -71,9 +72,10 @@ func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, logger *z
 	defer s.mu.Unlock()
 	if a, ok := s.authDirs[abs]; ok {
 		s.authRefs[abs]++
+		a.share(cl)
 		return a, abs, nil
 	}
-	a, err := openAuthDir(abs, refresher, s.health, logger)
+	a, err := openAuthDir(abs, refresher, s.health, cl, logger)
 	if err != nil {
 		return nil, "", err
 	}

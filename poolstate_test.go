@@ -67,9 +67,9 @@ func TestAuthDirWatcherFollowsItsUsers(t *testing.T) {
 	defer pools.Delete("unit-authdir")
 	dir := t.TempDir()
 	refresher := &auth.Refresher{}
-	a1, key, err := st.openAuthDir(dir, refresher, zap.NewNop())
+	a1, key, err := st.openAuthDir(dir, refresher, nil, zap.NewNop())
 	require.NoError(t, err)
-	a2, key2, err := st.openAuthDir(dir+"/.", refresher, zap.NewNop())
+	a2, key2, err := st.openAuthDir(dir+"/.", refresher, nil, zap.NewNop())
 	require.NoError(t, err)
 	assert.Same(t, a1, a2, "the same directory, spelled differently, must share one watcher")
 	assert.Equal(t, key, key2)

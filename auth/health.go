@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,7 @@ import (
 type Health struct {
 	mu    sync.Mutex
 	byKey map[string]*credentialHealth
+	sync  atomic.Pointer[HealthSync]
 }
 
 // NewHealth returns an empty health store.
@@ -22,12 +24,28 @@ func NewHealth() *Health {
 
 // of returns c's states, creating them on first use.
 func (h *Health) of(c *Credential) *credentialHealth {
-	key := c.Name + "\x00" + c.Fingerprint()
+	ch := h.byName(HealthKey(c))
+	if c.Source != "" {
+		h.mu.Lock()
+		ch.source = c.Source
+		h.mu.Unlock()
+	}
+	return ch
+}
+
+// HealthKey is the key Health keeps c's states under: its name and secret
+// fingerprint, so instances holding the same credential agree on it.
+func HealthKey(c *Credential) string {
+	return c.Name + "\x00" + c.Fingerprint()
+}
+
+// byName returns the states kept under key, creating them on first use.
+func (h *Health) byName(key string) *credentialHealth {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ch := h.byKey[key]
 	if ch == nil {
-		ch = &credentialHealth{models: make(map[string]*ModelState), source: c.Source}
+		ch = &credentialHealth{models: make(map[string]*ModelState), key: key, owner: h}
 		h.byKey[key] = ch
 	}
 	return ch
@@ -40,11 +58,18 @@ func (h *Health) ForgetSource(source string) {
 	if source == "" {
 		return
 	}
+	var forgot []string
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for key, ch := range h.byKey {
 		if ch.source == source {
 			delete(h.byKey, key)
+			forgot = append(forgot, key)
+		}
+	}
+	h.mu.Unlock()
+	if s := h.Sync(); s != nil {
+		for _, key := range forgot {
+			s.Forgot(key)
 		}
 	}
 }

@@ -112,19 +112,34 @@ func (p *Pool) Claim(c *Credential, model string) bool {
 		return false
 	}
 	now := p.Now()
+	var probed []SharedState
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, st := range []*ModelState{h.whole, h.models[model]} {
+	for i, st := range []*ModelState{h.whole, h.models[model]} {
 		ok, probe, _ := st.availableAt(now)
 		if !ok {
+			h.mu.Unlock()
 			return false
 		}
 		if probe {
 			// one probe per interval, and a failed probe blocks again
 			st.nextProbe = now.Add(p.policy.ProbeInterval)
+			if h.syncing() {
+				probed = append(probed, shared(h.key, wholeModel(i == 0, model), i == 0, st))
+			}
 		}
 	}
+	h.mu.Unlock()
+	h.report(probed...)
 	return true
+}
+
+// wholeModel is the model a SharedState names: none for the
+// credential-wide state.
+func wholeModel(whole bool, model string) string {
+	if whole {
+		return ""
+	}
+	return model
 }
 
 // State returns a copy of c's state for model, and whether there is one.
@@ -190,6 +205,16 @@ func (p *Pool) RecordSuccess(c *Credential, model string) {
 	delete(h.models, model)
 	h.whole = nil
 	h.mu.Unlock()
+	if h.syncing() {
+		var cleared []SharedState
+		if had {
+			cleared = append(cleared, SharedState{Key: h.key, Model: model})
+		}
+		if whole {
+			cleared = append(cleared, SharedState{Key: h.key, Whole: true})
+		}
+		h.report(cleared...)
+	}
 }
 
 // RecordFailure applies a failed attempt's outcome to c: to its state for
@@ -204,7 +229,23 @@ func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.
 	}
 	now := p.Now()
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	st, until := p.recordFailureLocked(h, c, model, outcome, now)
+	var change SharedState
+	tell := h.syncing()
+	if tell {
+		whole := st == h.whole
+		change = shared(h.key, wholeModel(whole, model), whole, st)
+	}
+	h.mu.Unlock()
+	if tell {
+		h.report(change)
+	}
+	return until
+}
+
+// recordFailureLocked is RecordFailure under h.mu; it returns the state it
+// changed.
+func (p *Pool) recordFailureLocked(h *credentialHealth, c *Credential, model string, outcome Outcome, now time.Time) (*ModelState, time.Time) {
 	var st *ModelState
 	if outcome.Hint.Whole || outcome.Revoked {
 		if h.whole == nil {
@@ -226,13 +267,13 @@ func (p *Pool) RecordFailure(c *Credential, model string, outcome Outcome) time.
 		if st.LastError.Message == "" {
 			st.LastError.Message = describe(outcome.Status)
 		}
-		return time.Time{}
+		return st, time.Time{}
 	}
 	p.policy.apply(st, outcome, now)
 	if !now.Before(st.NextRetryAfter) {
-		return time.Time{}
+		return st, time.Time{}
 	}
-	return st.NextRetryAfter
+	return st, st.NextRetryAfter
 }
 
 // pruneLocked forgets states whose block has ended, and if that frees

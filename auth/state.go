@@ -138,6 +138,26 @@ type credentialHealth struct {
 	models map[string]*ModelState
 	whole  *ModelState
 	source string // the auth file of the credential, "" for config
+	key    string // as Health keys it
+	owner  *Health
+}
+
+// report tells the owner's HealthSync, if any, of the states changes
+// made; callers have released h.mu.
+func (h *credentialHealth) report(changes ...SharedState) {
+	if h.owner == nil {
+		return
+	}
+	if s := h.owner.Sync(); s != nil {
+		for _, c := range changes {
+			s.Changed(c)
+		}
+	}
+}
+
+// syncing reports whether changes to h must be reported.
+func (h *credentialHealth) syncing() bool {
+	return h.owner != nil && h.owner.sync.Load() != nil
 }
 
 // apply records a failure into st and returns whether it blocks.

@@ -46,6 +46,19 @@ type TokenSourceOptions struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Coordinator, when set, runs every refresh, so that the instances of
+	// a cluster that hold the same account refresh its token once between
+	// them. Default: none, the source refreshes on its own.
+	Coordinator RefreshCoordinator
+}
+
+// RefreshCoordinator runs a token source's refreshes on behalf of several
+// processes holding the same token. Coordinate calls refresh, or returns a
+// token another process obtained meanwhile for current; it returns
+// refresh's error as is.
+type RefreshCoordinator interface {
+	Coordinate(ctx context.Context, current Token, refresh func(context.Context) (Token, error)) (Token, error)
 }
 
 // Defaults of TokenSourceOptions.
@@ -272,7 +285,19 @@ func (ts *TokenSource) startLocked() *refreshCall {
 // released), a revocation, or a backoff.
 func (ts *TokenSource) run(c *refreshCall, refreshToken string, epoch uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), ts.opts.Timeout)
-	tok, err := ts.refresher.Refresh(ctx, ts.provider, refreshToken)
+	refresh := func(ctx context.Context) (Token, error) {
+		return ts.refresher.Refresh(ctx, ts.provider, refreshToken)
+	}
+	var tok Token
+	var err error
+	if co := ts.opts.Coordinator; co != nil {
+		ts.mu.Lock()
+		current := ts.tok
+		ts.mu.Unlock()
+		tok, err = co.Coordinate(ctx, current, refresh)
+	} else {
+		tok, err = refresh(ctx)
+	}
 	cancel()
 
 	var persist, revokedNow bool

@@ -66,6 +66,9 @@ type Options struct {
 	// served from the pool, before it is logged (e.g. to keep totals).
 	// It runs on the request's goroutine and must be quick.
 	OnUsage func(UsageEvent)
+	// Events, when set, receives the usage event of every request and an
+	// event for every failure.
+	Events Events
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 }

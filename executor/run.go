@@ -144,6 +144,7 @@ func (rn *run) answered(aw *attemptWriter, c *auth.Credential) {
 // writeError answers with the gateway's own error.
 func (rn *run) writeError(w http.ResponseWriter, ce *ClientError) error {
 	rn.status = ce.Status
+	rn.emitError(nil, ce.Status, ce.Code, ce.Message)
 	return WriteError(w, rn.route.Family, ce)
 }
 
@@ -184,21 +185,24 @@ func (rn *run) usageEvent() UsageEvent {
 	return ev
 }
 
-// logUsage hands the request's usage event to OnUsage and writes it to
-// the usage logger: who asked, what served it, how it went and what it
-// cost. Never a secret.
+// logUsage hands the request's usage event to OnUsage and the Events and
+// writes it to the usage logger: who asked, what served it, how it went
+// and what it cost. Never a secret.
 func (rn *run) logUsage() {
-	l, on := rn.e.opts.UsageLogger, rn.e.opts.OnUsage
+	l, on, events := rn.e.opts.UsageLogger, rn.e.opts.OnUsage, rn.e.opts.Events
 	var ce *zapcore.CheckedEntry
 	if l != nil {
 		ce = l.Check(zapcore.InfoLevel, "request")
 	}
-	if ce == nil && on == nil {
+	if ce == nil && on == nil && events == nil {
 		return
 	}
 	ev := rn.usageEvent()
 	if on != nil {
 		on(ev)
+	}
+	if events != nil {
+		events.Usage(ev)
 	}
 	if ce == nil {
 		return
@@ -217,6 +221,19 @@ func (rn *run) logUsage() {
 		zap.Int64("cache_read_tokens", ev.Tokens.CacheRead),
 		zap.Int64("cache_creation_tokens", ev.Tokens.CacheCreation),
 	)
+}
+
+// emitError reports a failure to the Events, if any.
+func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
+	events := rn.e.opts.Events
+	if events == nil {
+		return
+	}
+	ev := ErrorEvent{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
+	if c != nil {
+		ev.Credential, ev.Provider, ev.Attempt = c.Name, string(c.Provider), rn.attempts
+	}
+	events.Error(ev)
 }
 
 // try runs one attempt of c and settles a stream that ended while held.
@@ -563,6 +580,16 @@ func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
 // for the model.
 func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
 	until := rn.v.pool.RecordFailure(c, rn.model, outcome)
+	if rn.e.opts.Events != nil {
+		msg := outcome.Message
+		if msg == "" {
+			msg = http.StatusText(outcome.Status)
+			if outcome.Status == 0 {
+				msg = "upstream connection failed"
+			}
+		}
+		rn.emitError(c, outcome.Status, "", msg)
+	}
 	if a := rn.e.opts.Affinity; a != nil {
 		a.Failed(rn.sess, c, terminal(outcome.Status))
 	}

@@ -1,0 +1,226 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
+	"github.com/caddy-cliproxy/cliproxy/session"
+)
+
+// instance is one gateway process's state, shared through a Cluster.
+type instance struct {
+	health   *auth.Health
+	bindings *session.Cache
+	pool     *auth.Pool
+	cluster  *cluster.Cluster
+}
+
+func newInstance(t *testing.T, url string, opts ...func(*cluster.Options)) *instance {
+	t.Helper()
+	in := &instance{health: auth.NewHealth(), bindings: session.NewCache(time.Hour, 0)}
+	o := cluster.Options{URL: url, Pool: "test", Health: in.health, Bindings: in.bindings}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := cluster.New(o)
+	require.NoError(t, err)
+	in.cluster = c
+	t.Cleanup(func() { _ = c.Close(); in.bindings.Stop() })
+	in.pool, err = auth.NewPoolWithHealth([]*auth.Credential{
+		{Name: "a", Provider: auth.Claude, APIKey: "sk-a"},
+		{Name: "b", Provider: auth.Claude, APIKey: "sk-b"},
+	}, in.health, auth.Policy{})
+	require.NoError(t, err)
+	return in
+}
+
+func waitUp(t *testing.T, ins ...*instance) {
+	t.Helper()
+	for _, in := range ins {
+		require.Eventually(t, in.cluster.Up, 5*time.Second, 10*time.Millisecond, "redis must be taken as up")
+	}
+}
+
+func TestCooldownReachesTheOtherInstanceWithinASecond(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+
+	until := a.pool.RecordFailure(a.pool.Get("a"), "sonnet", auth.Outcome{Status: http.StatusTooManyRequests, Hint: auth.Hint{RetryAfter: time.Hour}})
+	require.False(t, until.IsZero())
+	require.Eventually(t, func() bool {
+		ok, _ := b.pool.Available(b.pool.Get("a"), "sonnet")
+		return !ok
+	}, time.Second, 5*time.Millisecond, "a cooldown recorded on A must be honoured by B within 1 s")
+	_, bUntil := b.pool.Available(b.pool.Get("a"), "sonnet")
+	assert.WithinDuration(t, until, bUntil, time.Millisecond)
+	ok, _ := b.pool.Available(b.pool.Get("b"), "sonnet")
+	assert.True(t, ok, "another credential stays available")
+	ok, _ = b.pool.Available(b.pool.Get("a"), "opus")
+	assert.True(t, ok, "another model stays available")
+
+	a.pool.RecordSuccess(a.pool.Get("a"), "sonnet")
+	require.Eventually(t, func() bool {
+		ok, _ := b.pool.Available(b.pool.Get("a"), "sonnet")
+		return ok
+	}, time.Second, 5*time.Millisecond, "a success on A must lift the cooldown on B")
+
+	// an instance started later reads the states in Redis
+	a.pool.RecordFailure(a.pool.Get("b"), "sonnet", auth.Outcome{Status: http.StatusServiceUnavailable})
+	require.Eventually(t, func() bool { return srv.Do("DBSIZE") != "0" }, time.Second, 5*time.Millisecond)
+	c := newInstance(t, srv.URL(0))
+	waitUp(t, c)
+	ok, _ = c.pool.Available(c.pool.Get("b"), "sonnet")
+	assert.False(t, ok, "a new instance must take the cooldowns already in Redis")
+}
+
+func TestBindingsAreSharedAndFollowRebinds(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+
+	a.cluster.Bindings().Set("a", "s1", "s1-fallback")
+	require.Eventually(t, func() bool {
+		cred, ok := b.cluster.Bindings().GetAndRefresh("s1")
+		return ok && cred == "a"
+	}, time.Second, 5*time.Millisecond)
+	ttl, err := strconv.Atoi(srv.Do("PTTL", "cliproxy:test:session:s1"))
+	require.NoError(t, err)
+	assert.InDelta(t, time.Hour.Milliseconds(), ttl, float64(time.Minute.Milliseconds()), "the binding lives its TTL in Redis")
+
+	// B now serves s1 from its cache; a rebind on A must reach it
+	b.cluster.Bindings().Set("b", "s1")
+	require.Eventually(t, func() bool {
+		cred, _ := a.bindings.Get("s1")
+		return cred == "b"
+	}, time.Second, 5*time.Millisecond, "a rebind on B must reach A's cache within 1 s")
+
+	assert.False(t, a.cluster.Bindings().CompareAndDelete("s1", "a"), "s1 is bound to b now")
+	assert.True(t, a.cluster.Bindings().CompareAndDelete("s1", "b"))
+	require.Eventually(t, func() bool {
+		_, ok := b.bindings.Get("s1")
+		return !ok && srv.Do("EXISTS", "cliproxy:test:session:s1") == "0"
+	}, time.Second, 5*time.Millisecond, "an unbind on A must reach B and Redis")
+}
+
+func TestRedisOutageDegradesAndResyncs(t *testing.T) {
+	srv := redistest.Start(t)
+	var ups []bool
+	var mu sync.Mutex
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	a.cluster.OnUp(func(up bool) { mu.Lock(); ups = append(ups, up); mu.Unlock() })
+	waitUp(t, a, b)
+
+	srv.Stop()
+	// requests go on: bindings and health answer locally, at once
+	start := time.Now()
+	for i := range 50 {
+		k := "outage-" + strconv.Itoa(i)
+		_, ok := a.cluster.Bindings().GetAndRefresh(k)
+		assert.False(t, ok)
+		a.cluster.Bindings().Set("a", k)
+		cred, ok := a.cluster.Bindings().GetAndRefresh(k)
+		assert.True(t, ok)
+		assert.Equal(t, "a", cred)
+	}
+	assert.Less(t, time.Since(start), 3*time.Second, "a down Redis must not hold requests up")
+	require.Eventually(t, func() bool { return !a.cluster.Up() && !b.cluster.Up() }, 3*time.Second, 10*time.Millisecond)
+	a.pool.RecordFailure(a.pool.Get("a"), "sonnet", auth.Outcome{Status: http.StatusTooManyRequests, Hint: auth.Hint{RetryAfter: time.Hour}})
+	ok, _ := a.pool.Available(a.pool.Get("a"), "sonnet")
+	assert.False(t, ok, "the local state still works")
+
+	srv.Restart()
+	waitUp(t, a, b)
+	require.Eventually(t, func() bool {
+		ok, _ := b.pool.Available(b.pool.Get("a"), "sonnet")
+		return !ok
+	}, 3*time.Second, 10*time.Millisecond, "a cooldown recorded during the outage must reach B after it")
+	require.Eventually(t, func() bool {
+		cred, ok := b.cluster.Bindings().GetAndRefresh("outage-7")
+		return ok && cred == "a"
+	}, 3*time.Second, 10*time.Millisecond, "a binding made during the outage must reach B after it")
+	mu.Lock()
+	if len(ups) > 0 && !ups[0] {
+		ups = ups[1:] // reported before the first subscription
+	}
+	assert.Equal(t, []bool{true, false, true}, ups, "the gauge follows Redis")
+	mu.Unlock()
+}
+
+func TestCoordinateRefreshesOnceAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	var adopted atomic.Value
+	b.cluster.OnToken(func(name string, tok auth.Token) { adopted.Store(name + " " + tok.AccessToken) })
+
+	var refreshes atomic.Int32
+	old := auth.Token{AccessToken: "old", RefreshToken: "r0", Expiry: time.Now().Add(time.Minute)}
+	refresh := func(ctx context.Context) (auth.Token, error) {
+		n := refreshes.Add(1)
+		time.Sleep(200 * time.Millisecond) // the other instance arrives meanwhile
+		return auth.Token{AccessToken: "new-" + strconv.Itoa(int(n)), RefreshToken: "r1", Expiry: time.Now().Add(time.Hour)}, nil
+	}
+	var wg sync.WaitGroup
+	got := make([]auth.Token, 4)
+	for i, in := range []*instance{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := in.cluster.Coordinate(context.Background(), "claude-x.json", old, refresh)
+			assert.NoError(t, err)
+			got[i] = tok
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, refreshes.Load(), "one refresh for every instance")
+	for _, tok := range got {
+		assert.Equal(t, "new-1", tok.AccessToken)
+		assert.Equal(t, "r1", tok.RefreshToken)
+	}
+	// a later refresh with the stale token takes the stored one
+	tok, err := b.cluster.Coordinate(context.Background(), "claude-x.json", old, refresh)
+	require.NoError(t, err)
+	assert.Equal(t, "new-1", tok.AccessToken)
+	assert.EqualValues(t, 1, refreshes.Load())
+	assert.Equal(t, "0", srv.Do("EXISTS", "cliproxy:test:oauth:lock:claude-x.json"), "the lock is released")
+
+	// a refresh by A alone is announced to B
+	_, err = a.cluster.Coordinate(context.Background(), "claude-y.json", old, refresh)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return adopted.Load() == "claude-y.json new-2" }, time.Second, 5*time.Millisecond)
+}
+
+func TestUsageEventsAreListedWithABoundAndPublished(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newInstance(t, srv.URL(0), func(o *cluster.Options) { o.UsageRetention = 5 })
+	waitUp(t, a)
+	for i := range 8 {
+		a.cluster.Usage(map[string]any{"n": i, "model": "sonnet"})
+	}
+	require.Eventually(t, func() bool { return srv.Do("LLEN", "usage") == "5" }, time.Second, 5*time.Millisecond)
+	var first map[string]any
+	require.NoError(t, json.Unmarshal([]byte(srv.Do("LPOP", "usage")), &first))
+	assert.EqualValues(t, 3, first["n"], "the list keeps the newest events, drained oldest first")
+}
+
+func TestBadURLsAreRefusedWithoutTheirPassword(t *testing.T) {
+	for _, u := range []string{"http://u:hunter2@h:1", "redis://u:hunter2@h:1/x", "redis://"} {
+		err := cluster.ValidateURL(u)
+		require.Error(t, err, u)
+		assert.NotContains(t, err.Error(), "hunter2")
+	}
+	require.NoError(t, cluster.ValidateURL("rediss://user:pw@h:6380/3"))
+}

@@ -1,0 +1,29 @@
+package executor
+
+import "time"
+
+// Events receives the gateway's usage and error events, for a consumer
+// beyond the log (a cluster publishes them to Redis). It is called from the
+// request's goroutine: implementations must not block. No event carries a
+// secret.
+type Events interface {
+	// Usage is called once per request served from the pool.
+	Usage(UsageEvent)
+	// Error is called for every failed upstream attempt and every error
+	// the gateway answers with itself.
+	Error(ErrorEvent)
+}
+
+// ErrorEvent is one failure: of an upstream attempt (Credential set) or
+// the gateway's own answer (Credential empty, Code set).
+type ErrorEvent struct {
+	Time       time.Time `json:"time"`
+	Client     string    `json:"client"`
+	Provider   string    `json:"provider,omitempty"`
+	Model      string    `json:"model"`
+	Credential string    `json:"credential,omitempty"`
+	Status     int       `json:"status"`
+	Attempt    int       `json:"attempt,omitempty"`
+	Code       string    `json:"code,omitempty"`
+	Message    string    `json:"message"`
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs redis-server, which the cluster tests run on a loopback port,
+# with apt-get when it is missing. Needs root (CI runs as root).
+set -euo pipefail
+if command -v redis-server >/dev/null 2>&1; then
+	exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-redis.sh: redis-server is missing and apt-get is not available; install redis-server (>= 6.2) by hand" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq redis-server >/dev/null
+# the package starts a system service; the tests run their own servers
+if command -v service >/dev/null 2>&1; then
+	service redis-server stop >/dev/null 2>&1 || true
+fi
+redis-server --version
