@@ -153,16 +153,15 @@ func New(opts Options) (*Cluster, error) {
 	c.bindings = &Bindings{c: c, local: opts.Bindings}
 	c.pending.m = make(map[string]bindOp)
 
+	opts.Health.SetSync(c)
 	// a first try now, so a reachable Redis serves from the first request
-	pctx, pcancel := context.WithTimeout(ctx, time.Second)
-	err = c.rdb.Ping(pctx).Err()
-	pcancel()
+	// (and the first token refresh is already coordinated)
+	ps, err := c.connect()
 	if err != nil {
 		c.markDown(err)
 	}
-	opts.Health.SetSync(c)
 	c.wg.Add(3)
-	go c.watch()
+	go c.watch(ps)
 	go c.writeLoop()
 	go c.eventLoop()
 	return c, nil
@@ -263,45 +262,44 @@ func describe(err error) string {
 	return "connection lost"
 }
 
-// watch keeps the subscription to the pool's announcements, checks Redis
-// while it is quiet, and resynchronises after every (re)subscription.
-func (c *Cluster) watch() {
+// watch keeps the subscription to the pool's announcements (starting
+// with ps, if not nil), checks Redis while it is quiet, and subscribes and
+// resynchronises again after every failure.
+func (c *Cluster) watch(ps *redis.PubSub) {
 	defer c.wg.Done()
 	for c.ctx.Err() == nil {
-		if !c.Up() {
-			ctx, cancel := context.WithTimeout(c.ctx, opTimeout)
-			err := c.rdb.Ping(ctx).Err()
-			cancel()
-			if err != nil {
+		if ps == nil {
+			var err error
+			if ps, err = c.connect(); err != nil {
+				c.markDown(err)
 				c.sleep(retryEvery)
 				continue
 			}
 		}
-		c.subscribed()
+		c.listen(ps)
+		ps.Close()
+		ps = nil
 	}
 }
 
-// subscribed subscribes, resynchronises, and applies announcements until
-// Redis fails or the cluster closes.
-func (c *Cluster) subscribed() {
+// connect subscribes to the announcements, resynchronises with Redis and
+// takes it as up.
+func (c *Cluster) connect() (*redis.PubSub, error) {
 	ps := c.rdb.Subscribe(c.ctx, c.channel)
-	defer ps.Close()
 	ctx, cancel := context.WithTimeout(c.ctx, time.Second)
 	_, err := ps.Receive(ctx)
 	cancel()
 	if err != nil {
-		c.markDown(err)
-		c.sleep(retryEvery)
-		return
+		ps.Close()
+		return nil, err
 	}
 	// subscribed first, so nothing announced during the resync is missed
 	ctx, cancel = context.WithTimeout(c.ctx, 5*writeTimeout)
 	err = c.resyncHealth(ctx)
 	cancel()
 	if err != nil {
-		c.markDown(err)
-		c.sleep(retryEvery)
-		return
+		ps.Close()
+		return nil, err
 	}
 	wasDown := c.state.Load() == stateDown
 	c.markUp()
@@ -312,6 +310,11 @@ func (c *Cluster) subscribed() {
 		// changes now are
 		c.opts.Bindings.Clear()
 	}
+	return ps, nil
+}
+
+// listen applies announcements until Redis fails or the cluster closes.
+func (c *Cluster) listen(ps *redis.PubSub) {
 	for c.ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(c.ctx, pingEvery)
 		if err != nil {

@@ -107,6 +107,37 @@ func (s *Server) Do(args ...string) string {
 	return out
 }
 
+// Subscribe subscribes a connection of its own to channel and returns
+// the messages published on it, until the test ends.
+func (s *Server) Subscribe(channel string) <-chan string {
+	s.t.Helper()
+	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		s.t.Fatalf("subscribing to %s: %v", channel, err)
+	}
+	s.t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n", len(channel), channel)
+	r := bufio.NewReader(conn)
+	if _, err := readReply(r); err != nil {
+		s.t.Fatalf("subscribing to %s: %v", channel, err)
+	}
+	out := make(chan string, 1024)
+	go func() {
+		defer close(out)
+		for {
+			msg, err := readReply(r)
+			if err != nil {
+				return
+			}
+			// "message\n<channel>\n<payload>"
+			if parts := strings.SplitN(msg, "\n", 3); len(parts) == 3 && parts[0] == "message" {
+				out <- parts[2]
+			}
+		}
+	}()
+	return out
+}
+
 func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {

@@ -1,0 +1,418 @@
+package cluster_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
+)
+
+// These tests run two Caddy processes built from ./cmd/caddy, each on its
+// own ports, sharing one real redis-server, in front of one mock upstream.
+
+const (
+	clientKey  = "cluster-test-key"
+	claudeBody = `{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello cluster"}]}`
+)
+
+var caddyBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if caddyBin.dir != "" {
+		os.RemoveAll(caddyBin.dir)
+	}
+	os.Exit(code)
+}
+
+// buildCaddy builds ./cmd/caddy once per test binary.
+func buildCaddy(t *testing.T) string {
+	t.Helper()
+	caddyBin.once.Do(func() {
+		caddyBin.dir, caddyBin.err = os.MkdirTemp("", "cliproxy-caddy-")
+		if caddyBin.err != nil {
+			return
+		}
+		caddyBin.path = filepath.Join(caddyBin.dir, "caddy")
+		out, err := exec.Command("go", "build", "-o", caddyBin.path, "../cmd/caddy").CombinedOutput()
+		if err != nil {
+			caddyBin.err = fmt.Errorf("building ./cmd/caddy: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, caddyBin.err)
+	return caddyBin.path
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// caddyProc is one Caddy instance of the cluster.
+type caddyProc struct {
+	port, admin int
+	cmd         *exec.Cmd
+	out         *lockedBuffer
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy runs an instance whose cliproxy block is handler.
+func startCaddy(t *testing.T, handler string) *caddyProc {
+	t.Helper()
+	bin := buildCaddy(t)
+	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(lockedBuffer)}
+	home := t.TempDir()
+	cfg := fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	persist_config off
+	storage file_system %s
+}
+http://127.0.0.1:%d {
+	cliproxy {
+		client_key %s alice
+%s
+	}
+}
+`, p.admin, filepath.Join(home, "storage"), p.port, clientKey, handler)
+	file := filepath.Join(home, "Caddyfile")
+	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
+	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
+	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	require.NoError(t, p.cmd.Start())
+	t.Cleanup(p.stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", p.port))
+		if err == nil {
+			res.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy did not start:\n%s", p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *caddyProc) stop() {
+	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// send posts a Claude request, with a session ID when session is not "".
+func (p *caddyProc) send(t *testing.T, session string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/v1/messages", p.port), strings.NewReader(claudeBody))
+	require.NoError(t, err)
+	req.Header.Set("X-Api-Key", clientKey)
+	req.Header.Set("Anthropic-Version", "2023-06-01")
+	req.Header.Set("Content-Type", "application/json")
+	if session != "" {
+		req.Header.Set("X-Session-ID", session)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// metric returns the value of the sample whose line starts with name, or
+// "" when the admin endpoint has none.
+func (p *caddyProc) metric(name string) string {
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.admin))
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return strings.TrimPrefix(line, name+" ")
+		}
+	}
+	return ""
+}
+
+// apiKeyPool is a cliproxy block with credentials a and b at the mock.
+func apiKeyPool(redisURL, mockURL, extra string) string {
+	return fmt.Sprintf(`		pool shared
+		state %s
+		max_attempts 2
+		credential a {
+			provider claude
+			api_key sk-cluster-a
+			base_url %s
+		}
+		credential b {
+			provider claude
+			api_key sk-cluster-b
+			base_url %s
+		}
+%s`, redisURL, mockURL, mockURL, extra)
+}
+
+func startMock(t *testing.T) (*mockupstream.Server, string) {
+	t.Helper()
+	mock := mockupstream.New()
+	srv := httptest.NewServer(mock)
+	t.Cleanup(srv.Close)
+	return mock, srv.URL
+}
+
+func keysSince(mock *mockupstream.Server, n int) []string {
+	var out []string
+	for _, r := range mock.Requests()[n:] {
+		out = append(out, r.Key)
+	}
+	return out
+}
+
+func TestInstancesShareACooldown(t *testing.T) {
+	rs := redistest.Start(t)
+	mock, mockURL := startMock(t)
+	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tstrategy fill-first\n")
+	a, b := startCaddy(t, cfg), startCaddy(t, cfg)
+
+	// fill-first sends everything to a; a 429 with an hour's hint cools it
+	mock.SetFault("sk-cluster-a", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600", Times: 1})
+	status, body := a.send(t, "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, []string{"sk-cluster-a", "sk-cluster-b"}, keysSince(mock, 0), "A fails over from a to b")
+
+	time.Sleep(time.Second) // the change must be honoured within 1 s
+	n := len(mock.Requests())
+	for range 5 {
+		status, body := b.send(t, "")
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	assert.Equal(t, []string{"sk-cluster-b", "sk-cluster-b", "sk-cluster-b", "sk-cluster-b", "sk-cluster-b"}, keysSince(mock, n),
+		"B must honour the cooldown A recorded: a is never tried")
+}
+
+func TestInstancesShareSessionBindings(t *testing.T) {
+	rs := redistest.Start(t)
+	mock, mockURL := startMock(t)
+	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tsession_affinity on\n")
+	a, b := startCaddy(t, cfg), startCaddy(t, cfg)
+
+	homes := map[string]bool{}
+	for i := range 4 {
+		session := "conversation-" + strconv.Itoa(i)
+		n := len(mock.Requests())
+		status, body := a.send(t, session)
+		require.Equal(t, http.StatusOK, status, body)
+		home := keysSince(mock, n)
+		require.Len(t, home, 1)
+		homes[home[0]] = true
+		for range 3 {
+			status, body := b.send(t, session)
+			require.Equal(t, http.StatusOK, status, body)
+		}
+		assert.Equal(t, []string{home[0], home[0], home[0], home[0]}, keysSince(mock, n),
+			"session %s, bound through A, must be served by the same credential through B", session)
+	}
+	assert.Len(t, homes, 2, "round robin placed the sessions on both credentials, so B's answers are not its own choice")
+}
+
+func TestInstancesRefreshAnExpiringTokenOnce(t *testing.T) {
+	rs := redistest.Start(t)
+	mock, mockURL := startMock(t)
+	token := mockoauth.New(mockoauth.Config{DetectReuse: true})
+	ts := httptest.NewServer(token)
+	t.Cleanup(ts.Close)
+
+	// each instance has its own copy of the account's file, as two
+	// machines would
+	file := map[string]any{
+		"type": "claude", "email": "alice@example.com",
+		"access_token": "sk-ant-oat01-expiring", "refresh_token": "sk-ant-ort01-first",
+		"expired":  time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
+		"base_url": mockURL,
+	}
+	raw, err := json.Marshal(file)
+	require.NoError(t, err)
+	var dirs []string
+	var procs []*caddyProc
+	for range 2 {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "claude-alice.json"), raw, 0o600))
+		dirs = append(dirs, dir)
+		procs = append(procs, startCaddy(t, fmt.Sprintf(`		pool shared
+		state %s
+		auth_dir %s
+		oauth_token_url claude %s/v1/oauth/token
+`, rs.URL(0), dir, ts.URL)))
+	}
+	for _, p := range procs {
+		status, body := p.send(t, "")
+		require.Equal(t, http.StatusOK, status, "%s\n%s", body, p.out.String())
+	}
+	for i, dir := range dirs {
+		require.Eventually(t, func() bool {
+			b, err := os.ReadFile(filepath.Join(dir, "claude-alice.json"))
+			return err == nil && gjson.GetBytes(b, "access_token").String() == "mock-access-1" &&
+				gjson.GetBytes(b, "refresh_token").String() == "mock-refresh-1"
+		}, 5*time.Second, 20*time.Millisecond, "instance %d's auth file must hold the refreshed token", i)
+	}
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, 1, token.Refreshes(), "the expiring token must be refreshed exactly once for both instances")
+	for _, r := range mock.Requests() {
+		assert.Equal(t, "mock-access-1", r.Key, "both instances use the refreshed token")
+	}
+}
+
+func TestInstancesServeThroughARedisOutage(t *testing.T) {
+	rs := redistest.Start(t)
+	_, mockURL := startMock(t)
+	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tsession_affinity on\n")
+	a, b := startCaddy(t, cfg), startCaddy(t, cfg)
+	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond)
+
+	const total = 200
+	var done, failed atomic.Int32
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				p := a
+				if i%2 == 1 {
+					p = b
+				}
+				status, body := p.send(t, "load-"+strconv.Itoa(i%20))
+				if status != http.StatusOK {
+					failed.Add(1)
+					t.Errorf("request %d failed with %d: %s", i, status, body)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	killed := false
+	for i := range total {
+		if i == total/3 {
+			rs.Stop() // a crash, in the middle of the load
+			killed = true
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	require.True(t, killed)
+	assert.EqualValues(t, total, done.Load())
+	assert.Zero(t, failed.Load(), "no request may fail because Redis is down")
+
+	for _, p := range []*caddyProc{a, b} {
+		require.Eventually(t, func() bool { return p.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "0" }, 5*time.Second, 20*time.Millisecond)
+		assert.Equal(t, 1, strings.Count(p.out.String(), "redis state unreachable"), "one warning per outage")
+	}
+	rs.Restart()
+	for _, p := range []*caddyProc{a, b} {
+		require.Eventually(t, func() bool { return p.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond,
+			"the instances must find Redis again")
+	}
+	status, body := a.send(t, "after")
+	require.Equal(t, http.StatusOK, status, body)
+}
+
+func TestInstancesEventsCanBeDrained(t *testing.T) {
+	rs := redistest.Start(t)
+	mock, mockURL := startMock(t)
+	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tstrategy fill-first\n")
+	a, b := startCaddy(t, cfg), startCaddy(t, cfg)
+	errs := rs.Subscribe("errors")
+	usage := rs.Subscribe("usage")
+
+	mock.SetFault("sk-cluster-a", mockupstream.Fault{Status: http.StatusInternalServerError, Times: 1})
+	for _, p := range []*caddyProc{a, b} {
+		status, body := p.send(t, "")
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	require.Eventually(t, func() bool { return rs.Do("LLEN", "usage") == "2" }, 2*time.Second, 10*time.Millisecond)
+	for range 2 {
+		ev := rs.Do("LPOP", "usage")
+		assert.Equal(t, "alice", gjson.Get(ev, "client").String(), ev)
+		assert.Equal(t, "claude-sonnet-4-5", gjson.Get(ev, "model").String())
+		assert.Equal(t, "b", gjson.Get(ev, "credential").String())
+		assert.EqualValues(t, 200, gjson.Get(ev, "status").Int())
+		assert.NotContains(t, ev, "sk-cluster", "no secret in an event")
+		assert.NotContains(t, ev, clientKey)
+	}
+	assert.Equal(t, "(nil)", rs.Do("LPOP", "usage"), "drained")
+	select {
+	case ev := <-errs:
+		assert.Equal(t, "a", gjson.Get(ev, "credential").String(), ev)
+		assert.EqualValues(t, 500, gjson.Get(ev, "status").Int())
+		assert.NotContains(t, ev, "sk-cluster")
+	case <-time.After(2 * time.Second):
+		t.Fatal("no event on the errors channel")
+	}
+	select {
+	case ev := <-usage:
+		assert.Equal(t, "alice", gjson.Get(ev, "client").String(), ev)
+	case <-time.After(2 * time.Second):
+		t.Fatal("no event on the usage channel")
+	}
+}
