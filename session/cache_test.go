@@ -819,3 +819,19 @@ func BenchmarkCacheSet(b *testing.B) {
 		})
 	}
 }
+
+func TestCacheClearRemovesEveryBinding(t *testing.T) {
+	c, _ := newTestCache(t, time.Hour, 0)
+	c.Set("cred-a", "k1", "k2")
+	c.Set("cred-b", "k3")
+	c.Clear()
+	for _, k := range []string{"k1", "k2", "k3"} {
+		_, ok := c.GetAndRefresh(k)
+		assert.False(t, ok, k)
+	}
+	assert.Zero(t, c.Len())
+	c.Set("cred-a", "k1")
+	cred, ok := c.Get("k1")
+	assert.True(t, ok, "the cache binds again after a clear")
+	assert.Equal(t, "cred-a", cred)
+}
