@@ -27,7 +27,7 @@ type instance struct {
 	cluster  *cluster.Cluster
 }
 
-func newInstance(t *testing.T, url string, opts ...func(*cluster.Options)) *instance {
+func newInstance(t testing.TB, url string, opts ...func(*cluster.Options)) *instance {
 	t.Helper()
 	in := &instance{health: auth.NewHealth(), bindings: session.NewCache(time.Hour, 0)}
 	o := cluster.Options{URL: url, Pool: "test", Health: in.health, Bindings: in.bindings}
@@ -46,7 +46,7 @@ func newInstance(t *testing.T, url string, opts ...func(*cluster.Options)) *inst
 	return in
 }
 
-func waitUp(t *testing.T, ins ...*instance) {
+func waitUp(t testing.TB, ins ...*instance) {
 	t.Helper()
 	for _, in := range ins {
 		require.Eventually(t, in.cluster.Up, 5*time.Second, 10*time.Millisecond, "redis must be taken as up")
