@@ -224,3 +224,19 @@ func TestBadURLsAreRefusedWithoutTheirPassword(t *testing.T) {
 	}
 	require.NoError(t, cluster.ValidateURL("rediss://user:pw@h:6380/3"))
 }
+
+func TestInstanceStartedWithoutRedisJoinsWhenItComes(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	a := newInstance(t, srv.URL(0))
+	assert.False(t, a.cluster.Up())
+	a.cluster.Bindings().Set("a", "early")
+	cred, ok := a.cluster.Bindings().GetAndRefresh("early")
+	require.True(t, ok, "the local state serves while Redis is away")
+	assert.Equal(t, "a", cred)
+
+	srv.Restart()
+	waitUp(t, a)
+	require.Eventually(t, func() bool { return srv.Do("GET", "cliproxy:test:session:early") == "a" }, time.Second, 5*time.Millisecond,
+		"the binding made before Redis came is written when it comes")
+}

@@ -264,6 +264,7 @@ func TestInstancesShareSessionBindings(t *testing.T) {
 		home := keysSince(mock, n)
 		require.Len(t, home, 1)
 		homes[home[0]] = true
+		time.Sleep(time.Second) // the binding is honoured by B within 1 s
 		for range 3 {
 			status, body := b.send(t, session)
 			require.Equal(t, http.StatusOK, status, body)
@@ -389,6 +390,7 @@ func TestInstancesEventsCanBeDrained(t *testing.T) {
 	for _, p := range []*caddyProc{a, b} {
 		status, body := p.send(t, "")
 		require.Equal(t, http.StatusOK, status, body)
+		time.Sleep(time.Second) // B honours the cooldown of a within 1 s
 	}
 	require.Eventually(t, func() bool { return rs.Do("LLEN", "usage") == "2" }, 2*time.Second, 10*time.Millisecond)
 	for range 2 {
@@ -415,4 +417,27 @@ func TestInstancesEventsCanBeDrained(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("no event on the usage channel")
 	}
+}
+
+func TestInstancesTakeThePasswordFromTheEnvironment(t *testing.T) {
+	const password = "s3cret-redis-pw"
+	rs := redistest.StartWith(t, "--requirepass", password)
+	_, mockURL := startMock(t)
+	t.Setenv("CLIPROXY_TEST_REDIS_PASSWORD", password)
+	url := fmt.Sprintf("redis://:{env.CLIPROXY_TEST_REDIS_PASSWORD}@%s/3", rs.Addr())
+	a := startCaddy(t, apiKeyPool(url, mockURL, "\t\tsession_affinity on\n"))
+	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond,
+		"the instance must log in with the password from its environment\n%s", a.out.String())
+	status, body := a.send(t, "with-password")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Eventually(t, func() bool {
+		return strings.Contains(rs.DoIn(3, password, "KEYS", "cliproxy:shared:session:*"), "with-password")
+	}, time.Second, 10*time.Millisecond, "the binding lands in database 3")
+	assert.Equal(t, "", rs.DoIn(0, password, "KEYS", "cliproxy:*"), "nothing in database 0")
+	assert.NotContains(t, a.out.String(), password, "the password never reaches a log")
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config/", a.admin))
+	require.NoError(t, err)
+	cfg, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.NotContains(t, string(cfg), password, "the password stays out of the config")
 }

@@ -22,12 +22,22 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	port int
+	args []string
 	cmd  *exec.Cmd
+	// password is the --requirepass option, for Restart's readiness check
+	password string
 }
 
 // Start runs a fresh redis-server without persistence on a free loopback
 // port; it is killed when the test ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with extra redis-server options, such as
+// "--requirepass", "pw"; Do then needs DoIn with the password.
+func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -36,7 +46,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
 	}
-	s := &Server{t: t, bin: bin, port: freePort(t)}
+	s := &Server{t: t, bin: bin, port: freePort(t), args: args}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -63,15 +73,21 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"}, s.args...)
+	for i, a := range s.args {
+		if a == "--requirepass" && i+1 < len(s.args) {
+			s.password = s.args[i+1]
+		}
+	}
+	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
 	s.cmd = cmd
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s.Do("PING") == "PONG" {
+		if s.DoIn(0, s.password, "PING") == "PONG" {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -84,25 +100,40 @@ func (s *Server) Restart() {
 // by newlines, nil as "(nil)". It returns "" when the server is not
 // reachable. Tests use it as a consumer would, without the gateway's
 // client.
-func (s *Server) Do(args ...string) string {
+func (s *Server) Do(args ...string) string { return s.DoIn(0, "", args...) }
+
+// DoIn is Do in database db, logged in with password when it is not "".
+func (s *Server) DoIn(db int, password string, args ...string) string {
 	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
 		return ""
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	var cmds [][]string
+	if password != "" {
+		cmds = append(cmds, []string{"AUTH", password})
+	}
+	if db != 0 {
+		cmds = append(cmds, []string{"SELECT", strconv.Itoa(db)})
+	}
+	cmds = append(cmds, args)
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	for _, cmd := range cmds {
+		fmt.Fprintf(&b, "*%d\r\n", len(cmd))
+		for _, a := range cmd {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
 	}
 	if _, err := conn.Write([]byte(b.String())); err != nil {
 		return ""
 	}
 	r := bufio.NewReader(conn)
-	out, err := readReply(r)
-	if err != nil {
-		return ""
+	var out string
+	for range cmds {
+		if out, err = readReply(r); err != nil {
+			return ""
+		}
 	}
 	return out
 }
