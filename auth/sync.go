@@ -115,10 +115,18 @@ func shared(key, model string, whole bool, st *ModelState) SharedState {
 	return SharedState{Key: key, Model: model, Whole: whole, State: &cp, NextProbe: st.nextProbe}
 }
 
-// Forget drops every state of key, as another instance's ForgetSource
-// did. It reports nothing to the HealthSync.
+// Forget clears every state of key, as another instance's ForgetSource
+// did. The pools already built over h see it at once. It reports nothing
+// to the HealthSync.
 func (h *Health) Forget(key string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.byKey, key)
+	ch := h.byKey[key]
+	h.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	clear(ch.models)
+	ch.whole = nil
 }

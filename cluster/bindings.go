@@ -20,7 +20,7 @@ type Bindings struct {
 	local *session.Cache
 }
 
-var _ selector.Bindings = (*Bindings)(nil)
+var _ selector.PairBindings = (*Bindings)(nil)
 
 // bindOp is a binding change as written and announced: keys bound to
 // Cred, or, with Delete, unbound if bound to Cred.
@@ -61,6 +61,41 @@ func (b *Bindings) GetAndRefresh(key string) (string, bool) {
 	}
 	b.local.Set(cred, key)
 	return cred, true
+}
+
+// GetAndRefreshPair is GetAndRefresh of key, or else of fallback, with one
+// round trip for both when neither is in the local cache.
+func (b *Bindings) GetAndRefreshPair(key, fallback string) (string, bool, bool) {
+	if cred, ok := b.local.GetAndRefresh(key); ok {
+		b.c.enqueue(write{refresh: key})
+		return cred, false, true
+	}
+	if cred, ok := b.local.GetAndRefresh(fallback); ok {
+		b.c.enqueue(write{refresh: fallback})
+		return cred, true, true
+	}
+	if !b.c.Up() {
+		return "", false, false
+	}
+	ctx, cancel := context.WithTimeout(b.c.ctx, opTimeout)
+	defer cancel()
+	ttl := b.local.TTL()
+	p := b.c.rdb.Pipeline()
+	first := p.GetEx(ctx, b.c.sessionKey(key), ttl)
+	second := p.GetEx(ctx, b.c.sessionKey(fallback), ttl)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		b.c.markDown(err)
+		return "", false, false
+	}
+	if cred, err := first.Result(); err == nil {
+		b.local.Set(cred, key)
+		return cred, false, true
+	}
+	if cred, err := second.Result(); err == nil {
+		b.local.Set(cred, fallback)
+		return cred, true, true
+	}
+	return "", false, false
 }
 
 // Set binds keys to cred here and in Redis.

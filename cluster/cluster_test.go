@@ -240,3 +240,18 @@ func TestInstanceStartedWithoutRedisJoinsWhenItComes(t *testing.T) {
 	require.Eventually(t, func() bool { return srv.Do("GET", "cliproxy:test:session:early") == "a" }, time.Second, 5*time.Millisecond,
 		"the binding made before Redis came is written when it comes")
 }
+
+func TestPairLookupFindsTurnOnesBindingInOneTrip(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	a.cluster.Bindings().Set("a", "short")
+	require.Eventually(t, func() bool { return srv.Do("GET", "cliproxy:test:session:short") == "a" }, time.Second, 5*time.Millisecond)
+	b.bindings.Clear() // as if B had not heard of it
+	cred, viaFallback, ok := b.cluster.Bindings().GetAndRefreshPair("full", "short")
+	assert.True(t, ok)
+	assert.True(t, viaFallback)
+	assert.Equal(t, "a", cred)
+	_, _, ok = b.cluster.Bindings().GetAndRefreshPair("nobody", "nothing")
+	assert.False(t, ok)
+}

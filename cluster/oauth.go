@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -63,7 +64,7 @@ func (c *Cluster) Coordinate(ctx context.Context, name string, current auth.Toke
 	lock, key := c.prefix+"oauth:lock:"+name, c.prefix+"oauth:token:"+name
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
-	owner := string(idb[:])
+	owner := hex.EncodeToString(idb[:])
 	for {
 		if t, ok := c.newerToken(ctx, key, current); ok {
 			return t, nil
@@ -155,5 +156,7 @@ func (c *Cluster) adoptToken(name string) {
 	if json.Unmarshal(raw, &st) != nil || st.AccessToken == "" {
 		return
 	}
-	(*fn)(name, auth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry})
+	// installing writes the auth file: not on the goroutine that reads
+	// the announcements
+	go (*fn)(name, auth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry})
 }

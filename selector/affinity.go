@@ -24,6 +24,16 @@ type Bindings interface {
 	CompareAndDelete(key, cred string) bool
 }
 
+// PairBindings is a Bindings that looks a session's key and its fallback
+// up at once, which saves a round trip for a store that is not in memory
+// (cluster mode's Redis). Affinity uses it when Bindings has it.
+type PairBindings interface {
+	Bindings
+	// GetAndRefreshPair is GetAndRefresh of key, or else of fallback;
+	// viaFallback tells which one was bound.
+	GetAndRefreshPair(key, fallback string) (cred string, viaFallback, ok bool)
+}
+
 // Session names the binding keys of one request. The zero Session means
 // the request belongs to no session.
 type Session struct {
@@ -109,12 +119,7 @@ func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Cre
 	if s.Key == "" {
 		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: NoSession}
 	}
-	inherited := false
-	name, ok := a.Bindings.GetAndRefresh(s.Key)
-	if !ok && s.Fallback != "" {
-		name, ok = a.Bindings.GetAndRefresh(s.Fallback)
-		inherited = ok
-	}
+	name, inherited, ok := a.lookup(s)
 	if !ok {
 		a.misses.Add(1)
 		return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Miss}
@@ -131,6 +136,21 @@ func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Cre
 	}
 	a.rebinds.Add(1)
 	return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Rebind}
+}
+
+// lookup finds s's binding under its key, or else under its fallback
+// (inherited).
+func (a *Affinity) lookup(s Session) (name string, inherited, ok bool) {
+	if s.Fallback != "" {
+		if pb, isPair := a.Bindings.(PairBindings); isPair {
+			return pb.GetAndRefreshPair(s.Key, s.Fallback)
+		}
+	}
+	if name, ok = a.Bindings.GetAndRefresh(s.Key); ok || s.Fallback == "" {
+		return name, false, ok
+	}
+	name, ok = a.Bindings.GetAndRefresh(s.Fallback)
+	return name, ok, ok
 }
 
 // Succeeded records that c answered a request of s successfully; d is the

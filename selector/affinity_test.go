@@ -254,3 +254,40 @@ func TestAffinityPickFromListsCandidatesOnlyToPlace(t *testing.T) {
 	assert.NotEqual(t, d.Credential, got.Credential)
 	assert.Equal(t, 2, listed, "a home that cannot serve lists the candidates to rebind")
 }
+
+// pairBindings answers a key and its fallback in one call, counting the
+// calls, as a remote store does.
+type pairBindings struct {
+	*mapBindings
+	single, pair int
+}
+
+func (b *pairBindings) GetAndRefresh(key string) (string, bool) {
+	b.single++
+	return b.mapBindings.GetAndRefresh(key)
+}
+
+func (b *pairBindings) GetAndRefreshPair(key, fallback string) (string, bool, bool) {
+	b.pair++
+	if cred, ok := b.mapBindings.GetAndRefresh(key); ok {
+		return cred, false, true
+	}
+	cred, ok := b.mapBindings.GetAndRefresh(fallback)
+	return cred, ok, ok
+}
+
+func TestAffinityLooksUpKeyAndFallbackAtOnceWhereItCan(t *testing.T) {
+	w := newWorld(creds("a", "b", "c")...)
+	a, _ := newAffinity(w, "round-robin")
+	pb := &pairBindings{mapBindings: newMapBindings()}
+	a.Bindings = pb
+	turn1 := serve(a, w, selector.Session{Key: "short"})
+	pb.single, pb.pair = 0, 0
+	s := selector.Session{Key: "full", Fallback: "short"}
+	d := a.Pick("claude:m", s, w.available(), w.home)
+	assert.Equal(t, selector.Hit, d.Outcome)
+	assert.Equal(t, turn1, d.Credential.Name)
+	assert.True(t, d.Bind, "a session found through its fallback binds its own key")
+	assert.Equal(t, 1, pb.pair)
+	assert.Zero(t, pb.single, "one lookup for both keys")
+}
