@@ -168,22 +168,27 @@ func (p *Pool) Reset(c *Credential, model string) int {
 	if h == nil {
 		return 0
 	}
+	var cleared []SharedState
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if model != "" {
-		if _, ok := h.models[model]; !ok {
-			return 0
+		if _, ok := h.models[model]; ok {
+			delete(h.models, model)
+			cleared = append(cleared, SharedState{Key: h.key, Model: model})
 		}
-		delete(h.models, model)
-		return 1
+	} else {
+		for m := range h.models {
+			cleared = append(cleared, SharedState{Key: h.key, Model: m})
+		}
+		clear(h.models)
+		if h.whole != nil {
+			h.whole = nil
+			cleared = append(cleared, SharedState{Key: h.key, Whole: true})
+		}
 	}
-	n := len(h.models)
-	clear(h.models)
-	if h.whole != nil {
-		h.whole = nil
-		n++
-	}
-	return n
+	h.mu.Unlock()
+	// an operator's reset on one instance lifts the block on every one
+	h.report(cleared...)
+	return len(cleared)
 }
 
 // RecordSuccess clears c's failures for model and any credential-wide

@@ -121,3 +121,24 @@ type coordinatorFunc func(context.Context, auth.Token, func(context.Context) (au
 func (f coordinatorFunc) Coordinate(ctx context.Context, cur auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
 	return f(ctx, cur, refresh)
 }
+
+// An operator's reset is reported like a success, so it reaches the
+// other instances.
+func TestHealthSyncReportsAReset(t *testing.T) {
+	h := auth.NewHealth()
+	rec := &recordingSync{}
+	h.SetSync(rec)
+	c := cred("a")
+	p, err := auth.NewPoolWithHealth([]*auth.Credential{c}, h, auth.Policy{})
+	require.NoError(t, err)
+	p.RecordFailure(c, "sonnet", auth.Outcome{Status: http.StatusServiceUnavailable})
+	p.RecordFailure(c, "opus", auth.Outcome{Status: http.StatusServiceUnavailable})
+	rec.take()
+	assert.Equal(t, 2, p.Reset(c, ""))
+	cleared := rec.take()
+	require.Len(t, cleared, 2)
+	for _, s := range cleared {
+		assert.Nil(t, s.State)
+		assert.Equal(t, auth.HealthKey(c), s.Key)
+	}
+}
