@@ -441,3 +441,23 @@ func TestInstancesTakeThePasswordFromTheEnvironment(t *testing.T) {
 	res.Body.Close()
 	assert.NotContains(t, string(cfg), password, "the password stays out of the config")
 }
+
+func TestInstanceStartsAndServesWithoutRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	rs.Stop() // nothing listens on its port now
+	_, mockURL := startMock(t)
+	a := startCaddy(t, apiKeyPool(rs.URL(0), mockURL, "\t\tsession_affinity on\n"))
+	for i := range 5 {
+		status, body := a.send(t, "no-redis-"+strconv.Itoa(i))
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	assert.Equal(t, "0", a.metric(`caddy_cliproxy_redis_up{pool="shared"}`))
+	assert.Equal(t, 1, strings.Count(a.out.String(), "redis state unreachable"), "one warning")
+
+	rs.Restart()
+	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond,
+		"the instance joins when Redis comes")
+	require.Eventually(t, func() bool {
+		return strings.Contains(rs.Do("KEYS", "cliproxy:shared:session:*"), "no-redis-3")
+	}, 2*time.Second, 20*time.Millisecond, "the bindings made without Redis are written when it comes")
+}
