@@ -13,7 +13,6 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
-	"github.com/caddy-cliproxy/cliproxy/session"
 )
 
 // The pool state is what the management API manages, on the admin
@@ -144,7 +143,12 @@ func (s *poolState) DeleteAuthFile(ctx context.Context, name string) error {
 }
 
 // Bindings implements management.Backend.
-func (s *poolState) Bindings() *session.Cache { return s.bindings }
+func (s *poolState) Bindings() management.SessionBindings {
+	if c := s.shared.Load(); c != nil {
+		return c.Bindings()
+	}
+	return s.bindings
+}
 
 // Strategy implements management.Backend.
 func (s *poolState) Strategy() (current, configured string) {

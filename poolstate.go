@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -29,8 +30,11 @@ var pools = caddy.NewUsagePool()
 type poolState struct {
 	health   *auth.Health
 	bindings *session.Cache
-	usage    *management.UsageStats
-	lockout  *management.Lockout
+	// shared is the pool's cluster in Redis, if any: management drops
+	// bindings through it so they reach every instance
+	shared  atomic.Pointer[cluster.Cluster]
+	usage   *management.UsageStats
+	lockout *management.Lockout
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name

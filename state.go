@@ -65,6 +65,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	h.cluster, h.clusterKeyed = val.(clusterState).Cluster, key
 	// a reload with another URL hands the pool's state to the new Redis
 	h.state.health.SetSync(h.cluster)
+	h.state.shared.Store(h.cluster)
 	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {
@@ -82,8 +83,11 @@ func (h *Handler) releaseCluster() {
 	if h.cluster == nil {
 		return
 	}
-	if deleted, _ := clusters.Delete(h.clusterKeyed); deleted && h.authDir != nil {
-		h.authDir.cluster.CompareAndSwap(h.cluster, nil)
+	if deleted, _ := clusters.Delete(h.clusterKeyed); deleted {
+		h.state.shared.CompareAndSwap(h.cluster, nil)
+		if h.authDir != nil {
+			h.authDir.cluster.CompareAndSwap(h.cluster, nil)
+		}
 	}
 }
 

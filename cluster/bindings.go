@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,17 +24,19 @@ type Bindings struct {
 var _ selector.PairBindings = (*Bindings)(nil)
 
 // bindOp is a binding change as written and announced: keys bound to
-// Cred, or, with Delete, unbound if bound to Cred.
+// Cred, or, with Delete, unbound if bound to Cred (whatever they are
+// bound to when Cred is "").
 type bindOp struct {
 	Cred   string   `json:"cred"`
 	Keys   []string `json:"keys"`
 	Delete bool     `json:"delete,omitempty"`
 }
 
-// unbind deletes each key of KEYS that is bound to ARGV[1].
+// unbind deletes each key of KEYS that is bound to ARGV[1], or every key
+// when ARGV[1] is empty.
 var unbind = redis.NewScript(`
 for _, k in ipairs(KEYS) do
-	if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end
+	if ARGV[1] == '' or redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end
 end
 return 0`)
 
@@ -114,6 +117,38 @@ func (b *Bindings) CompareAndDelete(key, cred string) bool {
 	return ok
 }
 
+// Range calls fn for each binding of the local cache, which the
+// announcements keep complete but for bindings this instance has not
+// heard of (made while it was away from Redis).
+func (b *Bindings) Range(fn func(key, cred string, expires time.Time) bool) {
+	b.local.Range(fn)
+}
+
+// Delete unbinds key here, in Redis and on the other instances (an
+// operator's drop), and reports whether it was bound here.
+func (b *Bindings) Delete(key string) bool {
+	ok := b.local.Delete(key)
+	b.c.enqueue(write{bind: &bindOp{Keys: []string{key}, Delete: true}})
+	return ok
+}
+
+// DeleteCredential unbinds every session bound to cred here, in Redis and
+// on the other instances, and returns how many were bound here.
+func (b *Bindings) DeleteCredential(cred string) int {
+	var keys []string
+	b.local.Range(func(key, bound string, _ time.Time) bool {
+		if bound == cred {
+			keys = append(keys, key)
+		}
+		return true
+	})
+	n := b.local.DeleteCredential(cred)
+	if len(keys) > 0 {
+		b.c.enqueue(write{bind: &bindOp{Cred: cred, Keys: keys, Delete: true}})
+	}
+	return n
+}
+
 // writeBind queues op's write and announcement on p.
 func (c *Cluster) writeBind(p redis.Pipeliner, op bindOp) {
 	keys := make([]string, len(op.Keys))
@@ -135,7 +170,11 @@ func (c *Cluster) writeBind(p redis.Pipeliner, op bindOp) {
 func (b *Bindings) applyRemote(op bindOp) {
 	if op.Delete {
 		for _, k := range op.Keys {
-			b.local.CompareAndDelete(k, op.Cred)
+			if op.Cred == "" {
+				b.local.Delete(k)
+			} else {
+				b.local.CompareAndDelete(k, op.Cred)
+			}
 		}
 		return
 	}

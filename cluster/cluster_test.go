@@ -255,3 +255,19 @@ func TestPairLookupFindsTurnOnesBindingInOneTrip(t *testing.T) {
 	_, _, ok = b.cluster.Bindings().GetAndRefreshPair("nobody", "nothing")
 	assert.False(t, ok)
 }
+
+func TestOperatorDropsReachEveryInstance(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	a.cluster.Bindings().Set("a", "s1")
+	a.cluster.Bindings().Set("a", "s2")
+	a.cluster.Bindings().Set("b", "s3")
+	require.Eventually(t, func() bool { return b.bindings.Len() == 3 }, time.Second, 5*time.Millisecond)
+
+	assert.True(t, b.cluster.Bindings().Delete("s3"))
+	assert.Equal(t, 2, b.cluster.Bindings().DeleteCredential("a"))
+	require.Eventually(t, func() bool {
+		return a.bindings.Len() == 0 && srv.Do("KEYS", "cliproxy:test:session:*") == ""
+	}, time.Second, 5*time.Millisecond, "drops made on B must reach A and Redis")
+}

@@ -37,7 +37,7 @@ type Backend interface {
 	// CodeAuthFileNotFound if there is none.
 	DeleteAuthFile(ctx context.Context, name string) error
 	// Bindings are the pool's session bindings.
-	Bindings() *session.Cache
+	Bindings() SessionBindings
 	// Strategy returns the strategy in use and the configured one
 	// (canonical names).
 	Strategy() (current, configured string)
@@ -46,6 +46,17 @@ type Backend interface {
 	// Usage are the pool's usage totals.
 	Usage() *UsageStats
 }
+
+// SessionBindings are the session bindings as the API lists and drops
+// them: a *session.Cache, or in cluster mode the bindings shared with the
+// other instances, so a drop reaches them too.
+type SessionBindings interface {
+	Range(fn func(key, cred string, expires time.Time) bool)
+	Delete(key string) bool
+	DeleteCredential(cred string) int
+}
+
+var _ SessionBindings = (*session.Cache)(nil)
 
 // Credential is one credential as the API shows it: its snapshot (never a
 // secret; the key only as a fingerprint) and how an operator changed it.
