@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -270,4 +271,44 @@ func TestOperatorDropsReachEveryInstance(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return a.bindings.Len() == 0 && srv.Do("KEYS", "cliproxy:test:session:*") == ""
 	}, time.Second, 5*time.Millisecond, "drops made on B must reach A and Redis")
+}
+
+// commandCalls is how many times Redis ran cmd since its last CONFIG
+// RESETSTAT, from INFO commandstats.
+func commandCalls(t *testing.T, srv *redistest.Server, cmd string) int {
+	t.Helper()
+	for _, line := range strings.Split(srv.Do("INFO", "commandstats"), "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			require.NoError(t, err)
+			return n
+		}
+	}
+	return 0
+}
+
+// The request path reads Redis only for a session this instance has not
+// heard of, once; a session another instance bound is served from memory.
+func TestHotPathMakesAtMostOneRoundTrip(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	a.cluster.Bindings().Set("a", "known")
+	require.Eventually(t, func() bool { _, ok := b.bindings.Get("known"); return ok }, time.Second, 5*time.Millisecond)
+	require.Equal(t, "OK", srv.Do("CONFIG", "RESETSTAT"))
+
+	for range 100 {
+		cred, ok := b.cluster.Bindings().GetAndRefresh("known")
+		require.True(t, ok)
+		require.Equal(t, "a", cred)
+		ok, _ = b.pool.Available(b.pool.Get("a"), "sonnet")
+		require.True(t, ok)
+	}
+	assert.Zero(t, commandCalls(t, srv, "getex")+commandCalls(t, srv, "get"), "a known session and the health are read from memory")
+
+	_, ok := b.cluster.Bindings().GetAndRefresh("unknown")
+	assert.False(t, ok)
+	_, _, ok = b.cluster.Bindings().GetAndRefreshPair("unknown-full", "unknown-short")
+	assert.False(t, ok)
+	assert.Equal(t, 3, commandCalls(t, srv, "getex"), "an unknown session costs one lookup per key, the pair in one round trip")
 }
