@@ -312,3 +312,16 @@ func TestHotPathMakesAtMostOneRoundTrip(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, 3, commandCalls(t, srv, "getex"), "an unknown session costs one lookup per key, the pair in one round trip")
 }
+
+// An instance shutting down writes what it still had queued.
+func TestCloseWritesWhatIsQueued(t *testing.T) {
+	srv := redistest.Start(t)
+	for i := range 20 {
+		a := newInstance(t, srv.URL(0))
+		waitUp(t, a)
+		a.pool.RecordFailure(a.pool.Get("a"), "model-"+strconv.Itoa(i), auth.Outcome{Status: http.StatusServiceUnavailable})
+		require.NoError(t, a.cluster.Close())
+	}
+	keys := srv.Do("KEYS", "cliproxy:test:health:*")
+	assert.Len(t, strings.Split(keys, "\n"), 20, "every state recorded before Close is in Redis")
+}

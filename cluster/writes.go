@@ -46,6 +46,7 @@ func (c *Cluster) writeLoop() {
 	for {
 		select {
 		case <-c.ctx.Done():
+			c.flushOnClose(batch, refreshed)
 			return
 		case w := <-c.writes:
 			batch = append(batch, w)
@@ -68,8 +69,33 @@ func (c *Cluster) writeLoop() {
 // flush writes batch in one pipeline. On failure Redis is taken as down
 // and the batch's binding changes are kept for replay.
 func (c *Cluster) flush(batch []write, refreshed map[string]time.Time) {
-	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+	// not c.ctx: a batch under way when the cluster closes is finished
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
+	c.flushIn(ctx, batch, refreshed)
+}
+
+// flushOnClose writes what is still queued when the cluster closes (an
+// instance shutting down), so the others learn its last changes.
+func (c *Cluster) flushOnClose(batch []write, refreshed map[string]time.Time) {
+	for {
+		select {
+		case w := <-c.writes:
+			batch = append(batch, w)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) == 0 || !c.Up() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	c.flushIn(ctx, batch, refreshed)
+}
+
+func (c *Cluster) flushIn(ctx context.Context, batch []write, refreshed map[string]time.Time) {
 	p := c.rdb.Pipeline()
 	now := time.Now()
 	ttl := c.opts.Bindings.TTL()
