@@ -10,10 +10,18 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq redis-server >/dev/null
+as_root=()
+if [[ "$(id -u)" != 0 ]]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-redis.sh: redis-server is missing; installing it needs root or sudo" >&2
+		exit 1
+	fi
+	as_root=(sudo -E)
+fi
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq redis-server >/dev/null
 # the package starts a system service; the tests run their own servers
 if command -v service >/dev/null 2>&1; then
-	service redis-server stop >/dev/null 2>&1 || true
+	"${as_root[@]}" service redis-server stop >/dev/null 2>&1 || true
 fi
 redis-server --version
