@@ -101,28 +101,40 @@ func claudeOAuthFile(access, refresh string, expires time.Time, baseURL string) 
 
 // An expiring Claude OAuth token is refreshed before use, sent as Bearer
 // with the oauth beta flag, and written back to its file without losing
-// fields the gateway does not know; 20 concurrent requests cause one
-// refresh.
+// fields the gateway does not know; 20 concurrent requests that all find the
+// token due (the token endpoint answering slowly) cause one refresh.
 func TestOAuthClaudeRefreshBeforeUseAndPersist(t *testing.T) {
 	o := startOAuthGateway(t, "")
+	const refreshDelay = 3 * time.Second
+	o.token.SetFault("sk-ant-ort01-first", mockoauth.Fault{Delay: refreshDelay, Times: 1})
 	o.writeAuthFile(t, "claude-alice.json", claudeOAuthFile("sk-ant-oat01-old", "sk-ant-ort01-first", time.Now().Add(time.Minute), o.mockURL))
-	waitFor(t, "the new auth file is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
-		return res.StatusCode == http.StatusOK
+	// wait for the file without sending a request: none may refresh the
+	// token before the burst
+	waitFor(t, "the new auth file is loaded", func() bool {
+		for _, line := range strings.Split(o.logs(), "\n") {
+			if strings.Contains(line, "credentials") && strings.Contains(line, "claude-alice") {
+				return true
+			}
+		}
+		return false
 	})
-	assert.Equal(t, 1, o.token.Refreshes(), "the expiring token was not refreshed exactly once")
+	require.Empty(t, o.token.AccessTokens(), "the token was refreshed before the burst; the burst would prove nothing")
 
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 			assert.Equal(t, http.StatusOK, res.StatusCode, body)
 		}()
 	}
+	close(start)
 	wg.Wait()
-	assert.Equal(t, 1, o.token.Refreshes(), "concurrent requests refreshed again")
+	assert.Equal(t, 1, o.token.Refreshes(), "concurrent requests refreshed more than once")
+	require.Len(t, o.mock.Requests(), 20)
 
 	issued := o.token.AccessTokens()
 	require.Len(t, issued, 1)
