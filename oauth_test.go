@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +170,54 @@ func TestOAuth401RefreshesAndRetries(t *testing.T) {
 	assert.Equal(t, "sk-ant-oat01-revoked-early", reqs[0].Key)
 	assert.Equal(t, o.token.AccessTokens()[0], reqs[1].Key)
 	assert.Equal(t, 1, o.token.Refreshes())
+}
+
+// A token still rejected after its one refresh blocks the credential (for
+// 30 minutes): the request fails over, and the credential is neither called
+// nor refreshed again while the block lasts.
+func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
+	o := startOAuthGateway(t, `
+		credential spare {
+			provider claude
+			api_key `+claudeKeyB+`
+			base_url MOCK
+			priority -1
+		}`)
+	// the account is gone upstream: the old token and the refreshed one
+	// are both refused
+	o.mock.SetFault("sk-ant-oat01-account-gone", mockupstream.Fault{Status: http.StatusUnauthorized})
+	o.mock.SetFault("mock-access-1", mockupstream.Fault{Status: http.StatusUnauthorized})
+	o.writeAuthFile(t, "claude-gone.json", claudeOAuthFile("sk-ant-oat01-account-gone", "sk-ant-ort01-gone", time.Now().Add(6*time.Hour), o.mockURL))
+	waitFor(t, "the auth file is tried", func() bool {
+		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return o.token.Refreshes() > 0
+	})
+	oauthCalls := func() (n int) {
+		for _, r := range o.mock.Requests() {
+			if r.Key != claudeKeyB {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, []string{"mock-access-1"}, o.token.AccessTokens())
+	// the requests before the file was loaded went to the spare
+	reqs := o.mock.Requests()
+	first := slices.IndexFunc(reqs, func(r mockupstream.Recorded) bool { return r.Key != claudeKeyB })
+	require.GreaterOrEqual(t, first, 0)
+	reqs = reqs[first:]
+	require.Len(t, reqs, 3, "want the refused token, the refused refreshed token and the spare")
+	assert.Equal(t, "sk-ant-oat01-account-gone", reqs[0].Key)
+	assert.Equal(t, "mock-access-1", reqs[1].Key, "the refreshed token was not retried on the same credential")
+	assert.Equal(t, claudeKeyB, reqs[2].Key, "the request did not fail over after the second 401")
+	require.Equal(t, 2, oauthCalls())
+
+	for range 5 {
+		res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		assert.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	assert.Equal(t, 2, oauthCalls(), "the blocked credential was called again")
+	assert.Equal(t, 1, o.token.Refreshes(), "the blocked credential was refreshed again")
 }
 
 // A refresh token refused for good disables the credential, with the
