@@ -413,6 +413,93 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	logs := o.logs()
 	assert.Contains(t, logs, "broken-claude-zoe@example.com.json")
 	assert.NotContains(t, logs, "FAKE", "a fixture token reached the logs")
+
+	// Each credential type serves with the file's own token, in a second
+	// gateway (the first one has refreshed the fixture's expired tokens).
+	// The copies point at the mock (the fixture names real and example.com
+	// hosts) and expire far ahead; every other field stays as it is.
+	o = startOAuthGateway(t, "")
+	far := time.Now().Add(6 * time.Hour)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "broken-") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(src, name))
+		require.NoError(t, err)
+		var f map[string]any
+		require.NoError(t, json.Unmarshal(raw, &f))
+		f["base_url"] = o.mockURL
+		if f["type"] == "codex" {
+			f["base_url"] = o.mockURL + "/backend-api/codex"
+		}
+		delete(f, "proxy_url")
+		delete(f, "proxy-url")
+		switch exp := f["expired"].(type) {
+		case string:
+			f["expired"] = far.UTC().Format(time.RFC3339)
+		case float64:
+			if exp > 1e12 {
+				f["expired"] = far.UnixMilli()
+			} else {
+				f["expired"] = far.Unix()
+			}
+		}
+		if tok, ok := f["token"].(map[string]any); ok {
+			tok["expiry"] = far.Format(time.RFC3339Nano)
+		}
+		o.writeAuthFile(t, name, f)
+	}
+	last := func() mockupstream.Recorded {
+		reqs := o.mock.Requests()
+		require.NotEmpty(t, reqs)
+		return reqs[len(reqs)-1]
+	}
+	const aliceToken = "sk-ant-oat01-FAKE-alice-access-0000000000000000000000000000000000000000000000000000000000-fake"
+	waitFor(t, "claude is served from the rewritten file", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK && last().Key == aliceToken
+	})
+	assert.Equal(t, "Bearer "+aliceToken, last().Header.Get("Authorization"))
+
+	res, body := o.do(http.MethodPost, "/v1/responses", bearer(), `{"model":"gpt-5","stream":true,"input":"hi","store":false}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r := last()
+	assert.Equal(t, "/backend-api/codex/responses", r.Path)
+	assert.True(t, strings.HasPrefix(r.Key, "eyJ"), "codex was not served with bob's access token: %.12s", r.Key)
+	assert.Equal(t, "0b0b0b0b-fake-4acc-8ount-000000000b0b", r.Header.Get("Chatgpt-Account-Id"))
+	assert.Equal(t, "platform", r.Header.Get("X-Team"))
+
+	// the Gemini API key has the highest priority of the Gemini credentials
+	const geminiBody = `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r = last()
+	assert.Equal(t, "AIzaSyFAKE-team-gemini-key-7777777777777", r.Key)
+	assert.Equal(t, "team-billing", r.Header.Get("X-Goog-User-Project"))
+
+	// with the key out for an hour, the Google accounts (Code Assist) of
+	// the next tier serve: carol's three projects and erin's legacy file
+	o.mock.SetFault("AIzaSyFAKE-team-gemini-key-7777777777777", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r = last()
+	assert.Equal(t, "code-assist", r.Provider)
+	project := gjson.GetBytes(r.Body, "project").String()
+	switch r.Key {
+	case "ya29.FAKE-carol-access-token-3333333333333333333333333333":
+		assert.Contains(t, []string{"proj-alpha", "proj-beta", "proj-gamma"}, project)
+	case "ya29.FAKE-erin-access-token-8888888888888888888888888888":
+		assert.Equal(t, "erin-legacy-proj", project)
+	default:
+		t.Errorf("code assist was served with %.16s…, not carol's or erin's token", r.Key)
+	}
+
+	for _, r := range o.mock.Requests() {
+		assert.NotContains(t, r.Key, "frank", "the disabled codex file served")
+	}
+	assert.Zero(t, o.token.Refreshes(), "a token of the files was refreshed instead of used")
+	assert.NotContains(t, o.logs(), "FAKE", "a fixture token reached the logs")
 }
 
 // A file with only an access token (a Claude setup token) takes an edited
