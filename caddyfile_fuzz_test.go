@@ -23,8 +23,14 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		f.Add(tc.input)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
+		d := caddyfile.NewTestDispenser(input)
+		if !d.Next() {
+			// Caddy hands the parser at least the directive's own token
+			return
+		}
+		d.Reset()
 		h := new(Handler)
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+		err := h.UnmarshalCaddyfile(d)
 		if err != nil {
 			if !strings.Contains(err.Error(), "Testfile:") {
 				t.Fatalf("error names no file and line: %v\ninput:\n%s", err, input)
