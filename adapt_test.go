@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -22,8 +23,9 @@ var update = flag.Bool("update", false, "rewrite the golden JSON of the adapt te
 // caddyfileBlock finds the ```caddyfile code blocks of a Markdown file.
 var caddyfileBlock = regexp.MustCompile("(?s)```caddyfile\n(.*?)```")
 
-// adaptExamples are every Caddyfile the project documents: the example
-// config and each caddyfile block of the README, by golden file name.
+// adaptExamples are every Caddyfile the project documents (the example
+// config and each caddyfile block of the README) and the grammar fixtures
+// testdata/adapt/*.caddyfile, by golden file name.
 func adaptExamples(t *testing.T) map[string]string {
 	t.Helper()
 	examples := map[string]string{}
@@ -36,6 +38,13 @@ func adaptExamples(t *testing.T) map[string]string {
 	require.NotEmpty(t, blocks, "README.md has no caddyfile examples")
 	for i, b := range blocks {
 		examples[fmt.Sprintf("README-%d", i+1)] = string(b[1])
+	}
+	fixtures, err := filepath.Glob(filepath.Join("testdata", "adapt", "*.caddyfile"))
+	require.NoError(t, err)
+	for _, f := range fixtures {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		examples[strings.TrimSuffix(filepath.Base(f), ".caddyfile")] = string(raw)
 	}
 	return examples
 }

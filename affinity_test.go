@@ -146,29 +146,35 @@ func TestAffinityKeepsEveryConversationOnOneCredential(t *testing.T) {
 }
 
 func TestAffinityMovesOnceWhenHomeCools(t *testing.T) {
-	f := formats[0]
-	g := startGateway(t, gatewayOptions{Handler: affinityPool("")})
-	home := g.sendTurn(t, f, 7, 1)
-	require.Equal(t, home, g.sendTurn(t, f, 7, 2))
-	g.mock.SetFault(home, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
-	moved := g.sendTurn(t, f, 7, 3)
-	assert.NotEqual(t, home, moved)
-	for turn := 4; turn <= 8; turn++ {
-		assert.Equal(t, moved, g.sendTurn(t, f, 7, turn), "the session moved again on turn %d", turn)
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: affinityPool("")})
+			home := g.sendTurn(t, f, 7, 1)
+			require.Equal(t, home, g.sendTurn(t, f, 7, 2))
+			g.mock.SetFault(home, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
+			moved := g.sendTurn(t, f, 7, 3)
+			assert.NotEqual(t, home, moved)
+			for turn := 4; turn <= 8; turn++ {
+				assert.Equal(t, moved, g.sendTurn(t, f, 7, turn), "the session moved again on turn %d", turn)
+			}
+		})
 	}
 }
 
 func TestAffinitySurvivesConfigReload(t *testing.T) {
-	f := formats[0]
-	g := startGateway(t, gatewayOptions{Handler: affinityPool("")})
-	home := map[int]string{}
-	for id := range 12 {
-		home[id] = g.sendTurn(t, f, id, 1)
-	}
-	// a reload that changes the strategy (fill-first would put every new
-	// session on one credential) keeps the bindings
-	g.reload(gatewayOptions{Handler: affinityPool("\t\tstrategy fill-first\n\t\tmax_attempts 2")})
-	for id := range 12 {
-		assert.Equal(t, home[id], g.sendTurn(t, f, id, 2), "conversation %d changed credential across the reload", id)
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: affinityPool("")})
+			home := map[int]string{}
+			for id := range 12 {
+				home[id] = g.sendTurn(t, f, id, 1)
+			}
+			// a reload that changes the strategy (fill-first would put
+			// every new session on one credential) keeps the bindings
+			g.reload(gatewayOptions{Handler: affinityPool("\t\tstrategy fill-first\n\t\tmax_attempts 2")})
+			for id := range 12 {
+				assert.Equal(t, home[id], g.sendTurn(t, f, id, 2), "conversation %d changed credential across the reload", id)
+			}
+		})
 	}
 }

@@ -35,7 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	cliproxy {
 //	    client_key <key> [<name>]
 //	    client_keys_file <path>
-//	    strategy round-robin|fill-first
+//	    strategy round-robin|fill-first|weighted-round-robin
 //	    max_attempts <n>
 //	    max_body <size>
 //	    transient_cooldown <duration>
@@ -49,6 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    auth_dir <path>
 //	    oauth_token_url claude|codex|google <url>
 //	    session_affinity on|off
+//	    claude_code_session_affinity on|off
 //	    session_affinity_ttl <duration>
 //	    subagent_affinity parent|separate
 //	    credential <name> {

@@ -243,3 +243,26 @@ func TestAuthUnavailableWhenBlockedForOtherReasons(t *testing.T) {
 	assert.Equal(t, "error", gjson.Get(body, "type").String(), "not in Anthropic's shape: %s", body)
 	assert.Len(t, g.mock.Requests(), 3)
 }
+
+// A cooldown outlives a config reload: the pool state is kept by pool
+// name, so a credential told to wait an hour is not called again after the
+// same config is loaded anew, although its upstream would now answer.
+func TestCooldownSurvivesConfigReload(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: threeClaude})
+	g.mock.SetFault("key-c1", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600", Times: 1})
+	// round robin reaches c1 within three requests; its 429 fails over
+	for range 3 {
+		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	require.Len(t, g.mock.RequestsFor("key-c1"), 1, "c1 should have been tried once and cooled")
+
+	g.reload(gatewayOptions{Handler: threeClaude})
+	for range 6 {
+		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeReq("claude-sonnet-4-5"))
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	assert.Len(t, g.mock.RequestsFor("key-c1"), 1, "the cooling credential was called after the reload")
+	assert.NotEmpty(t, g.mock.RequestsFor("key-c2"))
+	assert.NotEmpty(t, g.mock.RequestsFor("key-c3"))
+}

@@ -52,7 +52,9 @@ type Handler struct {
 	ClientKeysFile string `json:"client_keys_file,omitempty"`
 
 	// Strategy picks among available credentials: "round-robin" (aliases
-	// "roundrobin", "rr") or "fill-first" ("fillfirst", "ff"). Default:
+	// "roundrobin", "rr"; group-aware when credentials have groups),
+	// "fill-first" ("fillfirst", "ff") or "weighted-round-robin"
+	// ("weightedroundrobin", "wrr"; by each credential's weight). Default:
 	// round-robin.
 	Strategy string `json:"strategy,omitempty"`
 

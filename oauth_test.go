@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,28 +102,40 @@ func claudeOAuthFile(access, refresh string, expires time.Time, baseURL string) 
 
 // An expiring Claude OAuth token is refreshed before use, sent as Bearer
 // with the oauth beta flag, and written back to its file without losing
-// fields the gateway does not know; 20 concurrent requests cause one
-// refresh.
+// fields the gateway does not know; 20 concurrent requests that all find the
+// token due (the token endpoint answering slowly) cause one refresh.
 func TestOAuthClaudeRefreshBeforeUseAndPersist(t *testing.T) {
 	o := startOAuthGateway(t, "")
+	const refreshDelay = 3 * time.Second
+	o.token.SetFault("sk-ant-ort01-first", mockoauth.Fault{Delay: refreshDelay, Times: 1})
 	o.writeAuthFile(t, "claude-alice.json", claudeOAuthFile("sk-ant-oat01-old", "sk-ant-ort01-first", time.Now().Add(time.Minute), o.mockURL))
-	waitFor(t, "the new auth file is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
-		return res.StatusCode == http.StatusOK
+	// wait for the file without sending a request: none may refresh the
+	// token before the burst
+	waitFor(t, "the new auth file is loaded", func() bool {
+		for _, line := range strings.Split(o.logs(), "\n") {
+			if strings.Contains(line, "credentials") && strings.Contains(line, "claude-alice") {
+				return true
+			}
+		}
+		return false
 	})
-	assert.Equal(t, 1, o.token.Refreshes(), "the expiring token was not refreshed exactly once")
+	require.Empty(t, o.token.AccessTokens(), "the token was refreshed before the burst; the burst would prove nothing")
 
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 			assert.Equal(t, http.StatusOK, res.StatusCode, body)
 		}()
 	}
+	close(start)
 	wg.Wait()
-	assert.Equal(t, 1, o.token.Refreshes(), "concurrent requests refreshed again")
+	assert.Equal(t, 1, o.token.Refreshes(), "concurrent requests refreshed more than once")
+	require.Len(t, o.mock.Requests(), 20)
 
 	issued := o.token.AccessTokens()
 	require.Len(t, issued, 1)
@@ -157,6 +170,54 @@ func TestOAuth401RefreshesAndRetries(t *testing.T) {
 	assert.Equal(t, "sk-ant-oat01-revoked-early", reqs[0].Key)
 	assert.Equal(t, o.token.AccessTokens()[0], reqs[1].Key)
 	assert.Equal(t, 1, o.token.Refreshes())
+}
+
+// A token still rejected after its one refresh blocks the credential (for
+// 30 minutes): the request fails over, and the credential is neither called
+// nor refreshed again while the block lasts.
+func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
+	o := startOAuthGateway(t, `
+		credential spare {
+			provider claude
+			api_key `+claudeKeyB+`
+			base_url MOCK
+			priority -1
+		}`)
+	// the account is gone upstream: the old token and the refreshed one
+	// are both refused
+	o.mock.SetFault("sk-ant-oat01-account-gone", mockupstream.Fault{Status: http.StatusUnauthorized})
+	o.mock.SetFault("mock-access-1", mockupstream.Fault{Status: http.StatusUnauthorized})
+	o.writeAuthFile(t, "claude-gone.json", claudeOAuthFile("sk-ant-oat01-account-gone", "sk-ant-ort01-gone", time.Now().Add(6*time.Hour), o.mockURL))
+	waitFor(t, "the auth file is tried", func() bool {
+		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return o.token.Refreshes() > 0
+	})
+	oauthCalls := func() (n int) {
+		for _, r := range o.mock.Requests() {
+			if r.Key != claudeKeyB {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, []string{"mock-access-1"}, o.token.AccessTokens())
+	// the requests before the file was loaded went to the spare
+	reqs := o.mock.Requests()
+	first := slices.IndexFunc(reqs, func(r mockupstream.Recorded) bool { return r.Key != claudeKeyB })
+	require.GreaterOrEqual(t, first, 0)
+	reqs = reqs[first:]
+	require.Len(t, reqs, 3, "want the refused token, the refused refreshed token and the spare")
+	assert.Equal(t, "sk-ant-oat01-account-gone", reqs[0].Key)
+	assert.Equal(t, "mock-access-1", reqs[1].Key, "the refreshed token was not retried on the same credential")
+	assert.Equal(t, claudeKeyB, reqs[2].Key, "the request did not fail over after the second 401")
+	require.Equal(t, 2, oauthCalls())
+
+	for range 5 {
+		res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		assert.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	assert.Equal(t, 2, oauthCalls(), "the blocked credential was called again")
+	assert.Equal(t, 1, o.token.Refreshes(), "the blocked credential was refreshed again")
 }
 
 // A refresh token refused for good disables the credential, with the
@@ -352,6 +413,93 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	logs := o.logs()
 	assert.Contains(t, logs, "broken-claude-zoe@example.com.json")
 	assert.NotContains(t, logs, "FAKE", "a fixture token reached the logs")
+
+	// Each credential type serves with the file's own token, in a second
+	// gateway (the first one has refreshed the fixture's expired tokens).
+	// The copies point at the mock (the fixture names real and example.com
+	// hosts) and expire far ahead; every other field stays as it is.
+	o = startOAuthGateway(t, "")
+	far := time.Now().Add(6 * time.Hour)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "broken-") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(src, name))
+		require.NoError(t, err)
+		var f map[string]any
+		require.NoError(t, json.Unmarshal(raw, &f))
+		f["base_url"] = o.mockURL
+		if f["type"] == "codex" {
+			f["base_url"] = o.mockURL + "/backend-api/codex"
+		}
+		delete(f, "proxy_url")
+		delete(f, "proxy-url")
+		switch exp := f["expired"].(type) {
+		case string:
+			f["expired"] = far.UTC().Format(time.RFC3339)
+		case float64:
+			if exp > 1e12 {
+				f["expired"] = far.UnixMilli()
+			} else {
+				f["expired"] = far.Unix()
+			}
+		}
+		if tok, ok := f["token"].(map[string]any); ok {
+			tok["expiry"] = far.Format(time.RFC3339Nano)
+		}
+		o.writeAuthFile(t, name, f)
+	}
+	last := func() mockupstream.Recorded {
+		reqs := o.mock.Requests()
+		require.NotEmpty(t, reqs)
+		return reqs[len(reqs)-1]
+	}
+	const aliceToken = "sk-ant-oat01-FAKE-alice-access-0000000000000000000000000000000000000000000000000000000000-fake"
+	waitFor(t, "claude is served from the rewritten file", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK && last().Key == aliceToken
+	})
+	assert.Equal(t, "Bearer "+aliceToken, last().Header.Get("Authorization"))
+
+	res, body := o.do(http.MethodPost, "/v1/responses", bearer(), `{"model":"gpt-5","stream":true,"input":"hi","store":false}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r := last()
+	assert.Equal(t, "/backend-api/codex/responses", r.Path)
+	assert.True(t, strings.HasPrefix(r.Key, "eyJ"), "codex was not served with bob's access token: %.12s", r.Key)
+	assert.Equal(t, "0b0b0b0b-fake-4acc-8ount-000000000b0b", r.Header.Get("Chatgpt-Account-Id"))
+	assert.Equal(t, "platform", r.Header.Get("X-Team"))
+
+	// the Gemini API key has the highest priority of the Gemini credentials
+	const geminiBody = `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r = last()
+	assert.Equal(t, "AIzaSyFAKE-team-gemini-key-7777777777777", r.Key)
+	assert.Equal(t, "team-billing", r.Header.Get("X-Goog-User-Project"))
+
+	// with the key out for an hour, the Google accounts (Code Assist) of
+	// the next tier serve: carol's three projects and erin's legacy file
+	o.mock.SetFault("AIzaSyFAKE-team-gemini-key-7777777777777", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r = last()
+	assert.Equal(t, "code-assist", r.Provider)
+	project := gjson.GetBytes(r.Body, "project").String()
+	switch r.Key {
+	case "ya29.FAKE-carol-access-token-3333333333333333333333333333":
+		assert.Contains(t, []string{"proj-alpha", "proj-beta", "proj-gamma"}, project)
+	case "ya29.FAKE-erin-access-token-8888888888888888888888888888":
+		assert.Equal(t, "erin-legacy-proj", project)
+	default:
+		t.Errorf("code assist was served with %.16s…, not carol's or erin's token", r.Key)
+	}
+
+	for _, r := range o.mock.Requests() {
+		assert.NotContains(t, r.Key, "frank", "the disabled codex file served")
+	}
+	assert.Zero(t, o.token.Refreshes(), "a token of the files was refreshed instead of used")
+	assert.NotContains(t, o.logs(), "FAKE", "a fixture token reached the logs")
 }
 
 // A file with only an access token (a Claude setup token) takes an edited
