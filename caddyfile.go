@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -52,6 +53,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    claude_code_session_affinity on|off
 //	    session_affinity_ttl <duration>
 //	    subagent_affinity parent|separate
+//	    disable_metrics
+//	    request_log off|errors|all
+//	    request_log_dir <path>
+//	    request_log_max_files <n>
+//	    request_log_max_bytes <size>
+//	    request_log_max_body <size>
 //	    credential <name> {
 //	        provider claude|openai|openai-compatible|gemini
 //	        api_key <key>
@@ -127,15 +134,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxAttempts = n
 
 		case "max_body":
-			var raw string
-			if err := oneArg(d, &raw); err != nil {
+			size, err := sizeArg(d, "max_body")
+			if err != nil {
 				return err
 			}
-			size, err := humanize.ParseBytes(raw)
-			if err != nil || size == 0 || size > 1<<40 {
-				return d.Errf("max_body must be a positive size such as 32MiB, got %q", raw)
-			}
-			h.MaxBody = int64(size)
+			h.MaxBody = size
 
 		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval":
 			name := d.Val()
@@ -224,6 +227,48 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if h.SubagentAffinity != SubagentParent && h.SubagentAffinity != SubagentSeparate {
 				return d.Errf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
+			}
+
+		case "disable_metrics":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DisableMetrics = true
+
+		case "request_log":
+			if err := oneArg(d, &h.RequestLog); err != nil {
+				return err
+			}
+			if _, err := reqlog.ParseMode(h.RequestLog); err != nil {
+				return d.Errf("request_log must be off, errors or all, got %q", h.RequestLog)
+			}
+
+		case "request_log_dir":
+			if err := oneArg(d, &h.RequestLogDir); err != nil {
+				return err
+			}
+
+		case "request_log_max_files":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return d.Errf("request_log_max_files must be a positive integer, got %q", raw)
+			}
+			h.RequestLogMaxFiles = n
+
+		case "request_log_max_bytes", "request_log_max_body":
+			name := d.Val()
+			size, err := sizeArg(d, name)
+			if err != nil {
+				return err
+			}
+			if name == "request_log_max_bytes" {
+				h.RequestLogMaxBytes = size
+			} else {
+				h.RequestLogMaxBody = size
 			}
 
 		case "credential":
@@ -453,6 +498,20 @@ func onOff(d *caddyfile.Dispenser, directive string) (bool, error) {
 		return false, nil
 	}
 	return false, d.Errf("%s must be on or off, got %q", directive, raw)
+}
+
+// sizeArg reads one positive size argument (32MiB, 512KB...) of the
+// subdirective called name.
+func sizeArg(d *caddyfile.Dispenser, name string) (int64, error) {
+	var raw string
+	if err := oneArg(d, &raw); err != nil {
+		return 0, err
+	}
+	size, err := humanize.ParseBytes(raw)
+	if err != nil || size == 0 || size > 1<<40 {
+		return 0, d.Errf("%s must be a positive size such as 32MiB, got %q", name, raw)
+	}
+	return int64(size), nil
 }
 
 // oneArg reads exactly one argument into dst.

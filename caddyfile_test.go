@@ -87,6 +87,15 @@ var caddyfileErrorCases = []struct {
 	{"management key two args", "cliproxy {\n\tmanagement {\n\t\tkey a b\n\t}\n}", "wrong argument count", 3},
 	{"management key bad hash", "cliproxy {\n\tmanagement {\n\t\tkey sha256:zz\n\t}\n}", "64 hex digits", 3},
 	{"management allow_remote yes", "cliproxy {\n\tmanagement {\n\t\tallow_remote yes\n\t}\n}", `allow_remote must be on or off, got "yes"`, 3},
+	{"disable_metrics with arg", "cliproxy {\n\tdisable_metrics yes\n}", "wrong argument count", 2},
+	{"request_log bad mode", "cliproxy {\n\trequest_log some\n}", `request_log must be off, errors or all, got "some"`, 2},
+	{"request_log without mode", "cliproxy {\n\trequest_log\n}", "wrong argument count", 2},
+	{"request_log two modes", "cliproxy {\n\trequest_log errors all\n}", "wrong argument count", 2},
+	{"request_log_dir without path", "cliproxy {\n\trequest_log_dir\n}", "wrong argument count", 2},
+	{"request_log_max_files word", "cliproxy {\n\trequest_log_max_files many\n}", "request_log_max_files must be a positive integer", 2},
+	{"request_log_max_files zero", "cliproxy {\n\trequest_log_max_files 0\n}", "request_log_max_files must be a positive integer", 2},
+	{"request_log_max_bytes bad", "cliproxy {\n\n\trequest_log_max_bytes huge\n}", "request_log_max_bytes must be a positive size", 3},
+	{"request_log_max_body zero", "cliproxy {\n\trequest_log_max_body 0\n}", "request_log_max_body must be a positive size", 2},
 	{"bad transport option", "cliproxy {\n\ttransport {\n\t\tdial_timeout soon\n\t}\n}", "bad timeout value", 3},
 	{"websockets maybe", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets maybe\n\t}\n}", `websockets must be on or off, got "maybe"`, 5},
 	{"websockets without value", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets\n\t}\n}", "wrong argument count", 5},
@@ -134,6 +143,12 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	session_affinity_ttl 30m
 	subagent_affinity separate
 	max_body 1MiB
+	disable_metrics
+	request_log all
+	request_log_dir /var/log/cliproxy
+	request_log_max_files 50
+	request_log_max_bytes 10MiB
+	request_log_max_body 64KiB
 	credential c {
 		provider Claude
 		api_key {env.K}
@@ -176,6 +191,12 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)
 	assert.EqualValues(t, 1<<20, h.MaxBody)
+	assert.True(t, h.DisableMetrics)
+	assert.Equal(t, "all", h.RequestLog)
+	assert.Equal(t, "/var/log/cliproxy", h.RequestLogDir)
+	assert.Equal(t, 50, h.RequestLogMaxFiles)
+	assert.EqualValues(t, 10<<20, h.RequestLogMaxBytes)
+	assert.EqualValues(t, 64<<10, h.RequestLogMaxBody)
 	require.Len(t, h.Credentials, 1)
 	c := h.Credentials[0]
 	assert.Equal(t, "claude", c.Provider)

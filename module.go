@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -123,6 +124,31 @@ type Handler struct {
 	// through Redis. Default: none, the state lives in this process.
 	State *StateConfig `json:"state,omitempty"`
 
+	// DisableMetrics turns off this handler's Prometheus metrics (see
+	// docs/metrics.md). Default: metrics on.
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
+	// RequestLog says which requests are written to files in
+	// RequestLogDir: "off", "errors" (answers of status 400 or more,
+	// upstream failures, broken streams) or "all". Default: errors.
+	RequestLog string `json:"request_log,omitempty"`
+
+	// RequestLogDir is the directory of the request log files.
+	// Default: cliproxy/request_logs in Caddy's data directory.
+	RequestLogDir string `json:"request_log_dir,omitempty"`
+
+	// RequestLogMaxFiles is how many request log files the directory
+	// keeps; the oldest go first. Default: 1000.
+	RequestLogMaxFiles int `json:"request_log_max_files,omitempty"`
+
+	// RequestLogMaxBytes is the total size of the request log files the
+	// directory keeps, in bytes. Default: 100 MiB.
+	RequestLogMaxBytes int64 `json:"request_log_max_bytes,omitempty"`
+
+	// RequestLogMaxBody is how much of a request body, and of an error
+	// response body, one file keeps, in bytes. Default: 1 MiB.
+	RequestLogMaxBody int64 `json:"request_log_max_body,omitempty"`
+
 	// Credentials are the upstream credentials of the pool.
 	Credentials []Credential `json:"credentials,omitempty"`
 
@@ -152,6 +178,10 @@ type Handler struct {
 
 	cluster      *cluster.Cluster
 	clusterKeyed string
+	metrics      *handlerMetrics // nil with DisableMetrics
+	requestLog   *requestLogger  // nil when off
+
+	requestLogDir string // the store held in requestLogStores
 }
 
 // ClientKey is one team member's key.
@@ -258,7 +288,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	h.exec, err = executor.New(executor.Options{
+	if h.requestLog, err = h.openRequestLog(repl); err != nil {
+		return err
+	}
+	opts := executor.Options{
 		Pool:              pool,
 		Selector:          h.selector,
 		Affinity:          affinity,
@@ -274,9 +307,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 		OnUsage:           state.recordUsage,
 		Events:            events,
-	})
+	}
+	if h.requestLog != nil {
+		opts.RequestLog = h.requestLog
+	}
+	if !h.DisableMetrics {
+		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
+			return fmt.Errorf("provisioning cliproxy: registering metrics: %w", err)
+		}
+		opts.Observer = h.metrics
+	}
+	h.exec, err = executor.New(opts)
 	if err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
+	}
+	if h.metrics != nil {
+		h.metrics.track(pool, h.keys.Names())
 	}
 	if h.authDir != nil {
 		h.authDir.subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
@@ -311,7 +357,18 @@ func (h *Handler) reloadPool(msg string) {
 		h.logger.Error("reloading credentials", zap.Error(err))
 		return
 	}
+	if h.metrics != nil {
+		h.metrics.track(pool, h.keys.Names())
+	}
 	h.logCredentials(pool, msg)
+}
+
+// currentPool is the pool the handler serves from, nil before it has one.
+func (h *Handler) currentPool() *auth.Pool {
+	if h.exec == nil {
+		return nil
+	}
+	return h.exec.Pool()
 }
 
 // Validate checks the options that need no provisioning to judge.
@@ -342,6 +399,12 @@ func (h *Handler) Validate() error {
 	default:
 		return fmt.Errorf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
 	}
+	if _, err := reqlog.ParseMode(h.RequestLog); err != nil {
+		return err
+	}
+	if h.RequestLogMaxFiles < 0 || h.RequestLogMaxBytes < 0 || h.RequestLogMaxBody < 0 {
+		return fmt.Errorf("request_log_max_files, request_log_max_bytes and request_log_max_body must not be negative")
+	}
 	return nil
 }
 
@@ -359,6 +422,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
 	if !ok {
+		if h.metrics != nil {
+			h.metrics.ObserveRequest(executor.RequestReport{Family: route.Family, Status: http.StatusUnauthorized})
+		}
 		return executor.WriteError(w, route.Family, &executor.ClientError{
 			Status:  http.StatusUnauthorized,
 			Code:    executor.CodeUnauthorized,
@@ -376,6 +442,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
+	if h.metrics != nil {
+		h.metrics.close()
+	}
+	if h.requestLogDir != "" {
+		_, _ = requestLogStores.Delete(h.requestLogDir)
+	}
 	if h.state != nil {
 		h.state.unregister(h)
 	}

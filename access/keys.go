@@ -70,6 +70,15 @@ func NewKeySet(entries []Entry) (*KeySet, error) {
 // Len is the number of keys in the set.
 func (ks *KeySet) Len() int { return len(ks.keys) }
 
+// Names returns the principals of the set, in the order configured.
+func (ks *KeySet) Names() []string {
+	out := make([]string, len(ks.keys))
+	for i, k := range ks.keys {
+		out[i] = k.name
+	}
+	return out
+}
+
 // Lookup returns the principal whose key is key. Every stored hash is
 // compared, in constant time, whatever matches, so the time taken tells
 // nothing about which key or how much of it was right.

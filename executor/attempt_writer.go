@@ -41,6 +41,11 @@ type attemptWriter struct {
 	body      bytes.Buffer
 	// tap, if set, sees every byte sent to the client (usage accounting).
 	tap io.Writer
+	// capture, if set, keeps the start of what was sent (an error's body,
+	// for the request log).
+	capture *capture
+	// headerAt is when the upstream's response header arrived.
+	headerAt time.Time
 	// failStatus is the status a held response counts as: the HTTP
 	// status, or for a stream that opened with an error, the status that
 	// error stands for.
@@ -71,6 +76,7 @@ func (a *attemptWriter) WriteHeader(code int) {
 		return // informational responses are not relayed
 	}
 	a.status = code
+	a.headerAt = time.Now()
 	switch {
 	case a.mayHold && holds(code):
 		a.held, a.failStatus = true, code
@@ -116,6 +122,9 @@ func (a *attemptWriter) send(p []byte) (int, error) {
 	n, err := a.w.Write(p)
 	if a.tap != nil && n > 0 {
 		_, _ = a.tap.Write(p[:n])
+	}
+	if a.capture != nil && n > 0 {
+		a.capture.keep(p[:n])
 	}
 	return n, err
 }

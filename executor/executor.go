@@ -71,6 +71,11 @@ type Options struct {
 	Events Events
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
+	// Observer, when set, sees every attempt, affinity pick and finished
+	// request (metrics).
+	Observer Observer
+	// RequestLog, when set, gets a record of every request it wants.
+	RequestLog RequestLogger
 }
 
 // Executor serves routed, authenticated client requests from the pool.
@@ -122,14 +127,18 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	if repl == nil {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))
 	}
-	var b *body
+	rn := &run{e: e, r: r, route: route, principal: principal, repl: repl, start: time.Now()}
+	// finish reports the request and then releases its body, which the
+	// request log reads
+	defer rn.finish()
 	if route.HasBody {
-		var err error
-		if b, err = readBody(r, e.opts.MaxBody); err != nil {
-			return e.bodyError(w, r, route, err)
+		b, err := readBody(r, e.opts.MaxBody)
+		if err != nil {
+			return rn.bodyError(w, err)
 		}
-		defer b.release()
+		rn.body = b
 	}
+	b := rn.body
 	model := route.Model
 	if model == "" && b != nil {
 		model = gjson.GetBytes(b.inspect(), "model").String()
@@ -137,12 +146,13 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	if !validModel(model) {
 		// the model keys cursors, bindings and health states: a client
 		// must not be able to make them large
-		return WriteError(w, route.Family, &ClientError{
+		return rn.writeError(w, &ClientError{
 			Status:  http.StatusBadRequest,
 			Code:    CodeInvalidRequest,
 			Message: fmt.Sprintf("model names are at most %d printable bytes", maxModelLength),
 		})
 	}
+	rn.model = model
 	var sess selector.Session
 	var sid string
 	if e.opts.Affinity != nil {
@@ -155,11 +165,13 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		sid = session.FromHeaders(r.Header).String()
 	}
 	repl.Set(PlaceholderSession, sid)
+	rn.session, rn.sess = sid, sess
 
 	v := e.cur.Load()
+	rn.v = v
 	eligible := v.eligible(route, model, principal)
 	if len(eligible) == 0 {
-		return WriteError(w, route.Family, &ClientError{
+		return rn.writeError(w, &ClientError{
 			Status:  http.StatusNotFound,
 			Code:    CodeModelNotSupported,
 			Message: fmt.Sprintf("no credential of this gateway serves model %q for %s clients", model, route.Family),
@@ -171,15 +183,8 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	stripped := &http.Request{Header: header, URL: &upstreamURL}
 	access.StripClientCredentials(stripped)
 	header.Del("Content-Length")
-
-	run := &run{
-		e: e, v: v, r: r, route: route, model: model, principal: principal,
-		session: sid, sess: sess,
-		body: b, header: header, query: upstreamURL.RawQuery, repl: repl,
-	}
-	run.start = time.Now()
-	defer run.logUsage()
-	return run.serve(w, eligible)
+	rn.header, rn.query = header, upstreamURL.RawQuery
+	return rn.serve(w, eligible)
 }
 
 // maxModelLength bounds a model name.
@@ -224,7 +229,8 @@ func (e *Executor) sessionOf(r *http.Request, body []byte, route Route, principa
 	return s, id.ID.String()
 }
 
-func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route, err error) error {
+func (rn *run) bodyError(w http.ResponseWriter, err error) error {
+	e, r := rn.e, rn.r
 	ce := &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the request body could not be read"}
 	switch {
 	case errors.Is(err, errBodyTooLarge):
@@ -242,7 +248,7 @@ func (e *Executor) bodyError(w http.ResponseWriter, r *http.Request, route Route
 	case r.Context().Err() != nil:
 		return nil // the client went away while sending
 	}
-	return WriteError(w, route.Family, ce)
+	return rn.writeError(w, ce)
 }
 
 func containsCred(list []*auth.Credential, c *auth.Credential) bool {

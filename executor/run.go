@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -41,12 +42,20 @@ type run struct {
 	attempts int
 	triedBuf [4]*auth.Credential // the tried credentials, without an allocation for most requests
 
-	// what the client got, for the usage event
+	// what the client got, for the usage event, metrics and request log
 	start     time.Time
 	firstByte time.Duration
 	status    int
 	served    *auth.Credential
 	usage     *usageReader
+	answer    *attemptWriter // the attempt whose answer the client got
+	gateway   *ClientError   // the gateway's own answer, if it gave one
+	// failed says the answer was an upstream failure, or broke off
+	failed bool
+
+	// kept only while a request log is configured
+	tries   []reqlog.Attempt
+	secrets []string
 }
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
@@ -90,6 +99,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.committed {
 			if err != nil {
+				rn.failed = true
 				rn.logAttempt(c, aw.status, err, "upstream response broke off after it reached the client")
 			}
 			return nil
@@ -135,15 +145,22 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 // answered notes the answer the client is about to get from c, and taps
 // its body for token usage.
 func (rn *run) answered(aw *attemptWriter, c *auth.Credential) {
-	rn.status, rn.served = aw.status, c
+	rn.status, rn.served, rn.answer = aw.status, c, aw
 	rn.firstByte = time.Since(rn.start)
 	rn.usage = newUsageReader(rn.route.Family, rn.route.Endpoint, isEventStream(aw.header))
 	aw.tap = rn.usage
+	// a held failure released to the client is one even when it is an
+	// event stream that opened 200 with an error event
+	rn.failed = aw.held
+	if l := rn.e.opts.RequestLog; l != nil && (aw.status >= 400 || rn.failed) && rn.logs(l) {
+		// only an error's body is kept, and only so much of it
+		aw.capture = newCapture(l.CaptureLimit())
+	}
 }
 
 // writeError answers with the gateway's own error.
 func (rn *run) writeError(w http.ResponseWriter, ce *ClientError) error {
-	rn.status = ce.Status
+	rn.status, rn.gateway = ce.Status, ce
 	rn.emitError(nil, ce.Status, ce.Code, ce.Message)
 	return WriteError(w, rn.route.Family, ce)
 }
@@ -248,10 +265,12 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
+	start := time.Now()
 	err := rn.attempt(aw, ac)
 	if err == nil {
 		err = aw.finish()
 	}
+	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
 }
 
@@ -448,7 +467,7 @@ func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Dec
 		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, rn.available(eligible, tried))}
 	}
 	avail := func() []*auth.Credential { return rn.available(eligible, tried) }
-	return a.PickFrom(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
+	d := a.PickFrom(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
 		c := rn.v.pool.Get(name)
 		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
@@ -456,6 +475,10 @@ func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Dec
 		ok, until := rn.v.pool.Available(c, rn.model)
 		return c, ok && !containsCred(tried, c), until
 	})
+	if o := rn.e.opts.Observer; o != nil && d.Outcome != selector.NoSession {
+		o.ObserveAffinity(d.Outcome)
+	}
+	return d
 }
 
 // attempt proxies the request once with credential c.

@@ -1,0 +1,129 @@
+package executor
+
+import (
+	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
+)
+
+// RequestLogger receives the records of the requests it wants logged.
+type RequestLogger interface {
+	// Wants reports whether a request the client got status for (0: no
+	// answer) is logged. An upstream failure the client got, or a stream
+	// that broke off, is asked about as status 0.
+	Wants(status int) bool
+	// CaptureLimit bounds how much of an error response body is kept.
+	CaptureLimit() int
+	// LogRequest writes rec; it is called on the request's goroutine
+	// after the client got its answer, and may not keep rec or its
+	// slices once it returns.
+	LogRequest(rec *reqlog.Record)
+}
+
+// logs reports whether l wants the request as it stands.
+func (rn *run) logs(l RequestLogger) bool {
+	if rn.failed {
+		return l.Wants(0)
+	}
+	return l.Wants(rn.status)
+}
+
+// finish reports the finished request to the observer, the request log and
+// the usage log, then releases its body.
+func (rn *run) finish() {
+	var u Usage
+	if rn.usage != nil {
+		u = rn.usage.Usage()
+	}
+	latency := time.Since(rn.start)
+	if rn.gateway != nil {
+		// the gateway answered itself; the credentials that failed
+		// before are in the attempts
+		rn.served = nil
+	}
+	if o := rn.e.opts.Observer; o != nil {
+		o.ObserveRequest(RequestReport{
+			Family: rn.route.Family, Credential: rn.served, Principal: rn.principal, Model: rn.model,
+			Status: rn.status, Attempts: rn.attempts, Usage: u, Latency: latency, FirstByte: rn.firstByte,
+		})
+	}
+	if l := rn.e.opts.RequestLog; l != nil && rn.logs(l) {
+		l.LogRequest(rn.record(latency))
+	}
+	rn.logUsage()
+	if rn.body != nil {
+		rn.body.release()
+	}
+}
+
+// attempted notes an attempt of c that ended, for the observer and the
+// request log.
+func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptWriter, start time.Time, err error) {
+	var ttfb time.Duration
+	if aw.status != 0 {
+		ttfb = aw.headerAt.Sub(start)
+	}
+	took := time.Since(start)
+	if o := rn.e.opts.Observer; o != nil {
+		o.ObserveAttempt(AttemptReport{Credential: c, Status: aw.status, FirstByte: ttfb, Duration: took})
+	}
+	if rn.e.opts.RequestLog == nil {
+		return
+	}
+	a := reqlog.Attempt{
+		Credential: c.Name, Provider: string(c.Provider), Status: aw.status,
+		Start: start, FirstByte: ttfb, Duration: took,
+	}
+	switch {
+	case err != nil:
+		a.Error = describeProxyError(err)
+	case aw.held:
+		a.Error = "held back: failed over or answered as the last resort"
+	}
+	rn.tries = append(rn.tries, a)
+	rn.secrets = append(rn.secrets, c.APIKey, ac.sentToken)
+}
+
+// record builds the request log's record of the request. It shares the
+// request's header and bodies: the logger only reads them.
+func (rn *run) record(latency time.Duration) *reqlog.Record {
+	rec := &reqlog.Record{
+		Time: rn.start, Method: rn.r.Method, Path: rn.r.URL.Path, RawQuery: rn.r.URL.RawQuery,
+		Header: rn.r.Header, Client: rn.principal, Family: rn.route.Family.String(),
+		Model: rn.model, Session: rn.session, Status: rn.status,
+		Latency: latency, FirstByte: rn.firstByte, Attempts: rn.tries,
+		Secrets: append(rn.secrets, access.ClientKey(rn.r)),
+	}
+	if rn.body != nil {
+		rec.RequestBody = rn.body.inspect()
+	}
+	if rn.gateway != nil {
+		rec.Error = rn.gateway.Code + ": " + rn.gateway.Message
+	}
+	if aw := rn.answer; aw != nil && rn.gateway == nil {
+		rec.ResponseHeader = aw.Header()
+		if aw.capture != nil {
+			rec.ResponseBody, rec.ResponseTruncated = aw.capture.buf, aw.capture.cut
+		}
+	}
+	return rec
+}
+
+// capture keeps the first bytes of a response body, up to a limit.
+type capture struct {
+	buf   []byte
+	limit int
+	cut   bool
+}
+
+func newCapture(limit int) *capture { return &capture{limit: limit} }
+
+func (c *capture) keep(p []byte) {
+	room := c.limit - len(c.buf)
+	if len(p) > room {
+		p, c.cut = p[:max(room, 0)], true
+	}
+	c.buf = append(c.buf, p...)
+}
