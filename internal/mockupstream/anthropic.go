@@ -54,6 +54,10 @@ func anthropicMessages(c *call) {
 		return
 	}
 	in, out := tokensOf(len(c.body)), tokensOf(len(c.reply))
+	read, creation := c.promptCache()
+	// input_tokens excludes what the cache served or stored
+	in = max(1, in-read-creation)
+	usage := anthropicUsage{InputTokens: in, OutputTokens: out, CacheReadInputTokens: read, CacheCreationInputTokens: creation}
 	id := newID("msg_01", 22)
 	if !c.stream {
 		stop := "end_turn"
@@ -61,7 +65,7 @@ func anthropicMessages(c *call) {
 			ID: id, Type: "message", Role: "assistant", Model: c.model,
 			Content:    []anthropicText{{Type: "text", Text: c.reply}},
 			StopReason: &stop,
-			Usage:      anthropicUsage{InputTokens: in, OutputTokens: out},
+			Usage:      usage,
 		})
 		return
 	}
@@ -72,7 +76,7 @@ func anthropicMessages(c *call) {
 	ok := send(anthropicEvent{Type: "message_start", Message: &anthropicMessage{
 		ID: id, Type: "message", Role: "assistant", Model: c.model,
 		Content: []anthropicText{},
-		Usage:   anthropicUsage{InputTokens: in, OutputTokens: 1},
+		Usage:   anthropicUsage{InputTokens: in, OutputTokens: 1, CacheReadInputTokens: read, CacheCreationInputTokens: creation},
 	}}) &&
 		send(anthropicEvent{Type: "content_block_start", Index: &zero, ContentBlock: &anthropicText{Type: "text", Text: ""}}) &&
 		send(anthropicEvent{Type: "ping"})

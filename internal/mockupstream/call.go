@@ -25,6 +25,8 @@ type call struct {
 	reply  string
 	// wrapCodeAssist wraps Gemini answers as Code Assist does.
 	wrapCodeAssist bool
+	// cache is the prompt cache's read and creation tokens, once known.
+	cache *[2]int
 }
 
 // fail answers with status in the provider family's error shape, or with the

@@ -25,10 +25,12 @@ type modalityCount struct {
 }
 
 type geminiUsage struct {
-	PromptTokenCount     int             `json:"promptTokenCount"`
-	CandidatesTokenCount int             `json:"candidatesTokenCount,omitempty"`
-	TotalTokenCount      int             `json:"totalTokenCount"`
-	PromptTokensDetails  []modalityCount `json:"promptTokensDetails"`
+	PromptTokenCount     int `json:"promptTokenCount"`
+	CandidatesTokenCount int `json:"candidatesTokenCount,omitempty"`
+	// CachedContentTokenCount is the part of the prompt the cache served.
+	CachedContentTokenCount int             `json:"cachedContentTokenCount,omitempty"`
+	TotalTokenCount         int             `json:"totalTokenCount"`
+	PromptTokensDetails     []modalityCount `json:"promptTokensDetails"`
 }
 
 type geminiResponse struct {
@@ -51,6 +53,7 @@ func (c *call) geminiChunk(id, text string, final bool) geminiResponse {
 		ModelVersion: c.model,
 		ResponseID:   id,
 	}
+	resp.UsageMetadata.CachedContentTokenCount, _ = c.promptCache()
 	if final {
 		out := tokensOf(len(c.reply))
 		resp.Candidates[0].FinishReason = "STOP"

@@ -12,9 +12,12 @@ import (
 const systemFingerprint = "fp_mock0001"
 
 type openAIUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 type chatMessage struct {
@@ -75,7 +78,9 @@ func (c *call) includeUsage() bool {
 
 func (c *call) openAIUsage() openAIUsage {
 	in, out := tokensOf(len(c.body)), tokensOf(len(c.reply))
-	return openAIUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}
+	u := openAIUsage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out}
+	u.PromptTokensDetails.CachedTokens, _ = c.promptCache()
+	return u
 }
 
 // nullUsage marks a field that must encode as JSON null rather than be

@@ -110,6 +110,7 @@ func (c *call) complete(resp *responseObject, msg outputMessage) *responseObject
 	done.Status = "completed"
 	done.Output = []outputMessage{msg}
 	u := &responseUsage{InputTokens: tokensOf(len(c.body)), OutputTokens: tokensOf(len(c.reply))}
+	u.InputTokensDetails.CachedTokens, _ = c.promptCache()
 	u.TotalTokens = u.InputTokens + u.OutputTokens
 	done.Usage = u
 	return &done

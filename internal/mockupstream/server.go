@@ -2,6 +2,7 @@ package mockupstream
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"net/http"
 	"strings"
@@ -26,6 +27,7 @@ type Server struct {
 	storedIDs map[string]map[string]bool
 	wsCloses  []WSClose
 	wsOpen    int
+	cached    map[[sha256.Size]byte]bool // prompt cache, see promptcache.go
 }
 
 // Recorded is one request received by a [Server].
@@ -101,8 +103,8 @@ func (s *Server) RequestsFor(key string) []Recorded {
 	return out
 }
 
-// Reset forgets every recorded request, fault, reply and model list set with
-// SetModels.
+// Reset forgets every recorded request, fault, reply, model list set with
+// SetModels and cached prompt.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,6 +114,7 @@ func (s *Server) Reset() {
 	s.models = nil
 	s.storedIDs = nil
 	s.wsCloses = nil
+	s.cached = nil
 }
 
 // clone deep-copies r's header and bodies.
