@@ -80,6 +80,20 @@ func (s scrape) observations(name string, labels ...string) uint64 {
 	return n
 }
 
+// scrapeAfter scrapes once the gateway has counted n more requests than
+// in before: a request is counted when its handler returns, which can be
+// just after the client has read the whole answer.
+func (g *gateway) scrapeAfter(before scrape, n int) scrape {
+	g.t.Helper()
+	const req = "caddy_cliproxy_requests_total"
+	var s scrape
+	require.Eventually(g.t, func() bool {
+		s = g.scrape()
+		return s.value(req)-before.value(req) >= float64(n)
+	}, 5*time.Second, 10*time.Millisecond, "the gateway did not count %d requests", n)
+	return s
+}
+
 // metricsPool has credentials of their own: the collectors live as long as
 // the process, and other tests' credentials share names.
 const metricsPool = `
@@ -151,7 +165,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	res, body = g.do(http.MethodPost, "/v1/messages", hdr("x-api-key", "sk-wrong", "anthropic-version", "2023-06-01"), claudeBody)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode, body)
 
-	s := g.scrape()
+	s := g.scrapeAfter(before, 6)
 	assert.Equal(t, 2.0, delta(s, req, "provider", "openai", "credential", "m-openai", "status", "2xx"))
 	assert.Equal(t, 2.0, delta(s, att, "provider", "openai", "credential", "m-openai", "status", "2xx"))
 	assert.Equal(t, 1.0, delta(s, att, "credential", "m-claude-a", "status", "4xx"))
@@ -201,7 +215,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	g.mock.SetFault(geminiKeyA, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "600", Times: 1})
 	gem() // hit on a, which is out for 10 min: rebind to b
 	gem() // hit on b
-	s = g.scrape()
+	s = g.scrapeAfter(before, 9)
 	assert.Equal(t, 1.0, delta(s, aff, "outcome", "miss"))
 	assert.Equal(t, 2.0, delta(s, aff, "outcome", "hit"))
 	assert.Equal(t, 1.0, delta(s, aff, "outcome", "rebind"))

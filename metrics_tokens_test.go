@@ -133,7 +133,7 @@ func TestTokenMetricsMatchWhatTheUpstreamReported(t *testing.T) {
 	}
 	require.Positive(t, want["t-claude"]["cache_creation"])
 
-	s := g.scrape()
+	s := g.scrapeAfter(before, 2*len(cases))
 	for cred, counts := range want {
 		for _, kind := range []string{"input", "output", "cache_read", "cache_creation"} {
 			labels := []string{"credential", cred, "member", "alice", "kind", kind}

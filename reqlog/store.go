@@ -138,10 +138,11 @@ func (s *Store) Write(rec *Record) (string, error) {
 	return path, nil
 }
 
-// writeFile creates path exclusively, so a name collision never
-// overwrites another record.
+// writeFile writes path whole or not at all: a reader never sees half a
+// record, and a name collision never overwrites another record.
 func writeFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("writing request log: %w", err)
 	}
@@ -149,19 +150,30 @@ func writeFile(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		if _, serr := os.Lstat(path); serr == nil {
+			err = os.ErrExist
+		} else {
+			err = os.Rename(tmp, path)
+		}
+	}
 	if err != nil {
-		_ = os.Remove(path)
+		_ = os.Remove(tmp)
 		return fmt.Errorf("writing request log: %w", err)
 	}
 	return nil
 }
 
 // evictLocked deletes the oldest files until the directory is within its
-// limits, sparing keep (the file just written) unless it alone is over.
+// limits, sparing keep (the file just written): the newest record stays
+// even when it alone is over the byte cap.
 func (s *Store) evictLocked(keep string) {
 	for len(s.files) > 0 && (len(s.files) > s.opts.MaxFiles || s.total > s.opts.MaxBytes) {
 		victim := 0
-		if s.files[0].name == keep && len(s.files) > 1 {
+		if s.files[0].name == keep {
+			if len(s.files) == 1 {
+				return
+			}
 			victim = 1
 		}
 		f := s.files[victim]
