@@ -25,12 +25,15 @@ const gatewayPort = 9580
 
 // gateway is an in-process Caddy running cliproxy in front of a mock.
 type gateway struct {
-	t       *testing.T
+	t       testing.TB
 	tester  *caddytest.Tester
 	mock    *mockupstream.Server
 	mockURL string
 	logFile string
 	pool    string
+	// reqLogDir is where request logs go unless the test sets its own
+	// request_log_dir; every file there is checked for secrets.
+	reqLogDir string
 }
 
 // pools counts the gateways started, to name their pool states.
@@ -47,7 +50,7 @@ type gatewayOptions struct {
 
 // startGateway starts a mock upstream and Caddy with cliproxy configured
 // by opts, logging at debug level to a file the test can read.
-func startGateway(t *testing.T, opts gatewayOptions) *gateway {
+func startGateway(t testing.TB, opts gatewayOptions) *gateway {
 	t.Helper()
 	mock := mockupstream.New()
 	srv := httptest.NewServer(mock)
@@ -57,7 +60,9 @@ func startGateway(t *testing.T, opts gatewayOptions) *gateway {
 	// cooldowns and bindings
 	pools++
 	g := &gateway{t: t, mock: mock, mockURL: srv.URL, logFile: filepath.Join(t.TempDir(), "caddy.log"),
-		pool: fmt.Sprintf("test-%d", pools)}
+		pool: fmt.Sprintf("test-%d", pools), reqLogDir: t.TempDir()}
+	// whatever a test made fail, no secret may be in its request logs
+	t.Cleanup(func() { assertNoSecretInDir(t, g.reqLogDir) })
 	g.tester = caddytest.NewTester(t)
 	g.tester.Client.Timeout = time.Minute // streams in these tests outlast caddytest's 5 s
 	g.load(opts)
@@ -74,7 +79,11 @@ func (g *gateway) load(opts gatewayOptions) {
 	t := g.t
 	t.Helper()
 	logFile := g.logFile
-	handler := "\t\tpool " + g.pool + "\n" + strings.ReplaceAll(opts.Handler, "MOCK", g.mockURL)
+	handler := "\t\tpool " + g.pool + "\n"
+	if !strings.Contains(opts.Handler, "request_log_dir") {
+		handler += "\t\trequest_log_dir " + g.reqLogDir + "\n"
+	}
+	handler += strings.ReplaceAll(opts.Handler, "MOCK", g.mockURL)
 	servers := ""
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"

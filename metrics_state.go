@@ -103,8 +103,13 @@ func (s *stateCollector) collectCredential(ch chan<- prometheus.Metric, c auth.C
 
 // collectBlock reports a block in force.
 func (s *stateCollector) collectBlock(ch chan<- prometheus.Metric, provider, name, model string, st auth.ModelState) {
-	if (st.Status != auth.StatusCooldown && st.Status != auth.StatusBlocked) || st.NextRetryAfter.IsZero() {
+	switch st.Status {
+	case auth.StatusCooldown, auth.StatusBlocked, auth.StatusDisabled:
+	default:
 		return // available, or probing: a request at a time goes through
+	}
+	if st.NextRetryAfter.IsZero() {
+		return
 	}
 	until := float64(st.NextRetryAfter.UnixMilli()) / 1000
 	ch <- prometheus.MustNewConstMetric(s.cooldownUntil, prometheus.GaugeValue, until, provider, name, model, string(st.Reason))

@@ -106,7 +106,7 @@ func TestRequestLogKeepsFailuresWithoutSecrets(t *testing.T) {
 
 // assertNoSecretInDir reads every file of dir for a client or upstream
 // secret.
-func assertNoSecretInDir(t *testing.T, dir string) {
+func assertNoSecretInDir(t testing.TB, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
