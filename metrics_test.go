@@ -3,6 +3,8 @@ package cliproxy_test
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +237,33 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	s = g.scrape()
 	for name := range s.families {
 		assert.False(t, strings.HasPrefix(name, "caddy_cliproxy_"), name)
+	}
+}
+
+// A credential whose auth file is deleted loses its series without a
+// reload; the file's token never shows in the metrics.
+func TestMetricsFollowTheAuthDirectory(t *testing.T) {
+	o := startOAuthGateway(t, "")
+	o.writeAuthFile(t, "m-dir-a.json", claudeOAuthFile("tok-metrics-a", "ref-metrics-a", time.Now().Add(6*time.Hour), o.mockURL))
+	waitFor(t, "m-dir-a is served", func() bool {
+		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		return res.StatusCode == http.StatusOK
+	})
+	var s scrape
+	waitFor(t, "the request is counted", func() bool {
+		s = o.scrape()
+		return s.value("caddy_cliproxy_requests_total", "provider", "claude", "credential", "m-dir-a", "status", "2xx") >= 1
+	})
+	assert.Equal(t, 1.0, s.value("caddy_cliproxy_credential_available", "credential", "m-dir-a"))
+	assert.NotContains(t, s.raw, "tok-metrics-a")
+	assert.NotContains(t, s.raw, "ref-metrics-a")
+
+	require.NoError(t, os.Remove(filepath.Join(o.dir, "m-dir-a.json")))
+	waitFor(t, "the removed file's series are gone", func() bool {
+		s = o.scrape()
+		return len(s.series("caddy_cliproxy_requests_total", "credential", "m-dir-a")) == 0
+	})
+	for _, name := range []string{"caddy_cliproxy_attempts_total", "caddy_cliproxy_upstream_ttfb_seconds", "caddy_cliproxy_credential_available"} {
+		assert.Empty(t, s.series(name, "credential", "m-dir-a"), name)
 	}
 }

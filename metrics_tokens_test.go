@@ -2,6 +2,7 @@ package cliproxy_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,10 @@ func TestTokenMetricsMatchWhatTheUpstreamReported(t *testing.T) {
 			assert.Equal(t, v, fromEvents[cred][k], "usage events: %s %s", cred, k)
 		}
 	}
+
+	// a member whose client key is gone takes their token series along
+	g.reload(gatewayOptions{Handler: strings.Replace(tokensPool, clientKey+" alice", bobKey+" bob", 1)})
+	s = g.scrape()
+	assert.Empty(t, s.series("caddy_cliproxy_tokens_total", "member", "alice"))
+	assert.NotEmpty(t, s.series("caddy_cliproxy_credential_available", "credential", "t-claude"))
 }
