@@ -156,7 +156,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	cooledAt := time.Now()
-	// b fails too, with nobody left to try: the client gets b's 503
+	// b fails too, with nobody left to try: the gateway answers 503
 	g.mock.SetFault(claudeKeyB, mockupstream.Fault{Status: http.StatusServiceUnavailable, Times: 1})
 	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
 	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
@@ -175,7 +175,8 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	assert.Equal(t, 1.0, delta(s, att, "credential", "m-claude-b", "status", "2xx"))
 	assert.Equal(t, 1.0, delta(s, att, "credential", "m-claude-b", "status", "5xx"))
 	assert.Equal(t, 1.0, delta(s, req, "provider", "claude", "credential", "m-claude-b", "status", "2xx"))
-	assert.Equal(t, 1.0, delta(s, req, "provider", "claude", "credential", "m-claude-b", "status", "5xx"))
+	assert.Equal(t, 0.0, delta(s, req, "credential", "m-claude-b", "status", "5xx"), "the gateway answered, not b")
+	assert.Equal(t, 1.0, delta(s, req, "provider", "", "credential", "", "status", "5xx"), "the gateway's own 503")
 	assert.Equal(t, 2.0, delta(s, req, "provider", "", "credential", "", "status", "4xx"), "the gateway's own 429 and 401")
 	assert.Equal(t, 3.0, delta(s, att, "provider", "claude"), "three claude attempts reached an upstream")
 

@@ -61,7 +61,7 @@ func TestRequestLogKeepsFailuresWithoutSecrets(t *testing.T) {
 	// another model: claude-a still rests from the failover for this one
 	opusBody := strings.Replace(claudeBody, "claude-sonnet-4-5", "claude-opus-4-1", 1)
 	res, body = g.do(http.MethodPost, "/v1/messages?beta=true", header, opusBody)
-	require.Equal(t, http.StatusInternalServerError, res.StatusCode, body)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
 
 	var logs []gjson.Result
 	require.Eventually(t, func() bool { logs = requestLogs(t, dir); return len(logs) == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -71,7 +71,8 @@ func TestRequestLogKeepsFailuresWithoutSecrets(t *testing.T) {
 	assert.Equal(t, "beta=true", l.Get("query").String())
 	assert.Equal(t, "alice", l.Get("client").String())
 	assert.Equal(t, "claude-opus-4-1", l.Get("model").String())
-	assert.Equal(t, int64(500), l.Get("status").Int())
+	assert.Equal(t, int64(503), l.Get("status").Int())
+	assert.Contains(t, l.Get("error").String(), "auth_unavailable")
 	assert.Positive(t, l.Get("latency_ms").Float())
 	assert.Equal(t, "REDACTED", l.Get("request_headers.X-Api-Key.0").String())
 	assert.Equal(t, "REDACTED", l.Get("request_headers.Cookie.0").String())
@@ -85,8 +86,11 @@ func TestRequestLogKeepsFailuresWithoutSecrets(t *testing.T) {
 		assert.Equal(t, int64(500), a.Get("status").Int())
 		assert.Equal(t, "claude", a.Get("provider").String())
 		assert.Positive(t, a.Get("duration_ms").Float())
+		// what the client was spared is in the log, without the key
+		assert.Equal(t, "internal error for key REDACTED", a.Get("body.json.error.message").String(), a.Raw)
 	}
-	assert.Equal(t, "internal error for key REDACTED", l.Get("response_body.json.error.message").String())
+	assert.Equal(t, "application/json", l.Get("response_headers.Content-Type.0").String())
+	assert.False(t, l.Get("response_body").Exists(), "the gateway's own answer is in error")
 
 	// a Gemini key in the query, and the gateway's own refusal
 	g.mock.ClearFaults()
@@ -159,7 +163,7 @@ func TestRequestLogModesAndCaps(t *testing.T) {
 	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusInternalServerError})
 	events := len(g.usageEvents())
 	res, body = g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`)
-	require.Equal(t, http.StatusInternalServerError, res.StatusCode, body)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
 	// the usage event is logged after the request log would be written
 	require.Eventually(t, func() bool { return len(g.usageEvents()) > events }, 5*time.Second, 10*time.Millisecond)
 	assert.Empty(t, requestLogs(t, off))

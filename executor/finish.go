@@ -80,7 +80,9 @@ func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptW
 	case err != nil:
 		a.Error = describeProxyError(err)
 	case aw.held:
-		a.Error = "held back: failed over or answered as the last resort"
+		// the client never sees this body; the log is where it can be read
+		a.Error = "held back from the client"
+		a.Body = aw.body.Bytes()
 	}
 	rn.tries = append(rn.tries, a)
 	rn.secrets = append(rn.secrets, c.APIKey, ac.sentToken)
@@ -102,8 +104,10 @@ func (rn *run) record(latency time.Duration) *reqlog.Record {
 	if rn.gateway != nil {
 		rec.Error = rn.gateway.Code + ": " + rn.gateway.Message
 	}
+	if rn.w != nil {
+		rec.ResponseHeader = rn.w.Header()
+	}
 	if aw := rn.answer; aw != nil && rn.gateway == nil {
-		rec.ResponseHeader = aw.Header()
 		if aw.capture != nil {
 			rec.ResponseBody, rec.ResponseTruncated = aw.capture.buf, aw.capture.cut
 		}

@@ -29,6 +29,7 @@ type run struct {
 	e         *Executor
 	v         *view
 	r         *http.Request
+	w         http.ResponseWriter // the client's
 	route     Route
 	model     string
 	principal string

@@ -108,4 +108,7 @@ type Attempt struct {
 	Start     time.Time
 	FirstByte time.Duration
 	Duration  time.Duration
+	// Body is the failure the gateway held back from the client (it
+	// failed over, or answered in its own words), if any.
+	Body []byte
 }

@@ -216,6 +216,7 @@ type attemptDoc struct {
 	Start       time.Time `json:"start"`
 	FirstByteMS float64   `json:"first_byte_ms,omitempty"`
 	DurationMS  float64   `json:"duration_ms"`
+	Body        *bodyDoc  `json:"body,omitempty"`
 }
 
 // bodyDoc is a captured body: JSON inline when the whole body is JSON,
@@ -257,6 +258,7 @@ func (r *Record) document(maxBody int64) document {
 			Start:       a.Start.UTC(),
 			FirstByteMS: ms(a.FirstByte),
 			DurationMS:  ms(a.Duration),
+			Body:        captureBody(a.Body, maxBody, false, r.Secrets),
 		})
 	}
 	return d
