@@ -7,6 +7,16 @@
 //
 // A [Store] keeps the files of one directory within a count and a total
 // size, deleting the oldest first. It is safe for concurrent use.
+//
+// Capture costs nothing for a request that is not logged. A [Record] refers
+// to the bodies its caller already holds instead of copying them: the
+// gateway keeps every request body in memory anyway (bounded by max_body)
+// to replay it on another credential, and a held-back failure is kept
+// (bounded) to read its hints, so neither needs a second copy or a spool
+// file; the only capture made for the log is the start of an error
+// response that went straight to the client. A record is written
+// synchronously at the end of its request, after the answer was written,
+// and only the first Options.MaxBody bytes of each body reach the file.
 package reqlog
 
 import (
