@@ -202,6 +202,19 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	}
 	assert.NotContains(t, s.raw, `member="`+clientKey)
 
+	// an operator's disable shows at once
+	admin := func(action string) {
+		t.Helper()
+		res, err := http.Post("http://localhost:2999/cliproxy/credentials/m-openai/"+action, "application/json", nil)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+	}
+	admin("disable")
+	assert.Equal(t, 0.0, g.scrape().value("caddy_cliproxy_credential_available", "credential", "m-openai"))
+	admin("enable")
+	assert.Equal(t, 1.0, g.scrape().value("caddy_cliproxy_credential_available", "credential", "m-openai"))
+
 	// a reload keeps every count; affinity picks are counted by outcome
 	g.reload(gatewayOptions{Handler: metricsPool + metricsClaudeB + "\t\tsession_affinity on\n"})
 	s = g.scrape()
