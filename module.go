@@ -133,8 +133,10 @@ type Handler struct {
 	// upstream failures, broken streams) or "all". Default: errors.
 	RequestLog string `json:"request_log,omitempty"`
 
-	// RequestLogDir is the directory of the request log files.
-	// Default: cliproxy/request_logs in Caddy's data directory.
+	// RequestLogDir is the directory of the request log files; one that
+	// cannot be created is an error. Default: cliproxy/request_logs in
+	// Caddy's data directory, and when that cannot be created, no request
+	// log (with a warning).
 	RequestLogDir string `json:"request_log_dir,omitempty"`
 
 	// RequestLogMaxFiles is how many request log files the directory

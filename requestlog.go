@@ -66,6 +66,13 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 		}
 		return requestLogStore{s}, nil
 	})
+	if err != nil && h.RequestLogDir == "" {
+		// the default is a convenience: a data directory that cannot be
+		// written must not keep the gateway from starting
+		h.logger.Warn("request log disabled: its default directory cannot be used; set request_log_dir or request_log off",
+			zap.String("dir", dir), zap.Error(err))
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
 	}
