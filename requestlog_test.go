@@ -32,7 +32,7 @@ func requestLogs(t *testing.T, dir string) []gjson.Result {
 	for _, n := range names {
 		raw, err := os.ReadFile(filepath.Join(dir, n))
 		require.NoError(t, err)
-		require.True(t, gjson.ValidBytes(raw), n)
+		require.True(t, gjson.ValidBytes(raw), "%s: %s", n, raw)
 		out = append(out, gjson.ParseBytes(raw))
 	}
 	return out
@@ -104,6 +104,17 @@ func TestRequestLogKeepsFailuresWithoutSecrets(t *testing.T) {
 	assert.Len(t, logs[1].Get("attempts").Array(), 2, "both gemini credentials were tried")
 	assert.Empty(t, logs[2].Get("attempts").Array(), "every credential was cooling")
 	assert.Contains(t, logs[2].Get("error").String(), "model_cooldown")
+
+	// the client's own fault goes to it as the upstream sent it: the log
+	// keeps the body the client got, and the request's
+	g.mock.SetFault(openAIKey, mockupstream.Fault{Status: http.StatusBadRequest})
+	res, body = g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"bad"}]}`)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, body)
+	require.Eventually(t, func() bool { logs = requestLogs(t, dir); return len(logs) == 4 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(400), logs[3].Get("status").Int())
+	assert.Equal(t, "bad", logs[3].Get("request_body.json.messages.0.content").String())
+	assert.JSONEq(t, body, logs[3].Get("response_body.json").Raw)
+	assert.Equal(t, int64(400), logs[3].Get("attempts.0.status").Int())
 
 	assertNoSecretInDir(t, dir)
 }

@@ -261,8 +261,12 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 		rn.recordCommitted(c, d, status)
 		rn.answered(aw, c)
 		// no later attempt replays the body: it goes back to the pool
-		// once the upstream has read it, not when a long stream ends
-		rn.body.release()
+		// once the upstream has read it, not when a long stream ends;
+		// unless the request log is to show it (request_log all, or an
+		// error that goes to the client as it is)
+		if l := rn.e.opts.RequestLog; l == nil || !rn.logs(l) {
+			rn.body.release()
+		}
 	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
