@@ -33,22 +33,7 @@ func (rn *run) logs(l RequestLogger) bool {
 // finish reports the finished request to the observer, the request log and
 // the usage log, then releases its body.
 func (rn *run) finish() {
-	var u Usage
-	if rn.usage != nil {
-		u = rn.usage.Usage()
-	}
-	latency := time.Since(rn.start)
-	if rn.gateway != nil {
-		// the gateway answered itself; the credentials that failed
-		// before are in the attempts
-		rn.served = nil
-	}
-	if o := rn.e.opts.Observer; o != nil {
-		o.ObserveRequest(RequestReport{
-			Family: rn.route.Family, Credential: rn.served, Principal: rn.principal, Model: rn.model,
-			Status: rn.status, Attempts: rn.attempts, Usage: u, Latency: latency, FirstByte: rn.firstByte,
-		})
-	}
+	latency := rn.observe()
 	if l := rn.e.opts.RequestLog; l != nil && rn.logs(l) {
 		l.LogRequest(rn.record(latency))
 	}
@@ -56,6 +41,35 @@ func (rn *run) finish() {
 	if rn.body != nil {
 		rn.body.release()
 	}
+}
+
+// finishTurn reports a finished WebSocket turn to the observer and the
+// usage log; turns are not request-logged.
+func (rn *run) finishTurn() {
+	rn.observe()
+	rn.logUsage()
+}
+
+// observe reports the finished request to the observer and returns its
+// latency.
+func (rn *run) observe() time.Duration {
+	latency := time.Since(rn.start)
+	if rn.gateway != nil {
+		// the gateway answered itself; the credentials that failed
+		// before are in the attempts
+		rn.served = nil
+	}
+	if o := rn.e.opts.Observer; o != nil {
+		var u Usage
+		if rn.usage != nil {
+			u = rn.usage.Usage()
+		}
+		o.ObserveRequest(RequestReport{
+			Family: rn.route.Family, Credential: rn.served, Principal: rn.principal, Model: rn.model,
+			Status: rn.status, Attempts: rn.attempts, Usage: u, Latency: latency, FirstByte: rn.firstByte,
+		})
+	}
+	return latency
 }
 
 // attempted notes an attempt of c that ended, for the observer and the

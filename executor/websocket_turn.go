@@ -47,7 +47,7 @@ func (s *wsSession) turn(msg []byte) bool {
 		}))
 	}
 	rn := s.newRun(model, msg)
-	defer rn.logUsage()
+	defer rn.finishTurn()
 	eligible := s.v.eligible(s.route, model, s.principal)
 	if len(eligible) == 0 {
 		rn.status = http.StatusNotFound
