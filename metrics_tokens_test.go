@@ -177,3 +177,27 @@ func TestTokenMetricsMatchWhatTheUpstreamReported(t *testing.T) {
 	assert.Empty(t, s.series("caddy_cliproxy_tokens_total", "member", "alice"))
 	assert.NotEmpty(t, s.series("caddy_cliproxy_credential_available", "credential", "t-claude"))
 }
+
+// Each turn of a Codex WebSocket session counts as a request, with the
+// tokens its response.completed reported.
+func TestTokenMetricsOfWebSocketTurns(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: wsTiered})
+	before := g.scrape()
+	conn := g.mustDialWS(codexHeader("sess-metrics"))
+	var input, output int64
+	for _, q := range []string{"first", "second turn, a longer one"} {
+		sendWS(t, conn, turnMsg("gpt-5.5", q, ""))
+		events := readTurn(t, conn)
+		done := events[len(events)-1]
+		input += gjson.Get(done, "response.usage.input_tokens").Int()
+		output += gjson.Get(done, "response.usage.output_tokens").Int()
+	}
+	require.Positive(t, input)
+	s := g.scrapeAfter(before, 2)
+	delta := func(name string, labels ...string) float64 {
+		return s.value(name, labels...) - before.value(name, labels...)
+	}
+	assert.Equal(t, 2.0, delta("caddy_cliproxy_requests_total", "credential", "ws-a", "status", "2xx"))
+	assert.Equal(t, float64(input), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "input"))
+	assert.Equal(t, float64(output), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "output"))
+}
