@@ -317,9 +317,10 @@ func refresherVia(r *auth.Refresher, proxy *url.URL) *auth.Refresher {
 // of service and says so where an operator looks: until the file gets a
 // new login, no request is sent with it.
 func (a *authDir) revoked(name, reason string) {
+	// out of service first, so that whoever reads the log finds it so
+	a.health.RevokeSource(name, reason, time.Now())
 	a.logger.Error("oauth refresh token refused for good; the credential is disabled until its file gets a new login",
 		zap.String("file", name), zap.String("reason", reason))
-	a.health.RevokeSource(name, reason, time.Now())
 }
 
 // persist writes a refreshed token back to its file, keeping every other
