@@ -84,16 +84,22 @@ func (h *Health) RevokeSource(source, reason string, now time.Time) {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var revoked []*credentialHealth
 	for _, ch := range h.byKey {
-		if ch.source != source {
-			continue
+		if ch.source == source {
+			revoked = append(revoked, ch)
 		}
+	}
+	h.mu.Unlock()
+	for _, ch := range revoked {
 		ch.mu.Lock()
 		if ch.whole == nil {
 			ch.whole = &ModelState{}
 		}
 		Policy{}.apply(ch.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: reason}, now)
+		change := shared(ch.key, "", true, ch.whole)
 		ch.mu.Unlock()
+		// other instances of a cluster take the account out too
+		ch.report(change)
 	}
 }
