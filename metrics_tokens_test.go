@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 )
 
 const tokensPool = `
@@ -200,4 +202,25 @@ func TestTokenMetricsOfWebSocketTurns(t *testing.T) {
 	assert.Equal(t, 2.0, delta("caddy_cliproxy_requests_total", "credential", "ws-a", "status", "2xx"))
 	assert.Equal(t, float64(input), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "input"))
 	assert.Equal(t, float64(output), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "output"))
+}
+
+// A WebSocket turn that fails over counts its attempts like an HTTP
+// request: one refused on the first credential, one served by the next.
+func TestAttemptMetricsOfAWebSocketFailover(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: wsTiered})
+	before := g.scrape()
+	g.mock.SetFault(wsKeyA, mockupstream.Fault{WSError: "rate_limit_exceeded", Times: 1})
+	conn := g.mustDialWS(codexHeader("sess-attempts"))
+	sendWS(t, conn, turnMsg("gpt-5.5", "fail over, please", ""))
+	events := readTurn(t, conn)
+	require.Equal(t, "response.completed", gjson.Get(events[len(events)-1], "type").String())
+	s := g.scrapeAfter(before, 1)
+	delta := func(name string, labels ...string) float64 {
+		return s.value(name, labels...) - before.value(name, labels...)
+	}
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "ws-a", "status", "4xx"))
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "ws-b", "status", "2xx"))
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_requests_total", "credential", "ws-b", "status", "2xx"))
+	ttfb := "caddy_cliproxy_upstream_ttfb_seconds"
+	assert.Equal(t, uint64(1), s.observations(ttfb, "credential", "ws-b")-before.observations(ttfb, "credential", "ws-b"))
 }

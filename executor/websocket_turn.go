@@ -91,6 +91,7 @@ func (s *wsSession) turn(msg []byte) bool {
 		}
 		c := d.Credential
 		rn.attempts++
+		attemptStart := time.Now()
 		if owner, ok := s.created[prev]; ok && owner != c {
 			// the response lives with the credential that made it; the
 			// client resends the whole conversation on this answer
@@ -101,6 +102,7 @@ func (s *wsSession) turn(msg []byte) bool {
 			up, outcome, err := s.open(c)
 			if err != nil {
 				until := rn.fail(c, outcome)
+				rn.observeTurnAttempt(c, outcome.Status, attemptStart)
 				rn.logAttempt(c, outcome.Status, err, "websocket upstream refused the connection, failing over")
 				tried = append(tried, c)
 				refusal, retryAt, connErr = outcome.Status, rn.retryAt(until, outcome), outcome.Status == 0
@@ -112,8 +114,10 @@ func (s *wsSession) turn(msg []byte) bool {
 		res := s.relay(rn, d, msg)
 		switch res.kind {
 		case turnDone:
+			rn.observeTurnAttempt(c, rn.status, attemptStart)
 			return true
 		case turnEnded:
+			rn.observeTurnAttempt(c, rn.status, attemptStart)
 			return false
 		case turnReopen:
 			s.dropUpstream()
@@ -125,6 +129,7 @@ func (s *wsSession) turn(msg []byte) bool {
 			reopened = true
 		case turnRefused:
 			until := rn.fail(c, res.outcome)
+			rn.observeTurnAttempt(c, res.outcome.Status, attemptStart)
 			rn.logAttempt(c, res.outcome.Status, nil, "websocket turn refused, failing over")
 			s.dropUpstream()
 			tried = append(tried, c)
@@ -296,4 +301,20 @@ func previousResponseNotFound(id string) []byte {
 		},
 	})
 	return b
+}
+
+// observeTurnAttempt reports one attempt of a WebSocket turn on c that
+// ended with status (0: no answer), for the same metrics as an HTTP
+// attempt. The first byte is the turn's first output event, when c
+// served it.
+func (rn *run) observeTurnAttempt(c *auth.Credential, status int, start time.Time) {
+	o := rn.e.opts.Observer
+	if o == nil {
+		return
+	}
+	var ttfb time.Duration
+	if rn.served == c && rn.firstByte > 0 {
+		ttfb = max(0, rn.firstByte-start.Sub(rn.start))
+	}
+	o.ObserveAttempt(AttemptReport{Credential: c, Status: status, FirstByte: ttfb, Duration: time.Since(start)})
 }
