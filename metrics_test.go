@@ -85,13 +85,13 @@ func (s scrape) observations(name string, labels ...string) uint64 {
 // scrapeAfter scrapes once the gateway has counted n more requests than
 // in before: a request is counted when its handler returns, which can be
 // just after the client has read the whole answer.
-func (g *gateway) scrapeAfter(before scrape, n int) scrape {
+func (g *gateway) scrapeAfter(before scrape, n int, labels ...string) scrape {
 	g.t.Helper()
 	const req = "caddy_cliproxy_requests_total"
 	var s scrape
 	require.Eventually(g.t, func() bool {
 		s = g.scrape()
-		return s.value(req)-before.value(req) >= float64(n)
+		return s.value(req, labels...)-before.value(req, labels...) >= float64(n)
 	}, 5*time.Second, 10*time.Millisecond, "the gateway did not count %d requests", n)
 	return s
 }

@@ -183,7 +183,9 @@ func TestTokenMetricsMatchWhatTheUpstreamReported(t *testing.T) {
 // Each turn of a Codex WebSocket session counts as a request, with the
 // tokens its response.completed reported.
 func TestTokenMetricsOfWebSocketTurns(t *testing.T) {
-	g := startGateway(t, gatewayOptions{Handler: wsTiered})
+	// credentials of its own: the collectors outlive the tests, and a
+	// turn of another test that ends late must not count here
+	g := startGateway(t, gatewayOptions{Handler: strings.ReplaceAll(wsTiered, "credential ws-", "credential wst-")})
 	before := g.scrape()
 	conn := g.mustDialWS(codexHeader("sess-metrics"))
 	var input, output int64
@@ -195,32 +197,32 @@ func TestTokenMetricsOfWebSocketTurns(t *testing.T) {
 		output += gjson.Get(done, "response.usage.output_tokens").Int()
 	}
 	require.Positive(t, input)
-	s := g.scrapeAfter(before, 2)
+	s := g.scrapeAfter(before, 2, "credential", "wst-a")
 	delta := func(name string, labels ...string) float64 {
 		return s.value(name, labels...) - before.value(name, labels...)
 	}
-	assert.Equal(t, 2.0, delta("caddy_cliproxy_requests_total", "credential", "ws-a", "status", "2xx"))
-	assert.Equal(t, float64(input), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "input"))
-	assert.Equal(t, float64(output), delta("caddy_cliproxy_tokens_total", "credential", "ws-a", "member", "alice", "kind", "output"))
+	assert.Equal(t, 2.0, delta("caddy_cliproxy_requests_total", "credential", "wst-a", "status", "2xx"))
+	assert.Equal(t, float64(input), delta("caddy_cliproxy_tokens_total", "credential", "wst-a", "member", "alice", "kind", "input"))
+	assert.Equal(t, float64(output), delta("caddy_cliproxy_tokens_total", "credential", "wst-a", "member", "alice", "kind", "output"))
 }
 
 // A WebSocket turn that fails over counts its attempts like an HTTP
 // request: one refused on the first credential, one served by the next.
 func TestAttemptMetricsOfAWebSocketFailover(t *testing.T) {
-	g := startGateway(t, gatewayOptions{Handler: wsTiered})
+	g := startGateway(t, gatewayOptions{Handler: strings.ReplaceAll(wsTiered, "credential ws-", "credential wsf-")})
 	before := g.scrape()
 	g.mock.SetFault(wsKeyA, mockupstream.Fault{WSError: "rate_limit_exceeded", Times: 1})
 	conn := g.mustDialWS(codexHeader("sess-attempts"))
 	sendWS(t, conn, turnMsg("gpt-5.5", "fail over, please", ""))
 	events := readTurn(t, conn)
 	require.Equal(t, "response.completed", gjson.Get(events[len(events)-1], "type").String())
-	s := g.scrapeAfter(before, 1)
+	s := g.scrapeAfter(before, 1, "credential", "wsf-b")
 	delta := func(name string, labels ...string) float64 {
 		return s.value(name, labels...) - before.value(name, labels...)
 	}
-	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "ws-a", "status", "4xx"))
-	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "ws-b", "status", "2xx"))
-	assert.Equal(t, 1.0, delta("caddy_cliproxy_requests_total", "credential", "ws-b", "status", "2xx"))
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "wsf-a", "status", "4xx"))
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_attempts_total", "credential", "wsf-b", "status", "2xx"))
+	assert.Equal(t, 1.0, delta("caddy_cliproxy_requests_total", "credential", "wsf-b", "status", "2xx"))
 	ttfb := "caddy_cliproxy_upstream_ttfb_seconds"
-	assert.Equal(t, uint64(1), s.observations(ttfb, "credential", "ws-b")-before.observations(ttfb, "credential", "ws-b"))
+	assert.Equal(t, uint64(1), s.observations(ttfb, "credential", "wsf-b")-before.observations(ttfb, "credential", "wsf-b"))
 }
