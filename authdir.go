@@ -308,7 +308,7 @@ func refresherVia(r *auth.Refresher, proxy *url.URL) *auth.Refresher {
 	out := *r
 	out.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	if r.Client != nil {
-		out.Client.Timeout = r.Client.Timeout
+		out.Client.Timeout, out.Client.CheckRedirect = r.Client.Timeout, r.Client.CheckRedirect
 	}
 	return &out
 }

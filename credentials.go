@@ -208,7 +208,14 @@ func (h *Handler) refresher() (*auth.Refresher, error) {
 		// token refresh leaves through the same egress as the requests
 		tr.Proxy = http.ProxyURL(proxy)
 	}
-	r := &auth.Refresher{Client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, TokenURLs: map[auth.OAuthProvider]string{}}
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: tr,
+		// a refresh posts the refresh token: it goes to the token
+		// endpoint and nowhere a redirect points
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	r := &auth.Refresher{Client: client, TokenURLs: map[auth.OAuthProvider]string{}}
 	for name, u := range h.OAuthTokenURLs {
 		p, err := auth.ParseOAuthProvider(name)
 		if err != nil {

@@ -154,3 +154,16 @@ type tokenError struct{ err error }
 
 func (e *tokenError) Error() string { return "getting oauth access token: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
+
+// noRedirects is a client over transport that returns a redirect as the
+// answer instead of following it: the transport adds the credential's
+// secret to every request of the attempt, so a followed redirect would
+// hand it to whichever host the upstream named.
+func noRedirects(transport http.RoundTripper) *http.Client {
+	return &http.Client{
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

@@ -44,7 +44,7 @@ type bridge struct {
 func newBridge(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) *bridge {
 	ctx, cancel := context.WithCancel(s.ctx)
 	return &bridge{
-		s: s, cred: c, ep: ep, client: &http.Client{Transport: transport},
+		s: s, cred: c, ep: ep, client: noRedirects(transport),
 		ch: make(chan wsMessage), closer: newCloseOnce(), ctx: ctx, cancel: cancel,
 	}
 }

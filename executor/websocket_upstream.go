@@ -87,7 +87,7 @@ func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.Roun
 	ctx, cancel := context.WithTimeout(withCredential(s.ctx, ac), wsDialTimeout)
 	defer cancel()
 	conn, res, err := websocket.Dial(ctx, ep.wsURL(s.r.URL.Path), &websocket.DialOptions{
-		HTTPClient:      &http.Client{Transport: transport},
+		HTTPClient:      noRedirects(transport),
 		HTTPHeader:      s.header.Clone(),
 		CompressionMode: websocket.CompressionDisabled,
 	})
