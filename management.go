@@ -109,23 +109,39 @@ func (m *ManagementConfig) guard(repl *caddy.Replacer, lockout *management.Locko
 
 // serveManagement answers a request to the site mount of the API.
 func (h *Handler) serveManagement(w http.ResponseWriter, r *http.Request, rel string) {
-	if err := h.guard.Check(clientAddr(r), management.PresentedKey(r)); err != nil {
+	client, local := managementClient(r)
+	if err := h.guard.CheckFrom(client, local, management.PresentedKey(r)); err != nil {
 		management.WriteError(w, err)
 		return
 	}
 	management.Serve(w, r, h.state, rel)
 }
 
-// clientAddr is the client's address as Caddy determined it (honouring
-// trusted_proxies), else the connection's peer. An address that cannot be
-// parsed is the zero Addr, which is not loopback.
-func clientAddr(r *http.Request) netip.Addr {
+// managementClient is the address the site mount judges a request by, and
+// whether it is local. Without a trusted proxy in between, that is the
+// connection's peer. Through one, Caddy's client IP is believed only when
+// the server picks it strictly (trusted_proxies_strict): otherwise it is
+// the left-most X-Forwarded-For entry, which the client wrote itself, so
+// the request counts as remote and the proxy's address keys the lockout.
+// A local request must come from loopback over a loopback connection.
+// An address that cannot be parsed is the zero Addr, which is not local.
+func managementClient(r *http.Request) (netip.Addr, bool) {
+	peer := parseAddr(r.RemoteAddr)
 	raw, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if raw == "" {
-		raw = r.RemoteAddr
-		if host, _, err := net.SplitHostPort(raw); err == nil {
-			raw = host
-		}
+	client := parseAddr(raw)
+	if !client.IsValid() || client == peer {
+		return peer, peer.IsLoopback()
+	}
+	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.TrustedProxiesStrict > 0 {
+		return client, client.IsLoopback() && peer.IsLoopback()
+	}
+	return peer, false
+}
+
+// parseAddr reads an address with or without a port.
+func parseAddr(raw string) netip.Addr {
+	if host, _, err := net.SplitHostPort(raw); err == nil {
+		raw = host
 	}
 	addr, err := netip.ParseAddr(raw)
 	if err != nil {

@@ -56,13 +56,32 @@ func TestSiteManagementRefusesRemotePeers(t *testing.T) {
 		{"127.0.0.1:4711", "203.0.113.5", http.StatusForbidden, "remote_refused"}, // behind a trusted proxy
 		{"127.0.0.1:4711", "", http.StatusOK, ""},
 		{"[::1]:4711", "", http.StatusOK, ""},
-		{"203.0.113.5:4711", "127.0.0.1", http.StatusOK, ""},
+		// a client IP that differs from the peer is the left-most
+		// X-Forwarded-For entry, which the client wrote: not local
+		{"203.0.113.5:4711", "127.0.0.1", http.StatusForbidden, "remote_refused"},
+		{"127.0.0.1:4711", "::1", http.StatusForbidden, "remote_refused"},
 	} {
 		rec := serve("/v0/management/usage", tc.peer, tc.clientIP)
 		assert.Equal(t, tc.status, rec.Code, "peer %s client %s: %s", tc.peer, tc.clientIP, rec.Body)
 		assert.Equal(t, tc.code, gjson.Get(rec.Body.String(), "code").String())
 	}
-	// six refusals locked nobody out: they are not failures
+	// with trusted_proxies_strict the client IP is Caddy's right-most
+	// untrusted one and is believed: loopback behind a loopback proxy is local
+	strict := func(peer, clientIP string) int {
+		req := httptest.NewRequest(http.MethodGet, "/v0/management/usage", nil)
+		req.RemoteAddr = peer
+		req.Header.Set("Authorization", "Bearer mgmt-unit-key")
+		ctx := context.WithValue(req.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: clientIP})
+		ctx = context.WithValue(ctx, caddyhttp.ServerCtxKey, &caddyhttp.Server{TrustedProxiesStrict: 1})
+		rec := httptest.NewRecorder()
+		require.NoError(t, h.ServeHTTP(rec, req.WithContext(ctx), next))
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusOK, strict("127.0.0.1:4711", "::1"))
+	assert.Equal(t, http.StatusForbidden, strict("127.0.0.1:4711", "203.0.113.5"))
+	assert.Equal(t, http.StatusForbidden, strict("203.0.113.9:4711", "127.0.0.1"), "a remote proxy cannot vouch for loopback")
+
+	// the refusals locked nobody out: they are not failures
 	assert.Equal(t, http.StatusOK, serve("/v0/management/strategy", "127.0.0.1:1", "").Code)
 
 	m.AllowRemote = true

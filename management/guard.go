@@ -190,7 +190,14 @@ func PresentedKey(r *http.Request) string {
 // secret are not counted as failures; a wrong secret is.
 func (g *Guard) Check(client netip.Addr, secret string) *Error {
 	client = client.Unmap()
-	local := client.IsLoopback()
+	return g.CheckFrom(client, client.IsLoopback(), secret)
+}
+
+// CheckFrom is Check for a caller that judged itself whether client is
+// local (a forwarded address can name loopback without being it); client
+// keys the lockout.
+func (g *Guard) CheckFrom(client netip.Addr, local bool, secret string) *Error {
+	client = client.Unmap()
 	if !local && !g.allowRemote {
 		return newError(http.StatusForbidden, CodeRemoteRefused, "the management API accepts only local clients here")
 	}
