@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
 // loginTestFlags parses args (flags first, as the standard library wants)
@@ -44,25 +45,6 @@ func (f loginTestFlags) Bool(name string) bool {
 	return v
 }
 func (f loginTestFlags) Args() []string { return f.fs.Args() }
-
-// loginOutput is the command's stdout, written by its goroutine and read by
-// the test's.
-type loginOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *loginOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *loginOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 // loginPrintedURL waits for the sign-in URL the command prints.
 func loginPrintedURL(t *testing.T, out interface{ String() string }) string {
@@ -164,7 +146,7 @@ func TestCliproxyCommandIsRegistered(t *testing.T) {
 func TestLoginCommandCodex(t *testing.T) {
 	m, srv := loginTestMock(t, auth.OAuthCodex, "alice@example.com", "acct-alice")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser", "--listen", "127.0.0.1:0",
 		"--authorize-url", srv.URL+"/oauth/authorize", "--token-url", srv.URL+"/oauth/token", "login", "codex")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -201,7 +183,7 @@ func TestLoginCommandCodex(t *testing.T) {
 func TestLoginCommandGemini(t *testing.T) {
 	m, srv := loginTestMock(t, auth.OAuthGoogle, "carol@example.com", "")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--project", "proj-1, proj-2",
 		"--authorize-url", srv.URL+"/o/oauth2/v2/auth", "--token-url", srv.URL+"/token",
 		"--userinfo-url", srv.URL+"/userinfo", "login", "gemini")
@@ -241,7 +223,7 @@ func TestLoginCommandGemini(t *testing.T) {
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, bytes.Replace(raw, []byte(`"type"`), []byte(`"priority": 3, "type"`), 1), 0o600))
-	out2 := &loginOutput{}
+	out2 := &testutil.SyncBuffer{}
 	fl = newLoginTestFlags(t, "--auth-dir", dir, "--project", "proj-3", "--no-browser",
 		"--authorize-url", srv.URL+"/o/oauth2/v2/auth", "--token-url", srv.URL+"/token", "login", "gemini")
 	done := make(chan error, 1)
@@ -262,7 +244,7 @@ func TestLoginCommandGemini(t *testing.T) {
 func TestLoginCommandClaude(t *testing.T) {
 	m, srv := loginTestMock(t, auth.OAuthClaude, "bob@example.com", "")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser",
 		"--authorize-url", srv.URL+"/oauth/authorize", "--token-url", srv.URL+"/v1/oauth/token", "login", "claude")
 	stdin, typed := io.Pipe()
@@ -306,7 +288,7 @@ func TestLoginCommandPastedCallback(t *testing.T) {
 	// --listen none: the URL the browser ended on is pasted.
 	m, srv := loginTestMock(t, auth.OAuthCodex, "dan@example.com", "acct-dan")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser", "--listen", "none",
 		"--authorize-url", srv.URL+"/oauth/authorize", "--token-url", srv.URL+"/oauth/token", "login", "codex")
 	stdin, typed := io.Pipe()
@@ -335,7 +317,7 @@ func TestLoginCommandErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	run := func(stdin io.Reader, args ...string) (string, error) {
-		out := &loginOutput{}
+		out := &testutil.SyncBuffer{}
 		err := runCliproxy(ctx, newLoginTestFlags(t, args...), stdin, out, nil)
 		return out.String(), err
 	}
@@ -370,7 +352,7 @@ func TestLoginCommandErrors(t *testing.T) {
 	// The user declines: the refusal is reported and nothing is written.
 	m, srv := loginTestMock(t, auth.OAuthCodex, "", "")
 	m.SetDeny("access_denied")
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	stdin, typed := io.Pipe()
 	defer typed.Close()
 	done := make(chan error, 1)
@@ -428,19 +410,15 @@ func TestLoginCommandInCaddyBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds ./cmd/caddy")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		// in CI a missing toolchain must not pass silently
 		if os.Getenv("CI") == "true" {
 			t.Fatal("no go tool on PATH")
 		}
 		t.Skip("no go tool on PATH")
 	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, b)
-	}
+	bin, err := testutil.BuildCaddy(t.TempDir())
+	require.NoError(t, err)
 
 	help, err := exec.Command(bin, "help", "cliproxy").CombinedOutput()
 	require.NoError(t, err, string(help))
@@ -462,7 +440,7 @@ func TestLoginCommandInCaddyBinary(t *testing.T) {
 	defer stdin.Close()
 	require.NoError(t, cmd.Start())
 
-	out := &loginOutput{}
+	out := &testutil.SyncBuffer{}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)

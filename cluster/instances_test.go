@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +24,8 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
 // These tests run two Caddy processes built from ./cmd/caddy, each on its
@@ -58,39 +59,17 @@ func buildCaddy(t *testing.T) string {
 		if caddyBin.err != nil {
 			return
 		}
-		caddyBin.path = filepath.Join(caddyBin.dir, "caddy")
-		out, err := exec.Command("go", "build", "-o", caddyBin.path, "../cmd/caddy").CombinedOutput()
-		if err != nil {
-			caddyBin.err = fmt.Errorf("building ./cmd/caddy: %v\n%s", err, out)
-		}
+		caddyBin.path, caddyBin.err = testutil.BuildCaddy(caddyBin.dir)
 	})
 	require.NoError(t, caddyBin.err)
 	return caddyBin.path
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // caddyProc is one Caddy instance of the cluster.
 type caddyProc struct {
 	port, admin int
 	cmd         *exec.Cmd
-	out         *lockedBuffer
+	out         *testutil.SyncBuffer
 }
 
 func freePort(t *testing.T) int {
@@ -105,7 +84,7 @@ func freePort(t *testing.T) int {
 func startCaddy(t *testing.T, handler string) *caddyProc {
 	t.Helper()
 	bin := buildCaddy(t)
-	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(lockedBuffer)}
+	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(testutil.SyncBuffer)}
 	home := t.TempDir()
 	cfg := fmt.Sprintf(`{
 	admin 127.0.0.1:%d

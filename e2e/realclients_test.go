@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
 // clientKey is the team member's key for the gateway. It must never reach
@@ -67,17 +69,7 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 
 // caddyBinary builds the project's caddy once per test binary.
 var caddyBinary = sync.OnceValues(func() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(buildDir, "caddy")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	return bin, nil
+	return testutil.BuildCaddy(buildDir)
 })
 
 // notInstalled skips the test, or fails it when running in CI, where a
@@ -127,24 +119,6 @@ func clientBinary(t *testing.T, name string) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // credential is one upstream credential of the gateway under test.
 type credential struct {
 	name, provider, apiKey string
@@ -166,7 +140,7 @@ type gatewayConfig struct {
 type gateway struct {
 	url  string // http://127.0.0.1:port
 	mock *mockupstream.Server
-	log  *syncBuffer // caddy's stdout and stderr
+	log  *testutil.SyncBuffer // caddy's stdout and stderr
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -284,7 +258,7 @@ func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds 
 		return nil, err
 	}
 
-	gw := &gateway{url: "http://127.0.0.1:" + strconv.Itoa(port), log: new(syncBuffer)}
+	gw := &gateway{url: "http://127.0.0.1:" + strconv.Itoa(port), log: new(testutil.SyncBuffer)}
 	cmd := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
 	cmd.Dir = dir
 	// Keep caddy's data and config folders out of the real HOME.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
 // TestHarnessProducesTable runs the harness with a tiny load against the
@@ -23,11 +24,9 @@ func TestHarnessProducesTable(t *testing.T) {
 		t.Skip("builds caddy")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caddy")
 	start := time.Now()
-	build := exec.Command("go", "build", "-o", bin, "github.com/caddy-cliproxy/cliproxy/cmd/caddy")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building caddy: %s", out)
+	bin, err := testutil.BuildCaddy(dir)
+	require.NoError(t, err)
 	t.Logf("caddy built in %s", time.Since(start))
 
 	cfg := config{
