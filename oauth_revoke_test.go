@@ -16,13 +16,7 @@ import (
 // credential out before any request trips on it, and the operator is told
 // which file and why.
 func TestOAuthBackgroundRevocationDisablesTheCredential(t *testing.T) {
-	o := startOAuthGateway(t, `
-		credential spare {
-			provider claude
-			api_key `+claudeKeyB+`
-			base_url MOCK
-			priority -1
-		}`)
+	o := startOAuthGateway(t, spareAPIKey)
 	o.token.SetFault("sk-ant-ort01-gone", mockoauth.Fault{Status: http.StatusBadRequest, Error: "invalid_grant", Description: "refresh token revoked"})
 	o.writeAuthFile(t, "claude-erin.json", claudeOAuthFile("sk-ant-oat01-stale", "sk-ant-ort01-gone", time.Now().Add(-time.Minute), o.mockURL))
 	waitFor(t, "the background refresher tries the file", func() bool { return o.token.Refreshes() > 0 })

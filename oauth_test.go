@@ -48,6 +48,16 @@ func startOAuthGateway(t *testing.T, extra string) *oauthGateway {
 	return &oauthGateway{gateway: g, dir: dir, token: token}
 }
 
+// spareAPIKey is a lower-tier Claude API key beside an auth directory's
+// accounts: what serves when an account is out.
+const spareAPIKey = `
+		credential spare {
+			provider claude
+			api_key ` + claudeKeyB + `
+			base_url MOCK
+			priority -1
+		}`
+
 // unloadConfig replaces the running config with one that serves nothing.
 func unloadConfig(t *testing.T) {
 	res, err := http.Post("http://localhost:2999/load", "application/json",
@@ -176,13 +186,7 @@ func TestOAuth401RefreshesAndRetries(t *testing.T) {
 // 30 minutes): the request fails over, and the credential is neither called
 // nor refreshed again while the block lasts.
 func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
-	o := startOAuthGateway(t, `
-		credential spare {
-			provider claude
-			api_key `+claudeKeyB+`
-			base_url MOCK
-			priority -1
-		}`)
+	o := startOAuthGateway(t, spareAPIKey)
 	// the account is gone upstream: the old token and the refreshed one
 	// are both refused
 	o.mock.SetFault("sk-ant-oat01-account-gone", mockupstream.Fault{Status: http.StatusUnauthorized})
@@ -223,13 +227,7 @@ func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
 // A refresh token refused for good disables the credential, with the
 // reason visible, and the request is served by another credential.
 func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
-	o := startOAuthGateway(t, `
-		credential spare {
-			provider claude
-			api_key `+claudeKeyB+`
-			base_url MOCK
-			priority -1
-		}`)
+	o := startOAuthGateway(t, spareAPIKey)
 	o.token.SetFault("sk-ant-ort01-dead", mockoauth.Fault{Status: http.StatusBadRequest, Error: "invalid_grant", Description: "refresh token revoked"})
 	o.writeAuthFile(t, "claude-carol.json", claudeOAuthFile("sk-ant-oat01-expired", "sk-ant-ort01-dead", time.Now().Add(-time.Minute), o.mockURL))
 	waitFor(t, "the auth file is tried", func() bool {
