@@ -14,12 +14,21 @@ import (
 type Health struct {
 	mu    sync.Mutex
 	byKey map[string]*credentialHealth
-	sync  atomic.Pointer[HealthSync]
+	// revoked are the auth files whose refresh token is dead, with the
+	// reason: a credential of one that joins a pool later starts revoked
+	revoked map[string]revocation
+	sync    atomic.Pointer[HealthSync]
+}
+
+// revocation is why and when an auth file's refresh token was refused.
+type revocation struct {
+	reason string
+	at     time.Time
 }
 
 // NewHealth returns an empty health store.
 func NewHealth() *Health {
-	return &Health{byKey: make(map[string]*credentialHealth)}
+	return &Health{byKey: make(map[string]*credentialHealth), revoked: make(map[string]revocation)}
 }
 
 // of returns c's states, creating them on first use.
@@ -28,7 +37,12 @@ func (h *Health) of(c *Credential) *credentialHealth {
 	if c.Source != "" {
 		h.mu.Lock()
 		ch.source = c.Source
+		rv, revoked := h.revoked[c.Source]
 		h.mu.Unlock()
+		if revoked {
+			// the refresher found the file dead before this pool was built
+			ch.revoke(rv)
+		}
 	}
 	return ch
 }
@@ -60,6 +74,7 @@ func (h *Health) ForgetSource(source string) {
 	}
 	var forgot []string
 	h.mu.Lock()
+	delete(h.revoked, source)
 	for key, ch := range h.byKey {
 		if ch.source == source {
 			delete(h.byKey, key)
@@ -83,7 +98,9 @@ func (h *Health) RevokeSource(source, reason string, now time.Time) {
 	if source == "" {
 		return
 	}
+	rv := revocation{reason: reason, at: now}
 	h.mu.Lock()
+	h.revoked[source] = rv
 	var revoked []*credentialHealth
 	for _, ch := range h.byKey {
 		if ch.source == source {
@@ -92,14 +109,19 @@ func (h *Health) RevokeSource(source, reason string, now time.Time) {
 	}
 	h.mu.Unlock()
 	for _, ch := range revoked {
-		ch.mu.Lock()
-		if ch.whole == nil {
-			ch.whole = &ModelState{}
-		}
-		Policy{}.apply(ch.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: reason}, now)
-		change := shared(ch.key, "", true, ch.whole)
-		ch.mu.Unlock()
-		// other instances of a cluster take the account out too
-		ch.report(change)
+		ch.revoke(rv)
 	}
+}
+
+// revoke disables the whole credential for rv and tells the cluster, if
+// any, so other instances take the account out too.
+func (ch *credentialHealth) revoke(rv revocation) {
+	ch.mu.Lock()
+	if ch.whole == nil {
+		ch.whole = &ModelState{}
+	}
+	Policy{}.apply(ch.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: rv.reason}, rv.at)
+	change := shared(ch.key, "", true, ch.whole)
+	ch.mu.Unlock()
+	ch.report(change)
 }

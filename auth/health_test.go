@@ -145,3 +145,24 @@ func TestHealthRevokeSource(t *testing.T) {
 	ok, _ = p.Available(p.Get("a"), "any-model")
 	assert.True(t, ok)
 }
+
+// A file found dead before any pool held its credential (the background
+// refresher runs as soon as the file is read) is revoked in the pool built
+// afterwards, until a new login.
+func TestHealthRevokeSourceBeforeThePool(t *testing.T) {
+	health := auth.NewHealth()
+	clk := newClock()
+	health.RevokeSource("late.json", "invalid_grant", clk.Now())
+	c := cred("late")
+	c.Source = "late.json"
+	p := rebuild(t, health, clk, c)
+	reason, _ := p.BlockedBy(c, "any-model")
+	assert.Equal(t, auth.BlockDisabled, reason)
+
+	health.ForgetSource("late.json")
+	again := cred("late")
+	again.Source = "late.json"
+	p = rebuild(t, health, clk, again)
+	ok, _ := p.Available(again, "any-model")
+	assert.True(t, ok, "a new login stayed revoked")
+}

@@ -31,6 +31,15 @@ type ClientError struct {
 
 func (e *ClientError) Error() string { return e.Message }
 
+// maxAnnouncedWait bounds the retry delay the gateway tells a client: a
+// recovery further off (a revoked credential) is not announced.
+const maxAnnouncedWait = 24 * time.Hour
+
+// announces reports whether the error tells the client when to retry.
+func (e *ClientError) announces() bool {
+	return e.RetryAfter > 0 && e.RetryAfter <= maxAnnouncedWait
+}
+
 // resetSeconds rounds the retry delay up to whole seconds, at least 1.
 func (e *ClientError) resetSeconds() int64 {
 	return max(1, int64(math.Ceil(e.RetryAfter.Seconds())))
@@ -55,7 +64,7 @@ func WriteError(w http.ResponseWriter, family Family, e *ClientError) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(out)))
-	if e.RetryAfter > 0 {
+	if e.announces() {
 		h.Set("Retry-After", strconv.FormatInt(e.resetSeconds(), 10))
 	}
 	w.WriteHeader(e.Status)
@@ -71,7 +80,7 @@ func anthropicError(e *ClientError) any {
 		ResetSeconds int64  `json:"reset_seconds,omitempty"`
 	}
 	d := detail{Type: anthropicType(e.Status), Message: e.Message, Code: e.Code}
-	if e.RetryAfter > 0 {
+	if e.announces() {
 		d.ResetSeconds = e.resetSeconds()
 	}
 	return struct {
@@ -110,7 +119,7 @@ func openAIError(e *ClientError) any {
 		ResetSeconds int64   `json:"reset_seconds,omitempty"`
 	}
 	d := detail{Message: e.Message, Type: openAIType(e.Status), Code: e.Code}
-	if e.RetryAfter > 0 {
+	if e.announces() {
 		d.ResetSeconds = e.resetSeconds()
 	}
 	return struct {
@@ -138,7 +147,7 @@ func geminiError(e *ClientError) any {
 		"reason": e.Code,
 		"domain": "cliproxy",
 	}}
-	if e.RetryAfter > 0 {
+	if e.announces() {
 		details = append(details, map[string]string{
 			"@type":      "type.googleapis.com/google.rpc.RetryInfo",
 			"retryDelay": strconv.FormatInt(e.resetSeconds(), 10) + "s",

@@ -387,8 +387,8 @@ func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 		Code:    CodeAuthUnavailable,
 		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
 	}
-	if wait := other.Sub(pool.Now()); !other.IsZero() && wait <= maxAnnouncedWait {
-		ce.RetryAfter = wait
+	if !other.IsZero() {
+		ce.RetryAfter = other.Sub(pool.Now())
 	}
 	return ce
 }
@@ -396,8 +396,7 @@ func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 // exhausted answers a request whose attempts all failed over, the last
 // one being last: 429 model_cooldown when every credential tried is
 // cooling, else 503 auth_unavailable, each with the nearest recovery of
-// those tried. A recovery further off than a day (a revoked credential)
-// is not announced.
+// those tried.
 func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
 	return rn.writeError(w, rn.exhaustedError(tried, last.failStatus, last.retryAt))
 }
@@ -434,9 +433,10 @@ func (rn *run) exhaustedError(tried []*auth.Credential, failStatus int, retryAt 
 		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
 		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
 	}
-	if wait := soonest.Sub(now); !soonest.IsZero() && wait > 0 && wait <= maxAnnouncedWait {
-		ce.RetryAfter = wait
-	} else if rateLimited {
+	if !soonest.IsZero() {
+		ce.RetryAfter = soonest.Sub(now)
+	}
+	if rateLimited && !ce.announces() {
 		ce.RetryAfter = time.Second // a rate limit always says when to come back
 	}
 	return ce
@@ -451,9 +451,6 @@ func (rn *run) retryAt(until time.Time, outcome auth.Outcome) time.Time {
 	}
 	return until
 }
-
-// maxAnnouncedWait bounds the Retry-After the gateway sends.
-const maxAnnouncedWait = 24 * time.Hour
 
 // earliest is the earlier of two times, a zero time counting as none.
 func earliest(a, b time.Time) time.Time {
