@@ -203,14 +203,9 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 
 // refresher builds the OAuth refresher with the configured token URLs.
 func (h *Handler) refresher() (*auth.Refresher, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if proxy := h.egressProxy(); proxy != nil {
-		// token refresh leaves through the same egress as the requests
-		tr.Proxy = http.ProxyURL(proxy)
-	}
 	client := &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: tr,
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
 		// a refresh posts the refresh token: it goes to the token
 		// endpoint and nowhere a redirect points
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -223,7 +218,8 @@ func (h *Handler) refresher() (*auth.Refresher, error) {
 		}
 		r.TokenURLs[p] = u
 	}
-	return r, nil
+	// token refresh leaves through the same egress as the requests
+	return refresherVia(r, h.egressProxy()), nil
 }
 
 // egressProxy is the URL proxy the transport options name
