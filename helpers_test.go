@@ -18,10 +18,32 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
-// gatewayPort is where the in-process Caddy of these tests listens.
-const gatewayPort = 9580
+// gatewayPort is where the in-process Caddy of these tests listens, and
+// adminAddr its admin endpoint: free ports taken in TestMain, so two suites
+// can run on one machine at once.
+var (
+	gatewayPort int
+	adminAddr   string
+	adminURL    string
+)
+
+func TestMain(m *testing.M) {
+	admin, err := testutil.FreePort()
+	if err == nil {
+		gatewayPort, err = testutil.FreePort()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "taking free ports:", err)
+		os.Exit(1)
+	}
+	caddytest.Default.AdminPort = admin
+	adminAddr = fmt.Sprintf("localhost:%d", admin)
+	adminURL = "http://" + adminAddr
+	os.Exit(m.Run())
+}
 
 // gateway is an in-process Caddy running cliproxy in front of a mock.
 type gateway struct {
@@ -89,7 +111,7 @@ func (g *gateway) load(opts gatewayOptions) {
 		servers = "servers {\n" + opts.Server + "\n}"
 	}
 	cfg := fmt.Sprintf(`{
-	admin localhost:2999
+	admin %s
 	http_port %d
 	log {
 		output file %s
@@ -107,7 +129,7 @@ func (g *gateway) load(opts gatewayOptions) {
 %s
 	}
 }
-`, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
+`, adminAddr, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
 	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()

@@ -29,7 +29,7 @@ type mgmt struct {
 
 // adminAPI is the management API on Caddy's admin endpoint, for g's pool.
 func (g *gateway) adminAPI() *mgmt {
-	return &mgmt{g: g, base: "http://localhost:2999/cliproxy/", query: "pool=" + g.pool}
+	return &mgmt{g: g, base: adminURL + "/cliproxy/", query: "pool=" + g.pool}
 }
 
 // siteAPI is the management API mounted on the site, presenting key.
@@ -431,7 +431,7 @@ func TestManagementOnSite(t *testing.T) {
 	g.claude("", "still served")
 
 	// the key is a placeholder in the saved config, never its value
-	res, err := http.Get("http://localhost:2999/config/")
+	res, err := http.Get(adminURL + "/config/")
 	require.NoError(t, err)
 	cfg, err := readAll(res)
 	require.NoError(t, err)
@@ -512,7 +512,7 @@ func TestManagementRuntimePassword(t *testing.T) {
 	remote := g.siteAPI(hdr("Authorization", "Bearer "+password, "X-Forwarded-For", "203.0.113.7"))
 	remote.fails(http.MethodGet, "credentials", "", http.StatusUnauthorized, "unauthorized")
 
-	res, err := http.Get("http://localhost:2999/config/")
+	res, err := http.Get(adminURL + "/config/")
 	require.NoError(t, err)
 	cfg, err := readAll(res)
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ type scrape struct {
 
 func (g *gateway) scrape() scrape {
 	g.t.Helper()
-	res, err := http.Get("http://localhost:2999/metrics")
+	res, err := http.Get(adminURL + "/metrics")
 	require.NoError(g.t, err)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
@@ -205,7 +205,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	// an operator's disable shows at once
 	admin := func(action string) {
 		t.Helper()
-		res, err := http.Post("http://localhost:2999/cliproxy/credentials/m-openai/"+action, "application/json", nil)
+		res, err := http.Post(adminURL+"/cliproxy/credentials/m-openai/"+action, "application/json", nil)
 		require.NoError(t, err)
 		res.Body.Close()
 		require.Equal(t, http.StatusOK, res.StatusCode)

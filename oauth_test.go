@@ -60,8 +60,8 @@ const spareAPIKey = `
 
 // unloadConfig replaces the running config with one that serves nothing.
 func unloadConfig(t *testing.T) {
-	res, err := http.Post("http://localhost:2999/load", "application/json",
-		strings.NewReader(`{"admin":{"listen":"localhost:2999"}}`))
+	res, err := http.Post(adminURL+"/load", "application/json",
+		strings.NewReader(`{"admin":{"listen":"`+adminAddr+`"}}`))
 	if err != nil {
 		t.Errorf("unloading the config: %v", err)
 		return

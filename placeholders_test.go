@@ -49,7 +49,7 @@ func TestPlaceholdersResolveAtProvisionAndStayInTheConfig(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	assert.Len(t, g.mock.Requests(), 1)
 
-	cfgRes, err := http.Get("http://localhost:2999/config/")
+	cfgRes, err := http.Get(adminURL + "/config/")
 	require.NoError(t, err)
 	raw, err := io.ReadAll(cfgRes.Body)
 	cfgRes.Body.Close()

@@ -141,7 +141,7 @@ func TestWebSocketUsageIsRecordedPerTurn(t *testing.T) {
 		assert.NotContains(t, e.Raw, clientKey)
 	}
 	// the management API's totals count the turns per credential
-	res, err := http.Get("http://localhost:2999/cliproxy/usage")
+	res, err := http.Get(adminURL + "/cliproxy/usage")
 	require.NoError(t, err)
 	body, err := readAll(res)
 	require.NoError(t, err)

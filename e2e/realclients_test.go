@@ -145,13 +145,7 @@ type gateway struct {
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testutil.Port(t)
 }
 
 // caddyfile renders the gateway's configuration. Requests the cliproxy

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
 // Server is one redis-server process. It can be stopped and started again
@@ -210,11 +212,5 @@ func readReply(r *bufio.Reader) (string, error) {
 }
 
 func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testutil.Port(t)
 }
