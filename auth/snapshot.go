@@ -25,6 +25,17 @@ type CredentialSnapshot struct {
 	// Models are the per-model states that exist (models never failed
 	// have none).
 	Models map[string]ModelState `json:"models,omitempty"`
+	// OAuth is the token refresh state of an OAuth credential: when the
+	// token expires, and refreshes failing in a row with the last error
+	// (a refresh that keeps failing shows here before the token runs
+	// out). Nil for an API key.
+	OAuth *RefreshStatus `json:"oauth,omitempty"`
+}
+
+// refreshReporter is a TokenProvider that can tell its refresh state, as
+// *TokenSource does.
+type refreshReporter interface {
+	Status() RefreshStatus
 }
 
 // StatusDegraded: some models of the credential are blocked, not all.
@@ -53,6 +64,10 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 		Source:      c.Source,
 		Disabled:    c.Disabled,
 		Status:      StatusAvailable,
+	}
+	if r, ok := c.OAuth.(refreshReporter); ok {
+		st := r.Status()
+		s.OAuth = &st
 	}
 	h := p.health[c]
 	h.mu.RLock()

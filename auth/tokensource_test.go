@@ -611,3 +611,65 @@ func TestTokenSourceNoRefreshToken(t *testing.T) {
 	assert.False(t, errors.Is(err, auth.ErrRevoked))
 	assert.Zero(t, env.mock.Refreshes())
 }
+
+// TestTokenSourceReportsFailingRefresh: refreshes that keep failing for a
+// reason other than a dead refresh token (here the old Claude host's
+// challenge page) are each reported with their count, and show in the
+// credential's snapshot while the still-valid token goes on serving; a
+// success clears them.
+func TestTokenSourceReportsFailingRefresh(t *testing.T) {
+	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
+	challenge := httptest.NewServer(&mockoauth.Challenge{})
+	t.Cleanup(challenge.Close)
+	env.ref.TokenURLs[auth.OAuthClaude] = challenge.URL + "/v1/oauth/token"
+
+	var mu sync.Mutex
+	var counts []int
+	var last error
+	tok := env.expiring(4 * time.Minute)
+	ts := env.source(auth.OAuthClaude, tok, auth.TokenSourceOptions{
+		MinBackoff: time.Second,
+		OnFailure: func(err error, failures int) {
+			mu.Lock()
+			defer mu.Unlock()
+			counts = append(counts, failures)
+			last = err
+		},
+	})
+	pool, err := auth.NewPool([]*auth.Credential{{Name: "claude-alice", Provider: auth.Claude, OAuth: ts}})
+	require.NoError(t, err)
+
+	for range 3 {
+		at, err := ts.Access(context.Background())
+		require.NoError(t, err, "the valid token serves while refreshes fail")
+		assert.Equal(t, "at-0", at)
+		env.clk.Advance(5 * time.Second) // past the backoff
+	}
+	mu.Lock()
+	assert.Equal(t, []int{1, 2, 3}, counts)
+	require.Error(t, last)
+	assert.Contains(t, last.Error(), "Cloudflare challenge page")
+	mu.Unlock()
+	assert.Empty(t, env.revokedReasons(), "a challenge is not a revocation")
+
+	snap := pool.Snapshot()[0]
+	require.NotNil(t, snap.OAuth, "an OAuth credential's snapshot carries its refresh state")
+	assert.Equal(t, 3, snap.OAuth.Failures)
+	assert.Contains(t, snap.OAuth.LastError, "status 403")
+	assert.Contains(t, snap.OAuth.LastError, "Cloudflare challenge page")
+	assert.False(t, snap.OAuth.RetryAt.IsZero())
+	assert.Equal(t, tok.Expiry, snap.OAuth.Expiry)
+
+	// back at the real endpoint: the next refresh works and clears them
+	env.ref.TokenURLs[auth.OAuthClaude] = strings.TrimSuffix(env.ref.TokenURLs[auth.OAuthCodex], "/codex/token") + "/claude/token"
+	at, err := ts.Access(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "mock-access-1", at)
+	snap = pool.Snapshot()[0]
+	assert.Zero(t, snap.OAuth.Failures)
+	assert.Empty(t, snap.OAuth.LastError)
+
+	key, err := auth.NewPool([]*auth.Credential{{Name: "key", Provider: auth.Claude, APIKey: "k"}})
+	require.NoError(t, err)
+	assert.Nil(t, key.Snapshot()[0].OAuth, "an API key has no refresh state")
+}

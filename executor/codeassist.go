@@ -15,7 +15,30 @@ import (
 // The gateway wraps and unwraps so the client sees the Gemini API.
 
 // codeAssistActions are the Gemini operations Code Assist serves.
-var codeAssistActions = map[string]bool{"generateContent": true, "streamGenerateContent": true}
+var codeAssistActions = map[string]bool{"generateContent": true, "streamGenerateContent": true, "countTokens": true}
+
+// codeAssistCountBody is a Gemini countTokens body in Code Assist's form,
+// as the Gemini CLI sends it: {"request": {"model": "models/<model>",
+// "contents": […]}}, without a project. The contents come from the
+// client's "contents", or from its "generateContentRequest".
+func codeAssistCountBody(model string, body []byte) []byte {
+	contents := gjson.GetBytes(body, "contents")
+	if !contents.Exists() {
+		contents = gjson.GetBytes(body, "generateContentRequest.contents")
+	}
+	var b bytes.Buffer
+	b.Grow(len(contents.Raw) + len(model) + 48)
+	b.WriteString(`{"request":{"model":`)
+	writeJSONString(&b, "models/"+model)
+	b.WriteString(`,"contents":`)
+	if contents.IsArray() {
+		b.WriteString(contents.Raw)
+	} else {
+		b.WriteString("[]")
+	}
+	b.WriteString("}}")
+	return b.Bytes()
+}
 
 // codeAssistBody wraps a Gemini request body for project.
 func codeAssistBody(model, project string, body []byte) []byte {

@@ -76,6 +76,10 @@ type Options struct {
 	Observer Observer
 	// RequestLog, when set, gets a record of every request it wants.
 	RequestLog RequestLogger
+	// OAuthClients is which clients the pool's OAuth accounts serve when
+	// an account does not say: official (also for "") keeps each on its
+	// own CLI, any opens it to every client.
+	OAuthClients auth.OAuthClients
 }
 
 // Executor serves routed, authenticated client requests from the pool.
@@ -106,7 +110,7 @@ func New(opts Options) (*Executor, error) {
 // under way finish with the pool they started with. The auth directory
 // uses it when its files change.
 func (e *Executor) SetPool(p *auth.Pool) error {
-	v, err := newView(p)
+	v, err := newView(p, e.opts.OAuthClients)
 	if err != nil {
 		return fmt.Errorf("building executor: %w", err)
 	}
@@ -170,6 +174,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	v := e.cur.Load()
 	rn.v = v
 	eligible := v.eligible(route, model, principal)
+	if len(eligible) == 0 && v.refusesClient(route, model, principal) {
+		return rn.writeError(w, noCredentialForClient(route, model))
+	}
 	if len(eligible) == 0 {
 		return rn.writeError(w, &ClientError{
 			Status:  http.StatusNotFound,
