@@ -287,13 +287,10 @@ func TestClaudeTokenEndpoint(t *testing.T) {
 	old := &mockoauth.Challenge{}
 	oldHost := httptest.NewServer(old)
 	t.Cleanup(oldHost.Close)
-	dir := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: `
-		client_key ` + clientKey + `
-		auth_dir ` + dir + `
-		oauth_token_url claude ` + oldHost.URL + `/v1/oauth/token` + spareAPIKey})
-	t.Cleanup(func() { unloadConfig(t) })
-	(&oauthGateway{gateway: g, dir: dir}).writeAuthFile(t, "claude-hal.json",
+	// (the later oauth_token_url claude wins)
+	g := startOAuthGateway(t, spareAPIKey+`
+		oauth_token_url claude `+oldHost.URL+`/v1/oauth/token`)
+	g.writeAuthFile(t, "claude-hal.json",
 		claudeOAuthFile("sk-ant-oat01-hal-expired", "sk-ant-ort01-hal", time.Now().Add(-time.Minute), g.mockURL))
 	waitFor(t, "the refresh is tried", func() bool {
 		res, _ := g.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
