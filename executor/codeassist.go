@@ -160,6 +160,13 @@ func (w *codeAssistWriter) writeLine(line []byte) error {
 		return err
 	}
 	payload := unwrapResponse(bytes.TrimSpace(data))
+	// the line keeps its own ending: Code Assist ends events with
+	// "\r\n\r\n", and a client (the @google/genai SDK under the Gemini
+	// CLI) splits events only on "\n\n", "\r\r" or "\r\n\r\n"
+	eol := []byte("\n")
+	if bytes.HasSuffix(line, []byte("\r\n")) {
+		eol = []byte("\r\n")
+	}
 	if w.asArray {
 		sep := []byte(",\r\n")
 		if w.items == 0 {
@@ -174,7 +181,7 @@ func (w *codeAssistWriter) writeLine(line []byte) error {
 	out := make([]byte, 0, len(payload)+8)
 	out = append(out, "data: "...)
 	out = append(out, payload...)
-	out = append(out, '\n')
+	out = append(out, eol...)
 	_, err := w.next.Write(out)
 	return err
 }
