@@ -1,4 +1,4 @@
-package cliproxy_test
+package integration
 
 import (
 	"encoding/json"
@@ -379,7 +379,7 @@ func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
 // the malformed one is reported by name, and no token reaches the logs.
 func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	o := startOAuthGateway(t, "")
-	src := filepath.Join("auth", "testdata", "authdir")
+	src := filepath.Join("..", "auth", "testdata", "authdir")
 	entries, err := os.ReadDir(src)
 	require.NoError(t, err)
 	for _, e := range entries {

@@ -1,4 +1,4 @@
-package cliproxy_test
+package integration
 
 import (
 	"bytes"
@@ -29,17 +29,17 @@ var caddyfileBlock = regexp.MustCompile("(?s)```caddyfile\n(.*?)```")
 func adaptExamples(t *testing.T) map[string]string {
 	t.Helper()
 	examples := map[string]string{}
-	example, err := os.ReadFile("Caddyfile.example")
+	example, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	require.NoError(t, err)
 	examples["Caddyfile.example"] = string(example)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	require.NoError(t, err)
 	blocks := caddyfileBlock.FindAllSubmatch(readme, -1)
 	require.NotEmpty(t, blocks, "README.md has no caddyfile examples")
 	for i, b := range blocks {
 		examples[fmt.Sprintf("README-%d", i+1)] = string(b[1])
 	}
-	fixtures, err := filepath.Glob(filepath.Join("testdata", "adapt", "*.caddyfile"))
+	fixtures, err := filepath.Glob(filepath.Join("..", "testdata", "adapt", "*.caddyfile"))
 	require.NoError(t, err)
 	for _, f := range fixtures {
 		raw, err := os.ReadFile(f)
@@ -54,7 +54,7 @@ func adaptExamples(t *testing.T) map[string]string {
 func TestAdaptDocumentedExamples(t *testing.T) {
 	for name, cfg := range adaptExamples(t) {
 		t.Run(name, func(t *testing.T) {
-			golden := filepath.Join("testdata", "adapt", name+".json")
+			golden := filepath.Join("..", "testdata", "adapt", name+".json")
 			if *update {
 				adapted, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
 				require.NoError(t, err)

@@ -1,4 +1,4 @@
-package cliproxy_test
+package integration
 
 import (
 	"net/http"
