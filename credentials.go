@@ -168,7 +168,7 @@ func (h *Handler) buildCredentials(repl *caddy.Replacer) ([]*auth.Credential, er
 	for _, c := range h.Credentials {
 		built, err := c.build(repl)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+			return nil, err
 		}
 		creds = append(creds, built)
 	}
@@ -196,7 +196,7 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 	}
 	pool, err := auth.NewPoolWithHealth(h.state.withOverrides(creds), h.state.health, h.policy)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	return pool, nil
 }
@@ -214,7 +214,7 @@ func (h *Handler) refresher() (*auth.Refresher, error) {
 	for name, u := range h.OAuthTokenURLs {
 		p, err := auth.ParseOAuthProvider(name)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: oauth_token_url: %w", err)
+			return nil, fmt.Errorf("oauth_token_url: %w", err)
 		}
 		r.TokenURLs[p] = u
 	}

@@ -257,7 +257,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.cluster, h.logger); err != nil {
-			return fmt.Errorf("provisioning cliproxy: %w", err)
+			return err
 		}
 	}
 	pool, err := h.buildPool()
@@ -265,11 +265,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.strategy, err = selector.NormalizeStrategy(h.Strategy); err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	sel, err := state.strategy(state.effectiveStrategy(h.strategy))
 	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	h.selector = newSwitchSelector(sel)
 	var affinity *selector.Affinity
@@ -284,7 +284,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		events = clusterEvents{h.cluster}
 	}
 	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	plain, tlsProxy, err := h.loadProxies(ctx)
 	if err != nil {
@@ -315,13 +315,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if !h.DisableMetrics {
 		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
-			return fmt.Errorf("provisioning cliproxy: registering metrics: %w", err)
+			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Observer = h.metrics
 	}
 	h.exec, err = executor.New(opts)
 	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	if h.metrics != nil {
 		h.metrics.track(pool, h.keys.Names())

@@ -204,7 +204,7 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 		}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: loading pool %q: %w", name, err)
+		return nil, fmt.Errorf("loading pool %q: %w", name, err)
 	}
 	st := val.(*poolState)
 	st.bindings.SetTTL(ttl)

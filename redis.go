@@ -1,7 +1,6 @@
 package cliproxy
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -60,7 +59,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 		return clusterState{c}, nil
 	})
 	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	h.cluster, h.clusterKeyed = val.(clusterState).Cluster, key
 	// a reload with another URL hands the pool's state to the new Redis

@@ -46,7 +46,7 @@ type requestLogger struct {
 func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 	mode, err := reqlog.ParseMode(h.RequestLog)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	if mode == reqlog.Off {
 		return nil, nil
@@ -56,7 +56,7 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 		dir = repl.ReplaceKnown(h.RequestLogDir, "")
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: resolving request_log_dir: %w", err)
+		return nil, fmt.Errorf("resolving request_log_dir: %w", err)
 	}
 	opts := reqlog.Options{MaxFiles: h.RequestLogMaxFiles, MaxBytes: h.RequestLogMaxBytes, MaxBody: h.RequestLogMaxBody}
 	val, loaded, err := requestLogStores.LoadOrNew(dir, func() (caddy.Destructor, error) {
@@ -74,7 +74,7 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	store := val.(requestLogStore).Store
 	if loaded {

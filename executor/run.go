@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -630,10 +629,6 @@ func providersOf(creds []*auth.Credential) string {
 		}
 	}
 	return strings.Join(names, "/")
-}
-
-func ceilSeconds(d time.Duration) int64 {
-	return max(1, int64(math.Ceil(d.Seconds())))
 }
 
 // publish sets the placeholders and log fields naming the credential that
