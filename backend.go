@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -99,7 +99,7 @@ func (s *poolState) Reset(name, model string) (int, error) {
 }
 
 // store is the file store of the pool's auth directory.
-func (s *poolState) store() (*auth.FileStore, error) {
+func (s *poolState) store() (*authfile.FileStore, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch len(s.authDirs) {
@@ -107,7 +107,7 @@ func (s *poolState) store() (*auth.FileStore, error) {
 		return nil, management.NoAuthDir("this pool has no auth_dir to write auth files to")
 	case 1:
 		for _, a := range s.authDirs {
-			return a.store, nil
+			return a.Store(), nil
 		}
 	}
 	return nil, management.NoAuthDir("the handlers of this pool use several auth directories; give each its own pool to manage their files")
@@ -115,7 +115,7 @@ func (s *poolState) store() (*auth.FileStore, error) {
 
 // SaveAuthFile implements management.Backend through the auth
 // directory's file store (0600, atomic); its watcher loads the file.
-func (s *poolState) SaveAuthFile(ctx context.Context, f *auth.AuthFile) (bool, error) {
+func (s *poolState) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (bool, error) {
 	st, err := s.store()
 	if err != nil {
 		return false, err

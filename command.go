@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-
-	"github.com/caddy-cliproxy/cliproxy/auth"
 )
 
 // defaultLoginAuthDir is where CLIProxyAPI keeps its credential files, so a
@@ -143,14 +143,14 @@ type loginOptions struct {
 }
 
 // loginProvider maps the command's provider names to OAuth providers.
-func loginProvider(name string) (auth.OAuthProvider, string, error) {
+func loginProvider(name string) (oauth.OAuthProvider, string, error) {
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "claude":
-		return auth.OAuthClaude, "Claude", nil
+		return oauth.OAuthClaude, "Claude", nil
 	case "codex":
-		return auth.OAuthCodex, "ChatGPT (Codex)", nil
+		return oauth.OAuthCodex, "ChatGPT (Codex)", nil
 	case "gemini", "gemini-cli", "google":
-		return auth.OAuthGoogle, "Google (Gemini Code Assist)", nil
+		return oauth.OAuthGoogle, "Google (Gemini Code Assist)", nil
 	}
 	return "", "", fmt.Errorf("unknown provider %q (want claude, codex or gemini)", name)
 }
@@ -168,11 +168,11 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 		}
 	}
 	switch {
-	case p == auth.OAuthGoogle && len(projects) == 0:
+	case p == oauth.OAuthGoogle && len(projects) == 0:
 		return errors.New("gemini: --project is required: the Google Cloud project ID(s) for Gemini Code Assist, comma-separated")
-	case p != auth.OAuthGoogle && len(projects) > 0:
+	case p != oauth.OAuthGoogle && len(projects) > 0:
 		return fmt.Errorf("%s: --project only applies to gemini", o.Provider)
-	case p == auth.OAuthClaude && o.Listen != "":
+	case p == oauth.OAuthClaude && o.Listen != "":
 		return errors.New("claude: --listen does not apply: Claude's page shows a code to paste here")
 	}
 
@@ -180,7 +180,7 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	flow, err := auth.NewLoginFlow(p, auth.LoginOverrides{
+	flow, err := oauth.NewLoginFlow(p, oauth.LoginOverrides{
 		AuthorizeURL: o.AuthorizeURL,
 		TokenURL:     o.TokenURL,
 		UserInfoURL:  o.UserInfoURL,
@@ -190,20 +190,20 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 	}
 	// Open (create) the directory before the browser: a sign-in that
 	// cannot be saved should fail before the user goes through it.
-	store, err := auth.NewFileStore(dir)
+	store, err := authfile.NewFileStore(dir)
 	if err != nil {
 		return err
 	}
 
-	var listener *auth.CallbackListener
-	if p != auth.OAuthClaude && o.Listen != noListen {
+	var listener *oauth.CallbackListener
+	if p != oauth.OAuthClaude && o.Listen != noListen {
 		listener, err = flow.ListenCallback(o.Listen)
 		if err != nil {
 			fmt.Fprintf(out, "Cannot catch the browser's callback here (%v);\nafter signing in, paste the URL the browser ends on instead.\n\n", err)
 			listener = nil
 		} else {
 			defer listener.Close()
-			if p == auth.OAuthCodex && o.AuthorizeURL == "" && !strings.HasPrefix(flow.RedirectURI, "http://localhost:1455/") {
+			if p == oauth.OAuthCodex && o.AuthorizeURL == "" && !strings.HasPrefix(flow.RedirectURI, "http://localhost:1455/") {
 				fmt.Fprintf(out, "Note: OpenAI's client only accepts http://localhost:1455/auth/callback as redirect URI;\nwith --listen %s it is %s.\n\n", o.Listen, flow.RedirectURI)
 			}
 		}
@@ -217,7 +217,7 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 		}
 	}
 	switch {
-	case p == auth.OAuthClaude:
+	case p == oauth.OAuthClaude:
 		fmt.Fprintln(out, "After signing in, paste the code the page shows (code#state) and press Enter:")
 	case listener != nil:
 		fmt.Fprintf(out, "Waiting for the browser to come back to %s …\n", flow.RedirectURI)
@@ -235,8 +235,8 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	af := flow.AuthFile(tok, info, projects)
-	created, err := auth.SaveLogin(ctx, store, af)
+	af := authfile.FromLogin(flow, tok, info, projects)
+	created, err := authfile.SaveLogin(ctx, store, af)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 	if tok.RefreshToken == "" {
 		fmt.Fprintln(out, "Warning: no refresh token was issued; the credential stops working when its access token expires.")
 	}
-	if p == auth.OAuthCodex && info.AccountID == "" {
+	if p == oauth.OAuthCodex && info.AccountID == "" {
 		fmt.Fprintln(out, "Warning: the answer carried no ChatGPT account id; requests go out without chatgpt-account-id.")
 	}
 	verb := "Updated"
@@ -266,7 +266,7 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 // refusal). Lines that are not (a stale URL, a typo) are reported and
 // another is read. When in ends without one, it keeps waiting for the
 // listener, or fails when there is none.
-func awaitCallback(ctx context.Context, flow *auth.LoginFlow, listener *auth.CallbackListener, in io.Reader, out io.Writer) (string, error) {
+func awaitCallback(ctx context.Context, flow *oauth.LoginFlow, listener *oauth.CallbackListener, in io.Reader, out io.Writer) (string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -310,7 +310,7 @@ func awaitCallback(ctx context.Context, flow *auth.LoginFlow, listener *auth.Cal
 				continue
 			}
 			_, err := flow.ParseCallback(line)
-			var refused *auth.AuthorizationError
+			var refused *oauth.AuthorizationError
 			if err != nil && !errors.As(err, &refused) {
 				fmt.Fprintf(out, "%v\nPaste it again:\n", err)
 				continue

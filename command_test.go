@@ -20,7 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
@@ -64,9 +65,9 @@ func loginPrintedURL(t *testing.T, out interface{ String() string }) string {
 
 // loginTestMock starts a mock authorization server for p, registered for
 // the official client and redirect URI, signing in email/account.
-func loginTestMock(t *testing.T, p auth.OAuthProvider, email, account string) (*mockoauth.AuthServer, *httptest.Server) {
+func loginTestMock(t *testing.T, p oauth.OAuthProvider, email, account string) (*mockoauth.AuthServer, *httptest.Server) {
 	t.Helper()
-	defaults, err := auth.NewLoginFlow(p, auth.LoginOverrides{})
+	defaults, err := oauth.NewLoginFlow(p, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	cfg := mockoauth.AuthConfig{
 		ClientID:     defaults.ClientID,
@@ -76,11 +77,11 @@ func loginTestMock(t *testing.T, p auth.OAuthProvider, email, account string) (*
 		AccountID:    account,
 	}
 	switch p {
-	case auth.OAuthClaude:
+	case oauth.OAuthClaude:
 		cfg.Format = mockoauth.Claude
-	case auth.OAuthCodex:
+	case oauth.OAuthCodex:
 		cfg.Format = mockoauth.Codex
-	case auth.OAuthGoogle:
+	case oauth.OAuthGoogle:
 		cfg.Format = mockoauth.Google
 	}
 	m := mockoauth.NewAuthServer(cfg)
@@ -102,7 +103,7 @@ func loginBrowse(authURL string) (int, string, error) {
 }
 
 // loginCheckFile checks the written credential file and returns it.
-func loginCheckFile(t *testing.T, dir, name, output string, m *mockoauth.AuthServer) *auth.AuthFile {
+func loginCheckFile(t *testing.T, dir, name, output string, m *mockoauth.AuthServer) *authfile.AuthFile {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	info, err := os.Stat(path)
@@ -113,7 +114,7 @@ func loginCheckFile(t *testing.T, dir, name, output string, m *mockoauth.AuthSer
 	assert.Equal(t, os.FileMode(0o700), dinfo.Mode().Perm())
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	f, err := auth.ParseAuthFile(name, raw)
+	f, err := authfile.ParseAuthFile(name, raw)
 	require.NoError(t, err)
 
 	secrets := m.Secrets()
@@ -144,7 +145,7 @@ func TestCliproxyCommandIsRegistered(t *testing.T) {
 }
 
 func TestLoginCommandCodex(t *testing.T) {
-	m, srv := loginTestMock(t, auth.OAuthCodex, "alice@example.com", "acct-alice")
+	m, srv := loginTestMock(t, oauth.OAuthCodex, "alice@example.com", "acct-alice")
 	dir := filepath.Join(t.TempDir(), "auths")
 	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser", "--listen", "127.0.0.1:0",
@@ -168,7 +169,7 @@ func TestLoginCommandCodex(t *testing.T) {
 	assert.False(t, opened, "--no-browser")
 
 	f := loginCheckFile(t, dir, "codex-alice@example.com.json", out.String(), m)
-	assert.Equal(t, auth.FileTypeCodex, f.Type)
+	assert.Equal(t, authfile.FileTypeCodex, f.Type)
 	assert.Equal(t, "alice@example.com", f.Email)
 	assert.Equal(t, "acct-alice", f.AccountID)
 	assert.NotEmpty(t, f.IDToken)
@@ -181,7 +182,7 @@ func TestLoginCommandCodex(t *testing.T) {
 }
 
 func TestLoginCommandGemini(t *testing.T) {
-	m, srv := loginTestMock(t, auth.OAuthGoogle, "carol@example.com", "")
+	m, srv := loginTestMock(t, oauth.OAuthGoogle, "carol@example.com", "")
 	dir := filepath.Join(t.TempDir(), "auths")
 	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--project", "proj-1, proj-2",
@@ -207,7 +208,7 @@ func TestLoginCommandGemini(t *testing.T) {
 	assert.Contains(t, <-browsed, "You can close this tab")
 
 	f := loginCheckFile(t, dir, "gemini-cli-carol@example.com.json", out.String(), m)
-	assert.Equal(t, auth.FileTypeGeminiCLI, f.Type)
+	assert.Equal(t, authfile.FileTypeGeminiCLI, f.Type)
 	assert.Equal(t, "carol@example.com", f.Email)
 	assert.Equal(t, []string{"proj-1", "proj-2"}, f.ProjectIDs)
 	assert.Empty(t, f.AccountID)
@@ -234,7 +235,7 @@ func TestLoginCommandGemini(t *testing.T) {
 	assert.Contains(t, out2.String(), "Updated "+path)
 	raw, err = os.ReadFile(path)
 	require.NoError(t, err)
-	g, err := auth.ParseAuthFile(f.Name, raw)
+	g, err := authfile.ParseAuthFile(f.Name, raw)
 	require.NoError(t, err)
 	assert.Equal(t, 3, g.Priority)
 	assert.Equal(t, []string{"proj-3"}, g.ProjectIDs)
@@ -242,7 +243,7 @@ func TestLoginCommandGemini(t *testing.T) {
 }
 
 func TestLoginCommandClaude(t *testing.T) {
-	m, srv := loginTestMock(t, auth.OAuthClaude, "bob@example.com", "")
+	m, srv := loginTestMock(t, oauth.OAuthClaude, "bob@example.com", "")
 	dir := filepath.Join(t.TempDir(), "auths")
 	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser",
@@ -277,7 +278,7 @@ func TestLoginCommandClaude(t *testing.T) {
 	assert.Contains(t, out.String(), "not this sign-in's")
 
 	f := loginCheckFile(t, dir, "claude-bob@example.com.json", out.String(), m)
-	assert.Equal(t, auth.FileTypeClaude, f.Type)
+	assert.Equal(t, authfile.FileTypeClaude, f.Type)
 	assert.Equal(t, "bob@example.com", f.Email)
 	assert.Empty(t, f.AccountID)
 	assert.Empty(t, f.IDToken)
@@ -286,7 +287,7 @@ func TestLoginCommandClaude(t *testing.T) {
 
 func TestLoginCommandPastedCallback(t *testing.T) {
 	// --listen none: the URL the browser ended on is pasted.
-	m, srv := loginTestMock(t, auth.OAuthCodex, "dan@example.com", "acct-dan")
+	m, srv := loginTestMock(t, oauth.OAuthCodex, "dan@example.com", "acct-dan")
 	dir := filepath.Join(t.TempDir(), "auths")
 	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser", "--listen", "none",
@@ -350,7 +351,7 @@ func TestLoginCommandErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), "no code was entered")
 
 	// The user declines: the refusal is reported and nothing is written.
-	m, srv := loginTestMock(t, auth.OAuthCodex, "", "")
+	m, srv := loginTestMock(t, oauth.OAuthCodex, "", "")
 	m.SetDeny("access_denied")
 	out := &testutil.SyncBuffer{}
 	stdin, typed := io.Pipe()
@@ -364,7 +365,7 @@ func TestLoginCommandErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, page, "access_denied")
 	err = <-done
-	var refused *auth.AuthorizationError
+	var refused *oauth.AuthorizationError
 	require.ErrorAs(t, err, &refused)
 	assert.Equal(t, "access_denied", refused.Code)
 	entries, err := os.ReadDir(dir)
@@ -425,7 +426,7 @@ func TestLoginCommandInCaddyBinary(t *testing.T) {
 	assert.Contains(t, string(help), "caddy cliproxy login <claude|codex|gemini>")
 	assert.Contains(t, string(help), "--auth-dir")
 
-	m, srv := loginTestMock(t, auth.OAuthCodex, "eve@example.com", "acct-eve")
+	m, srv := loginTestMock(t, oauth.OAuthCodex, "eve@example.com", "acct-eve")
 	dir := filepath.Join(t.TempDir(), "auths")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

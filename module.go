@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
@@ -171,7 +172,7 @@ type Handler struct {
 	selector    *switchSelector
 	reloadMu    *sync.Mutex // serializes pool rebuilds
 	guard       *management.Guard
-	authDir     *authDir
+	authDir     *authfile.Dir
 	authDirKey  string
 	configCreds []*auth.Credential
 	policy      auth.Policy
@@ -327,7 +328,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.metrics.track(pool, h.keys.Names())
 	}
 	if h.authDir != nil {
-		h.authDir.subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
+		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
 		h.logCredentials(pool, "credentials loaded")
 	}
 	state.register(h)
@@ -454,7 +455,7 @@ func (h *Handler) Cleanup() error {
 		h.state.unregister(h)
 	}
 	if h.authDir != nil {
-		h.authDir.unsubscribe(h)
+		h.authDir.Unsubscribe(h)
 	}
 	h.releaseCluster()
 	if h.authDir != nil {

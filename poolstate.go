@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
@@ -38,7 +40,7 @@ type poolState struct {
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
-	authDirs   map[string]*authDir          // by absolute directory
+	authDirs   map[string]*authfile.Dir     // by absolute directory
 	authRefs   map[string]int               // handlers using each
 	handlers   []*Handler                   // provisioned, not cleaned up; oldest first
 	disabled   map[string]bool              // operator overrides, by credential name
@@ -54,10 +56,10 @@ func (s *poolState) Destruct() error {
 	s.bindings.Stop()
 	s.mu.Lock()
 	dirs := s.authDirs
-	s.authDirs = make(map[string]*authDir)
+	s.authDirs = make(map[string]*authfile.Dir)
 	s.mu.Unlock()
 	for _, a := range dirs {
-		a.close()
+		a.Close()
 	}
 	return nil
 }
@@ -67,7 +69,7 @@ func (s *poolState) Destruct() error {
 // token sources, so each token is refreshed once. Each call must be
 // matched by releaseAuthDir; the watcher stops with its last user, so a
 // reload that drops or moves auth_dir leaves no refresher behind.
-func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, cl *cluster.Cluster, logger *zap.Logger) (*authDir, string, error) {
+func (s *poolState) openAuthDir(dir string, refresher *oauth.Refresher, cl *cluster.Cluster, logger *zap.Logger) (*authfile.Dir, string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, "", fmt.Errorf("resolving auth_dir: %w", err)
@@ -76,12 +78,17 @@ func (s *poolState) openAuthDir(dir string, refresher *auth.Refresher, cl *clust
 	defer s.mu.Unlock()
 	if a, ok := s.authDirs[abs]; ok {
 		s.authRefs[abs]++
-		a.share(cl)
+		if cl != nil {
+			a.Share(cl)
+		}
 		return a, abs, nil
 	}
-	a, err := openAuthDir(abs, refresher, s.health, cl, logger)
+	a, err := authfile.OpenDir(abs, refresher, s.health, logger)
 	if err != nil {
 		return nil, "", err
+	}
+	if cl != nil {
+		a.Share(cl)
 	}
 	s.authDirs[abs] = a
 	s.authRefs[abs] = 1
@@ -101,7 +108,7 @@ func (s *poolState) releaseAuthDir(dir string) {
 	}
 	s.mu.Unlock()
 	if last && a != nil {
-		a.close()
+		a.Close()
 	}
 }
 
@@ -196,7 +203,7 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 			health:     auth.NewHealth(),
 			bindings:   session.NewCache(ttl, 0),
 			strategies: make(map[string]selector.Selector),
-			authDirs:   make(map[string]*authDir),
+			authDirs:   make(map[string]*authfile.Dir),
 			authRefs:   make(map[string]int),
 			usage:      management.NewUsageStats(),
 			lockout:    &management.Lockout{},

@@ -85,7 +85,7 @@ func (h *Handler) releaseCluster() {
 	if deleted, _ := clusters.Delete(h.clusterKeyed); deleted {
 		h.state.shared.CompareAndSwap(h.cluster, nil)
 		if h.authDir != nil {
-			h.authDir.cluster.CompareAndSwap(h.cluster, nil)
+			h.authDir.Unshare(h.cluster)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -286,7 +287,7 @@ func connOutcome(err error) auth.Outcome {
 	if !errors.As(err, &te) {
 		return auth.Outcome{}
 	}
-	if errors.Is(te.err, auth.ErrRevoked) {
+	if errors.Is(te.err, oauth.ErrRevoked) {
 		return auth.Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: te.err.Error()}
 	}
 	return auth.Outcome{Message: "oauth token refresh failed"}

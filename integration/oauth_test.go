@@ -379,7 +379,7 @@ func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
 // the malformed one is reported by name, and no token reaches the logs.
 func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	o := startOAuthGateway(t, "")
-	src := filepath.Join("..", "auth", "testdata", "authdir")
+	src := filepath.Join("..", "auth", "authfile", "testdata", "authdir")
 	entries, err := os.ReadDir(src)
 	require.NoError(t, err)
 	for _, e := range entries {

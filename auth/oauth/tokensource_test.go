@@ -1,4 +1,4 @@
-package auth_test
+package oauth_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 )
 
@@ -35,10 +35,10 @@ func (c *oauthClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 type oauthEnv struct {
 	mock *mockoauth.Server
 	clk  *oauthClock
-	ref  *auth.Refresher
+	ref  *oauth.Refresher
 
 	mu        sync.Mutex
-	persisted []auth.Token
+	persisted []oauth.Token
 	revoked   []string
 }
 
@@ -49,12 +49,12 @@ func newOAuthEnv(t *testing.T, cfg mockoauth.Config) *oauthEnv {
 	env.mock = mockoauth.New(cfg)
 	srv := httptest.NewServer(env.mock)
 	t.Cleanup(srv.Close)
-	env.ref = &auth.Refresher{
+	env.ref = &oauth.Refresher{
 		Client: srv.Client(),
-		TokenURLs: map[auth.OAuthProvider]string{
-			auth.OAuthClaude: srv.URL + "/claude/token",
-			auth.OAuthCodex:  srv.URL + "/codex/token",
-			auth.OAuthGoogle: srv.URL + "/google/token",
+		TokenURLs: map[oauth.OAuthProvider]string{
+			oauth.OAuthClaude: srv.URL + "/claude/token",
+			oauth.OAuthCodex:  srv.URL + "/codex/token",
+			oauth.OAuthGoogle: srv.URL + "/google/token",
 		},
 		Now: env.clk.Now,
 	}
@@ -63,9 +63,9 @@ func newOAuthEnv(t *testing.T, cfg mockoauth.Config) *oauthEnv {
 
 // source builds a TokenSource on env's clock that records what it persists
 // and revokes.
-func (env *oauthEnv) source(p auth.OAuthProvider, tok auth.Token, opts auth.TokenSourceOptions) *auth.TokenSource {
+func (env *oauthEnv) source(p oauth.OAuthProvider, tok oauth.Token, opts oauth.TokenSourceOptions) *oauth.TokenSource {
 	opts.Now = env.clk.Now
-	opts.OnRefresh = func(tok auth.Token) {
+	opts.OnRefresh = func(tok oauth.Token) {
 		env.mu.Lock()
 		defer env.mu.Unlock()
 		env.persisted = append(env.persisted, tok)
@@ -75,13 +75,13 @@ func (env *oauthEnv) source(p auth.OAuthProvider, tok auth.Token, opts auth.Toke
 		defer env.mu.Unlock()
 		env.revoked = append(env.revoked, reason)
 	}
-	return auth.NewTokenSource(p, tok, env.ref, opts)
+	return oauth.NewTokenSource(p, tok, env.ref, opts)
 }
 
-func (env *oauthEnv) persistedTokens() []auth.Token {
+func (env *oauthEnv) persistedTokens() []oauth.Token {
 	env.mu.Lock()
 	defer env.mu.Unlock()
-	return append([]auth.Token(nil), env.persisted...)
+	return append([]oauth.Token(nil), env.persisted...)
 }
 
 func (env *oauthEnv) revokedReasons() []string {
@@ -91,8 +91,8 @@ func (env *oauthEnv) revokedReasons() []string {
 }
 
 // expiring is the initial token of the tests, expiring in d.
-func (env *oauthEnv) expiring(d time.Duration) auth.Token {
-	return auth.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: env.clk.Now().Add(d)}
+func (env *oauthEnv) expiring(d time.Duration) oauth.Token {
+	return oauth.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: env.clk.Now().Add(d)}
 }
 
 // concurrently runs f n times at once and returns the results.
@@ -115,7 +115,7 @@ func concurrently(n int, f func() (string, error)) ([]string, []error) {
 
 func TestTokenSourceNoRefreshWhenFresh(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
-	ts := env.source(auth.OAuthClaude, env.expiring(time.Hour), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(time.Hour), oauth.TokenSourceOptions{})
 	for range 5 {
 		at, err := ts.Access(context.Background())
 		require.NoError(t, err)
@@ -131,7 +131,7 @@ func TestTokenSourceNoRefreshWhenFresh(t *testing.T) {
 
 func TestTokenSourceUnknownExpiryIsNotRefreshed(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{})
-	ts := env.source(auth.OAuthClaude, auth.Token{AccessToken: "at-0", RefreshToken: "rt-0"}, auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, oauth.Token{AccessToken: "at-0", RefreshToken: "rt-0"}, oauth.TokenSourceOptions{})
 	env.clk.Advance(1000 * time.Hour)
 	at, err := ts.Access(context.Background())
 	require.NoError(t, err)
@@ -143,15 +143,15 @@ func TestTokenSourceUnknownExpiryIsNotRefreshed(t *testing.T) {
 // before use, and the new token is persisted before the caller gets it.
 func TestTokenSourceRefreshesAheadOfExpiry(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
-	ts := env.source(auth.OAuthClaude, env.expiring(4*time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(4*time.Minute), oauth.TokenSourceOptions{})
 
 	at, err := ts.Access(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "mock-access-1", at)
 	assert.Equal(t, 1, env.mock.RefreshesFor("rt-0"))
 
-	want := auth.Token{AccessToken: "mock-access-1", RefreshToken: "mock-refresh-1", Expiry: env.clk.Now().Add(time.Hour)}
-	assert.Equal(t, []auth.Token{want}, env.persistedTokens(), "persisted once, before use")
+	want := oauth.Token{AccessToken: "mock-access-1", RefreshToken: "mock-refresh-1", Expiry: env.clk.Now().Add(time.Hour)}
+	assert.Equal(t, []oauth.Token{want}, env.persistedTokens(), "persisted once, before use")
 	assert.Equal(t, want, ts.Token())
 	st := ts.Status()
 	assert.Equal(t, env.clk.Now(), st.LastRefresh)
@@ -176,7 +176,7 @@ func TestTokenSourceRefreshesAheadOfExpiry(t *testing.T) {
 
 func TestTokenSourceShortLivedTokenIsNotRefreshedOnEveryUse(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex, ExpiresIn: time.Minute})
-	ts := env.source(auth.OAuthCodex, env.expiring(0), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthCodex, env.expiring(0), oauth.TokenSourceOptions{})
 	at, err := ts.Access(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "mock-access-1", at)
@@ -200,7 +200,7 @@ func TestTokenSourceShortLivedTokenIsNotRefreshedOnEveryUse(t *testing.T) {
 func TestTokenSourceSingleFlightAccess(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex, DetectReuse: true})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 100 * time.Millisecond}) // keep the refresh in flight
-	ts := env.source(auth.OAuthCodex, env.expiring(-time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthCodex, env.expiring(-time.Minute), oauth.TokenSourceOptions{})
 
 	toks, errs := concurrently(20, func() (string, error) { return ts.Access(context.Background()) })
 	for i := range toks {
@@ -216,7 +216,7 @@ func TestTokenSourceSingleFlightAccess(t *testing.T) {
 func TestTokenSourceSingleFlightInvalidate(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude, DetectReuse: true})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 100 * time.Millisecond})
-	ts := env.source(auth.OAuthClaude, env.expiring(time.Hour), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(time.Hour), oauth.TokenSourceOptions{})
 
 	toks, errs := concurrently(20, func() (string, error) { return ts.Invalidate(context.Background(), "at-0") })
 	for i := range toks {
@@ -243,7 +243,7 @@ func TestTokenSourceSingleFlightInvalidate(t *testing.T) {
 
 func TestTokenSourceInvalidateAlreadyReplaced(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Google})
-	ts := env.source(auth.OAuthGoogle, env.expiring(time.Hour), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthGoogle, env.expiring(time.Hour), oauth.TokenSourceOptions{})
 	at, err := ts.Invalidate(context.Background(), "at-from-before-a-reload")
 	require.NoError(t, err)
 	assert.Equal(t, "at-0", at)
@@ -252,14 +252,14 @@ func TestTokenSourceInvalidateAlreadyReplaced(t *testing.T) {
 
 func TestTokenSourceGoogleKeepsRefreshToken(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Google, ExpiresIn: 3599 * time.Second})
-	ts := env.source(auth.OAuthGoogle, env.expiring(-time.Second), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthGoogle, env.expiring(-time.Second), oauth.TokenSourceOptions{})
 	at, err := ts.Access(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "mock-access-1", at)
 	tok := ts.Token()
 	assert.Equal(t, "rt-0", tok.RefreshToken)
 	assert.Equal(t, env.clk.Now().Add(3599*time.Second), tok.Expiry)
-	assert.Equal(t, []auth.Token{tok}, env.persistedTokens())
+	assert.Equal(t, []oauth.Token{tok}, env.persistedTokens())
 
 	env.clk.Advance(time.Hour)
 	_, err = ts.Access(context.Background())
@@ -272,20 +272,20 @@ func TestTokenSourceGoogleKeepsRefreshToken(t *testing.T) {
 func TestTokenSourceRevoked(t *testing.T) {
 	cases := []struct {
 		name     string
-		provider auth.OAuthProvider
+		provider oauth.OAuthProvider
 		setup    func(env *oauthEnv)
 		code     string
 	}{
-		{"invalid_grant", auth.OAuthClaude, func(env *oauthEnv) {
+		{"invalid_grant", oauth.OAuthClaude, func(env *oauthEnv) {
 			env.mock.SetFault("rt-0", mockoauth.Fault{Status: 400, Error: "invalid_grant", Description: "Refresh token not found or invalid"})
 		}, "invalid_grant"},
-		{"google invalid_grant", auth.OAuthGoogle, func(env *oauthEnv) {
+		{"google invalid_grant", oauth.OAuthGoogle, func(env *oauthEnv) {
 			env.mock.SetFault("*", mockoauth.Fault{Status: 400, Error: "invalid_grant", Description: "Token has been expired or revoked."})
 		}, "invalid_grant"},
-		{"refresh_token_reused", auth.OAuthCodex, func(env *oauthEnv) {
+		{"refresh_token_reused", oauth.OAuthCodex, func(env *oauthEnv) {
 			// Someone else (the user's own Codex CLI) refreshed with the
 			// same refresh token first.
-			_, err := env.ref.Refresh(context.Background(), auth.OAuthCodex, "rt-0")
+			_, err := env.ref.Refresh(context.Background(), oauth.OAuthCodex, "rt-0")
 			require.NoError(t, err)
 		}, "refresh_token_reused"},
 	}
@@ -294,10 +294,10 @@ func TestTokenSourceRevoked(t *testing.T) {
 			env := newOAuthEnv(t, mockoauth.Config{DetectReuse: true})
 			tc.setup(env)
 			before := env.mock.Refreshes()
-			ts := env.source(tc.provider, env.expiring(-time.Minute), auth.TokenSourceOptions{})
+			ts := env.source(tc.provider, env.expiring(-time.Minute), oauth.TokenSourceOptions{})
 
 			_, err := ts.Access(context.Background())
-			require.ErrorIs(t, err, auth.ErrRevoked)
+			require.ErrorIs(t, err, oauth.ErrRevoked)
 			assert.Contains(t, err.Error(), tc.code)
 			revoked, reason := ts.Revoked()
 			assert.True(t, revoked)
@@ -311,9 +311,9 @@ func TestTokenSourceRevoked(t *testing.T) {
 			// No further attempts, however long and however asked.
 			env.clk.Advance(24 * time.Hour)
 			_, err = ts.Access(context.Background())
-			assert.ErrorIs(t, err, auth.ErrRevoked)
+			assert.ErrorIs(t, err, oauth.ErrRevoked)
 			_, err = ts.Invalidate(context.Background(), "at-0")
-			assert.ErrorIs(t, err, auth.ErrRevoked)
+			assert.ErrorIs(t, err, oauth.ErrRevoked)
 			assert.Equal(t, before+1, env.mock.Refreshes())
 			assert.Len(t, env.revokedReasons(), 1)
 			assert.Empty(t, env.persistedTokens())
@@ -326,13 +326,13 @@ func TestTokenSourceRevoked(t *testing.T) {
 func TestTokenSourceRevokedDespiteValidToken(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex})
 	env.mock.SetFault("*", mockoauth.Fault{Status: 401, Error: "refresh_token_reused"})
-	ts := env.source(auth.OAuthCodex, env.expiring(2*time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthCodex, env.expiring(2*time.Minute), oauth.TokenSourceOptions{})
 	_, err := ts.Access(context.Background())
-	assert.ErrorIs(t, err, auth.ErrRevoked)
+	assert.ErrorIs(t, err, oauth.ErrRevoked)
 
 	// Update (the user signed in again) brings it back.
 	env.mock.ClearFaults()
-	ts.Update(auth.Token{AccessToken: "at-new", RefreshToken: "rt-new", Expiry: env.clk.Now().Add(time.Hour)})
+	ts.Update(oauth.Token{AccessToken: "at-new", RefreshToken: "rt-new", Expiry: env.clk.Now().Add(time.Hour)})
 	revoked, _ := ts.Revoked()
 	assert.False(t, revoked)
 	at, err := ts.Access(context.Background())
@@ -345,7 +345,7 @@ func TestTokenSourceRevokedDespiteValidToken(t *testing.T) {
 func TestTokenSourceBackoff(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
 	env.mock.SetFault("*", mockoauth.Fault{Status: 500})
-	ts := env.source(auth.OAuthClaude, env.expiring(-time.Minute), auth.TokenSourceOptions{MaxBackoff: 15 * time.Second})
+	ts := env.source(oauth.OAuthClaude, env.expiring(-time.Minute), oauth.TokenSourceOptions{MaxBackoff: 15 * time.Second})
 
 	access := func() error {
 		_, err := ts.Access(context.Background())
@@ -353,7 +353,7 @@ func TestTokenSourceBackoff(t *testing.T) {
 	}
 	err := access()
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, auth.ErrRevoked)
+	assert.NotErrorIs(t, err, oauth.ErrRevoked)
 	assert.Contains(t, err.Error(), "server_error")
 
 	_, errs := concurrently(20, func() (string, error) { return ts.Access(context.Background()) })
@@ -398,7 +398,7 @@ func TestTokenSourceBackoff(t *testing.T) {
 func TestTokenSourceServesValidTokenWhileRefreshFails(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex})
 	env.mock.SetFault("*", mockoauth.Fault{Status: 503})
-	ts := env.source(auth.OAuthCodex, env.expiring(3*time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthCodex, env.expiring(3*time.Minute), oauth.TokenSourceOptions{})
 
 	for range 10 {
 		at, err := ts.Access(context.Background())
@@ -418,7 +418,7 @@ func TestTokenSourceServesValidTokenWhileRefreshFails(t *testing.T) {
 func TestTokenSourceRefreshTimeout(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Google})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 5 * time.Second})
-	ts := env.source(auth.OAuthGoogle, env.expiring(time.Minute), auth.TokenSourceOptions{Timeout: 50 * time.Millisecond})
+	ts := env.source(oauth.OAuthGoogle, env.expiring(time.Minute), oauth.TokenSourceOptions{Timeout: 50 * time.Millisecond})
 
 	start := time.Now()
 	at, err := ts.Access(context.Background())
@@ -443,7 +443,7 @@ func TestTokenSourceRefreshTimeout(t *testing.T) {
 func TestTokenSourceInvalidateDuringBackoff(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
 	env.mock.SetFault("*", mockoauth.Fault{Status: 500, Times: 1})
-	ts := env.source(auth.OAuthClaude, env.expiring(time.Hour), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(time.Hour), oauth.TokenSourceOptions{})
 
 	_, err := ts.Invalidate(context.Background(), "at-0")
 	require.ErrorContains(t, err, "status 500")
@@ -464,7 +464,7 @@ func TestTokenSourceInvalidateDuringBackoff(t *testing.T) {
 func TestTokenSourceWaiterCancel(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 300 * time.Millisecond})
-	ts := env.source(auth.OAuthClaude, env.expiring(-time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(-time.Minute), oauth.TokenSourceOptions{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	canceled := make(chan error, 1)
@@ -497,15 +497,15 @@ func TestTokenSourceWaiterCancel(t *testing.T) {
 func backgroundRunning() bool {
 	buf := make([]byte, 4<<20)
 	n := runtime.Stack(buf, true)
-	return strings.Contains(string(buf[:n]), "created by github.com/caddy-cliproxy/cliproxy/auth.(*TokenSource).StartBackground")
+	return strings.Contains(string(buf[:n]), "created by github.com/caddy-cliproxy/cliproxy/auth/oauth.(*TokenSource).StartBackground")
 }
 
 // TestTokenSourceBackground: the background refresher refreshes before
 // expiry without any request, and Stop ends it.
 func TestTokenSourceBackground(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex, DetectReuse: true})
-	ts := env.source(auth.OAuthCodex, env.expiring(10*time.Minute),
-		auth.TokenSourceOptions{PollInterval: 2 * time.Millisecond})
+	ts := env.source(oauth.OAuthCodex, env.expiring(10*time.Minute),
+		oauth.TokenSourceOptions{PollInterval: 2 * time.Millisecond})
 	ts.StartBackground(context.Background())
 	ts.StartBackground(context.Background()) // no second goroutine
 
@@ -533,7 +533,7 @@ func TestTokenSourceBackground(t *testing.T) {
 
 func TestTokenSourceBackgroundEndsWithContext(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
-	ts := env.source(auth.OAuthClaude, env.expiring(time.Hour), auth.TokenSourceOptions{PollInterval: time.Millisecond})
+	ts := env.source(oauth.OAuthClaude, env.expiring(time.Hour), oauth.TokenSourceOptions{PollInterval: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.StartBackground(ctx)
 	require.True(t, backgroundRunning())
@@ -552,7 +552,7 @@ func TestTokenSourceBackgroundEndsWithContext(t *testing.T) {
 func TestTokenSourceBackgroundBacksOff(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Google})
 	env.mock.SetFault("*", mockoauth.Fault{Status: 500})
-	ts := env.source(auth.OAuthGoogle, env.expiring(time.Minute), auth.TokenSourceOptions{PollInterval: time.Millisecond})
+	ts := env.source(oauth.OAuthGoogle, env.expiring(time.Minute), oauth.TokenSourceOptions{PollInterval: time.Millisecond})
 	ts.StartBackground(context.Background())
 	t.Cleanup(ts.Stop)
 
@@ -571,7 +571,7 @@ func TestTokenSourceBackgroundBacksOff(t *testing.T) {
 func TestTokenSourceStopWaitsForRefresh(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 100 * time.Millisecond})
-	ts := env.source(auth.OAuthClaude, env.expiring(-time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(-time.Minute), oauth.TokenSourceOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, _ = ts.Access(ctx) }()
 	require.Eventually(t, func() bool { return env.mock.Refreshes() == 1 }, 5*time.Second, time.Millisecond)
@@ -585,7 +585,7 @@ func TestTokenSourceStopWaitsForRefresh(t *testing.T) {
 func TestTokenSourceUpdateDuringRefresh(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
 	env.mock.SetFault("*", mockoauth.Fault{Delay: 100 * time.Millisecond})
-	ts := env.source(auth.OAuthClaude, env.expiring(-time.Minute), auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, env.expiring(-time.Minute), oauth.TokenSourceOptions{})
 	got := make(chan string, 1)
 	go func() {
 		at, err := ts.Access(context.Background())
@@ -593,7 +593,7 @@ func TestTokenSourceUpdateDuringRefresh(t *testing.T) {
 		got <- at
 	}()
 	require.Eventually(t, func() bool { return env.mock.Refreshes() == 1 }, 5*time.Second, time.Millisecond)
-	ts.Update(auth.Token{AccessToken: "at-relogin", RefreshToken: "rt-relogin", Expiry: env.clk.Now().Add(time.Hour)})
+	ts.Update(oauth.Token{AccessToken: "at-relogin", RefreshToken: "rt-relogin", Expiry: env.clk.Now().Add(time.Hour)})
 	assert.Equal(t, "at-relogin", <-got)
 	assert.Equal(t, "rt-relogin", ts.Token().RefreshToken)
 	assert.Empty(t, env.persistedTokens())
@@ -601,13 +601,36 @@ func TestTokenSourceUpdateDuringRefresh(t *testing.T) {
 
 func TestTokenSourceNoRefreshToken(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{})
-	ts := env.source(auth.OAuthClaude, auth.Token{AccessToken: "sk-ant-oat-setup"}, auth.TokenSourceOptions{})
+	ts := env.source(oauth.OAuthClaude, oauth.Token{AccessToken: "sk-ant-oat-setup"}, oauth.TokenSourceOptions{})
 	at, err := ts.Access(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "sk-ant-oat-setup", at)
 
 	_, err = ts.Invalidate(context.Background(), "sk-ant-oat-setup")
-	assert.ErrorIs(t, err, auth.ErrNoRefreshToken)
-	assert.False(t, errors.Is(err, auth.ErrRevoked))
+	assert.ErrorIs(t, err, oauth.ErrNoRefreshToken)
+	assert.False(t, errors.Is(err, oauth.ErrRevoked))
 	assert.Zero(t, env.mock.Refreshes())
+}
+
+// A coordinator that hands out a token obtained elsewhere spares the
+// refresh, and the token is persisted as a refreshed one.
+func TestTokenSourceRefreshesThroughItsCoordinator(t *testing.T) {
+	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
+	elsewhere := oauth.Token{AccessToken: "from-another-instance", RefreshToken: "rt-1", Expiry: env.clk.Now().Add(time.Hour)}
+	co := coordinatorFunc(func(ctx context.Context, cur oauth.Token, refresh func(context.Context) (oauth.Token, error)) (oauth.Token, error) {
+		assert.Equal(t, "at-0", cur.AccessToken, "the coordinator sees the token being replaced")
+		return elsewhere, nil
+	})
+	ts := env.source(oauth.OAuthClaude, env.expiring(time.Minute), oauth.TokenSourceOptions{Coordinator: co})
+	tok, err := ts.Access(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "from-another-instance", tok)
+	assert.Zero(t, env.mock.Refreshes(), "no refresh of our own")
+	assert.Equal(t, []oauth.Token{elsewhere}, env.persistedTokens(), "the token is written to the file all the same")
+}
+
+type coordinatorFunc func(context.Context, oauth.Token, func(context.Context) (oauth.Token, error)) (oauth.Token, error)
+
+func (f coordinatorFunc) Coordinate(ctx context.Context, cur oauth.Token, refresh func(context.Context) (oauth.Token, error)) (oauth.Token, error) {
+	return f(ctx, cur, refresh)
 }

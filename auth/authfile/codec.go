@@ -1,8 +1,7 @@
-package auth
+package authfile
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 // The credential file types the gateway serves. A file may name another type
@@ -75,7 +76,7 @@ type AuthFile struct {
 
 	// AccountID is the ChatGPT account of a Codex file ("account_id"). When
 	// the file has none, it is read from the id_token's claims (see
-	// [AccountIDFromIDToken]).
+	// [oauth.AccountIDFromIDToken]).
 	AccountID string
 
 	// ProjectIDs are the Google Cloud projects of a Gemini CLI file
@@ -164,7 +165,7 @@ func (f *AuthFile) decodeFrom(obj *jsonObject) error {
 		f.Type = FileTypeGeminiCLI
 	}
 	if f.AccountID == "" && f.IDToken != "" {
-		f.AccountID = AccountIDFromIDToken(f.IDToken)
+		f.AccountID = oauth.AccountIDFromIDToken(f.IDToken)
 	}
 	return nil
 }
@@ -295,35 +296,7 @@ func quoteIfOdd(s string) string {
 
 // GoString keeps %#v from printing secrets too.
 func (f AuthFile) GoString() string {
-	return "auth.AuthFile(" + f.String() + ")"
-}
-
-// AccountIDFromIDToken returns the chatgpt_account_id claim of a Codex
-// id_token (a JWT whose "https://api.openai.com/auth" claim carries it). The
-// signature is not checked: the value only tells the upstream which account
-// a token already issued for it belongs to. It returns "" when the token is
-// not a JWT or has no such claim.
-func AccountIDFromIDToken(idToken string) string {
-	if len(idToken) > 64<<10 {
-		return ""
-	}
-	parts := strings.Split(idToken, ".")
-	if len(parts) < 2 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return ""
-	}
-	var claims struct {
-		Auth struct {
-			AccountID string `json:"chatgpt_account_id"`
-		} `json:"https://api.openai.com/auth"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return ""
-	}
-	return strings.TrimSpace(claims.Auth.AccountID)
+	return "AuthFile(" + f.String() + ")"
 }
 
 // authField describes one known key of the file format.

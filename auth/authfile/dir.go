@@ -1,4 +1,4 @@
-package cliproxy
+package authfile
 
 import (
 	"context"
@@ -13,56 +13,62 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
-	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
-// authDir keeps the credentials of one auth directory current for every
+// Dir keeps the credentials of one auth directory current for every
 // handler that uses it: it watches the files, holds one token source per
 // OAuth file (so a refresh happens once, whatever the number of handlers
 // and requests), and writes refreshed tokens back. It lives and dies with
-// the pool state.
-type authDir struct {
-	store     *auth.FileStore
-	refresher *auth.Refresher
+// the pool state that opened it.
+type Dir struct {
+	store     *FileStore
+	refresher *oauth.Refresher
 	health    *auth.Health
 	logger    *zap.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{}
-	// cluster, when the pool's state is in Redis, refreshes each token
+	// cluster, when the pool's state is shared, refreshes each token
 	// once across the instances and brings the tokens others refreshed.
-	cluster atomic.Pointer[cluster.Cluster]
+	cluster atomic.Pointer[Cluster]
 
 	mu          sync.Mutex
-	files       []*auth.AuthFile
+	files       []*AuthFile
 	sources     map[string]*fileToken // by file name
-	subscribers map[*Handler]func()
+	subscribers map[any]func()
 }
 
 // fileToken is the token source of one file, with the refresh token it
 // holds: an edit that brings another refresh token (a new login) is
 // installed into the source.
 type fileToken struct {
-	source  *auth.TokenSource
+	source  *oauth.TokenSource
 	refresh string
 	access  string // tells edits apart for files without a refresh token
 }
 
-// openAuthDir reads dir once and starts watching it.
-func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, cl *cluster.Cluster, logger *zap.Logger) (*authDir, error) {
-	store, err := auth.NewFileStore(dir)
+// Cluster is what shares a directory's tokens with other instances: it
+// refreshes each token once across them (Coordinate) and hands over the
+// tokens others refreshed (OnToken).
+type Cluster interface {
+	Coordinate(ctx context.Context, name string, current oauth.Token, refresh func(context.Context) (oauth.Token, error)) (oauth.Token, error)
+	OnToken(fn func(name string, t oauth.Token))
+}
+
+// OpenDir reads dir once and starts watching it. Close stops it.
+func OpenDir(dir string, refresher *oauth.Refresher, health *auth.Health, logger *zap.Logger) (*Dir, error) {
+	store, err := NewFileStore(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening auth_dir: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &authDir{
+	a := &Dir{
 		store: store, refresher: refresher, health: health, logger: logger,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		sources:     make(map[string]*fileToken),
-		subscribers: make(map[*Handler]func()),
+		subscribers: make(map[any]func()),
 	}
-	// before the first token source starts refreshing
-	a.share(cl)
 	files, errs, err := store.List(ctx)
 	if err != nil {
 		cancel()
@@ -71,7 +77,7 @@ func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, cl 
 	a.update(files, errs)
 	go func() {
 		defer close(a.done)
-		_ = store.Watch(ctx, func(files []*auth.AuthFile, errs []error) {
+		_ = store.Watch(ctx, func(files []*AuthFile, errs []error) {
 			if a.update(files, errs) {
 				a.notify()
 			}
@@ -80,13 +86,13 @@ func openAuthDir(dir string, refresher *auth.Refresher, health *auth.Health, cl 
 	return a, nil
 }
 
-// close stops the watcher and every background refresh.
+// Close stops the watcher and every background refresh.
 //
 // Sources are stopped outside a.mu: Stop waits for a refresh under way,
 // whose OnRefresh (persist) takes a.mu. They stop before the watcher's
 // context ends, and persist saves with a context of its own, so a token
 // rotated during shutdown still reaches its file.
-func (a *authDir) close() {
+func (a *Dir) Close() {
 	a.mu.Lock()
 	sources := a.sources
 	a.sources = make(map[string]*fileToken)
@@ -100,7 +106,7 @@ func (a *authDir) close() {
 
 // update takes a new list of files and reports whether it differs from
 // the last. A malformed file is logged and skipped; the others serve on.
-func (a *authDir) update(files []*auth.AuthFile, errs []error) bool {
+func (a *Dir) update(files []*AuthFile, errs []error) bool {
 	for _, err := range errs {
 		a.logger.Error("skipping auth file", zap.Error(err))
 	}
@@ -131,20 +137,22 @@ func (a *authDir) update(files []*auth.AuthFile, errs []error) bool {
 	return changed
 }
 
-// subscribe registers fn to run when the files change; unsubscribe ends it.
-func (a *authDir) subscribe(h *Handler, fn func()) {
+// Subscribe registers fn, under key, to run when the files change;
+// Unsubscribe ends it.
+func (a *Dir) Subscribe(key any, fn func()) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.subscribers[h] = fn
+	a.subscribers[key] = fn
 }
 
-func (a *authDir) unsubscribe(h *Handler) {
+// Unsubscribe ends what Subscribe began.
+func (a *Dir) Unsubscribe(key any) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.subscribers, h)
+	delete(a.subscribers, key)
 }
 
-func (a *authDir) notify() {
+func (a *Dir) notify() {
 	a.mu.Lock()
 	fns := make([]func(), 0, len(a.subscribers))
 	for _, fn := range a.subscribers {
@@ -156,10 +164,10 @@ func (a *authDir) notify() {
 	}
 }
 
-// credentials turns the current files into credentials: one per file, or
+// Credentials turns the current files into credentials: one per file, or
 // for a Gemini Code Assist file with several projects, one per project,
 // grouped under the file so round robin spreads over accounts first.
-func (a *authDir) credentials() []*auth.Credential {
+func (a *Dir) Credentials() []*auth.Credential {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*auth.Credential
@@ -169,7 +177,7 @@ func (a *authDir) credentials() []*auth.Credential {
 	return out
 }
 
-func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
+func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 	base := auth.Credential{
 		Name:           strings.TrimSuffix(f.Name, ".json"),
 		Priority:       f.Priority,
@@ -184,7 +192,7 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 		base.Weight = *f.Weight
 	}
 	if f.BaseURL != "" {
-		u, err := parseBaseURL(f.BaseURL)
+		u, err := auth.ParseBaseURL(f.BaseURL)
 		if err != nil {
 			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
 			return nil
@@ -205,28 +213,28 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 			base.Headers[http.CanonicalHeaderKey(k)] = []string{v}
 		}
 	}
-	var provider auth.OAuthProvider
+	var provider oauth.OAuthProvider
 	switch f.Type {
-	case auth.FileTypeClaude:
+	case FileTypeClaude:
 		base.Provider = auth.Claude
-		provider = auth.OAuthClaude
-	case auth.FileTypeCodex:
+		provider = oauth.OAuthClaude
+	case FileTypeCodex:
 		base.Provider = auth.Codex
-		provider = auth.OAuthCodex
+		provider = oauth.OAuthCodex
 		base.AccountID = f.AccountID
 		if base.AccountID == "" {
-			base.AccountID = auth.AccountIDFromIDToken(f.IDToken)
+			base.AccountID = oauth.AccountIDFromIDToken(f.IDToken)
 		}
-	case auth.FileTypeGeminiCLI:
+	case FileTypeGeminiCLI:
 		base.Provider = auth.GeminiCLI
-		provider = auth.OAuthGoogle
-	case auth.FileTypeGemini:
+		provider = oauth.OAuthGoogle
+	case FileTypeGemini:
 		// CLIProxyAPI writes Google OAuth logins for Gemini CLI with
 		// type "gemini" too; an API key makes it the Gemini API
 		base.Provider = auth.Gemini
 		if f.APIKey == "" {
 			base.Provider = auth.GeminiCLI
-			provider = auth.OAuthGoogle
+			provider = oauth.OAuthGoogle
 		}
 	default:
 		a.logger.Error("skipping auth file of unknown type", zap.String("file", f.Name), zap.String("type", f.Type))
@@ -261,8 +269,8 @@ func (a *authDir) credentialsOf(f *auth.AuthFile) []*auth.Credential {
 
 // tokenSource returns the file's token source, building it when the file
 // is new or brings another refresh token. Callers hold a.mu.
-func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider, proxy *url.URL) *auth.TokenSource {
-	token := auth.Token{
+func (a *Dir) tokenSource(f *AuthFile, provider oauth.OAuthProvider, proxy *url.URL) *oauth.TokenSource {
+	token := oauth.Token{
 		AccessToken:  f.AccessToken,
 		RefreshToken: f.RefreshToken,
 		IDToken:      f.IDToken,
@@ -279,8 +287,8 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider, pro
 		return ft.source
 	}
 	name := f.Name
-	ts := auth.NewTokenSource(provider, token, refresherVia(a.refresher, proxy), auth.TokenSourceOptions{
-		OnRefresh:   func(t auth.Token) { a.persist(name, t) },
+	ts := oauth.NewTokenSource(provider, token, a.refresher.Via(proxy), oauth.TokenSourceOptions{
+		OnRefresh:   func(t oauth.Token) { a.persist(name, t) },
 		OnRevoked:   func(reason string) { a.revoked(name, reason) },
 		Coordinator: fileCoordinator{a: a, name: name},
 	})
@@ -289,34 +297,10 @@ func (a *authDir) tokenSource(f *auth.AuthFile, provider auth.OAuthProvider, pro
 	return ts
 }
 
-// refresherVia is r with its token requests sent through proxy, the
-// account's own egress; r itself when proxy is nil.
-func refresherVia(r *auth.Refresher, proxy *url.URL) *auth.Refresher {
-	if proxy == nil {
-		return r
-	}
-	base := http.DefaultTransport
-	if r.Client != nil && r.Client.Transport != nil {
-		base = r.Client.Transport
-	}
-	tr, ok := base.(*http.Transport)
-	if !ok {
-		return r
-	}
-	tr = tr.Clone()
-	tr.Proxy = http.ProxyURL(proxy)
-	out := *r
-	out.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	if r.Client != nil {
-		out.Client.Timeout, out.Client.CheckRedirect = r.Client.Timeout, r.Client.CheckRedirect
-	}
-	return &out
-}
-
 // revoked takes the credentials of a file whose refresh token is dead out
 // of service and says so where an operator looks: until the file gets a
 // new login, no request is sent with it.
-func (a *authDir) revoked(name, reason string) {
+func (a *Dir) revoked(name, reason string) {
 	// out of service first, so that whoever reads the log finds it so
 	a.health.RevokeSource(name, reason, time.Now())
 	a.logger.Error("oauth refresh token refused for good; the credential is disabled until its file gets a new login",
@@ -325,9 +309,9 @@ func (a *authDir) revoked(name, reason string) {
 
 // persist writes a refreshed token back to its file, keeping every other
 // field (the gateway's and the operator's) as it is.
-func (a *authDir) persist(name string, t auth.Token) {
+func (a *Dir) persist(name string, t oauth.Token) {
 	a.mu.Lock()
-	var current *auth.AuthFile
+	var current *AuthFile
 	for _, f := range a.files {
 		if f.Name == name {
 			current = f
@@ -358,21 +342,35 @@ func (a *authDir) persist(name string, t auth.Token) {
 	}
 }
 
-// share makes cl, when not nil, the cluster the directory's tokens are
+// Share makes cl, when not nil, the cluster the directory's tokens are
 // refreshed through, and the source of the tokens other instances
 // refreshed.
-func (a *authDir) share(cl *cluster.Cluster) {
+func (a *Dir) Share(cl Cluster) {
 	if cl == nil {
 		return
 	}
-	a.cluster.Store(cl)
+	a.cluster.Store(&cl)
 	cl.OnToken(a.adopt)
 }
+
+// Unshare ends what Share(cl) began, unless another cluster took its
+// place since.
+func (a *Dir) Unshare(cl Cluster) {
+	if cur := a.cluster.Load(); cur != nil && *cur == cl {
+		a.cluster.CompareAndSwap(cur, nil)
+	}
+}
+
+// Done is closed once the directory is closed and its watcher stopped.
+func (a *Dir) Done() <-chan struct{} { return a.done }
+
+// Store is the directory's file store.
+func (a *Dir) Store() *FileStore { return a.store }
 
 // adopt installs the token another instance refreshed for the file name
 // and writes it to the file, so this instance holds the rotated refresh
 // token too.
-func (a *authDir) adopt(name string, t auth.Token) {
+func (a *Dir) adopt(name string, t oauth.Token) {
 	a.mu.Lock()
 	ft := a.sources[name]
 	a.mu.Unlock()
@@ -386,13 +384,13 @@ func (a *authDir) adopt(name string, t auth.Token) {
 // fileCoordinator refreshes one file's token through the cluster, if the
 // pool has one by the time the refresh is due.
 type fileCoordinator struct {
-	a    *authDir
+	a    *Dir
 	name string
 }
 
-func (f fileCoordinator) Coordinate(ctx context.Context, current auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
+func (f fileCoordinator) Coordinate(ctx context.Context, current oauth.Token, refresh func(context.Context) (oauth.Token, error)) (oauth.Token, error) {
 	if cl := f.a.cluster.Load(); cl != nil {
-		return cl.Coordinate(ctx, f.name, current, refresh)
+		return (*cl).Coordinate(ctx, f.name, current, refresh)
 	}
 	return refresh(ctx)
 }

@@ -1,4 +1,4 @@
-package auth_test
+package oauth_test
 
 import (
 	"context"
@@ -9,19 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tidwall/gjson"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 )
 
@@ -30,11 +26,11 @@ var loginB64URL = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 func TestPKCE(t *testing.T) {
 	// RFC 7636, appendix B.
 	assert.Equal(t, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		auth.PKCEChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+		oauth.PKCEChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
 
-	a, err := auth.NewPKCE()
+	a, err := oauth.NewPKCE()
 	require.NoError(t, err)
-	b, err := auth.NewPKCE()
+	b, err := oauth.NewPKCE()
 	require.NoError(t, err)
 	assert.Regexp(t, loginB64URL, a.Verifier, "43 base64url characters: 32 random bytes")
 	assert.Regexp(t, loginB64URL, a.Challenge)
@@ -42,9 +38,9 @@ func TestPKCE(t *testing.T) {
 	assert.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), a.Challenge)
 	assert.NotEqual(t, a.Verifier, b.Verifier)
 
-	f1, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{})
+	f1, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{})
 	require.NoError(t, err)
-	f2, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{})
+	f2, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	assert.Regexp(t, loginB64URL, f1.State)
 	assert.NotEqual(t, f1.State, f2.State)
@@ -54,18 +50,18 @@ func TestPKCE(t *testing.T) {
 
 func TestLoginURLParameters(t *testing.T) {
 	cases := []struct {
-		provider auth.OAuthProvider
+		provider oauth.OAuthProvider
 		base     string
 		params   map[string]string
 	}{
-		{auth.OAuthClaude, "https://claude.ai/oauth/authorize", map[string]string{
+		{oauth.OAuthClaude, "https://claude.ai/oauth/authorize", map[string]string{
 			"code":          "true",
 			"client_id":     "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
 			"response_type": "code",
 			"redirect_uri":  "https://console.anthropic.com/oauth/code/callback",
 			"scope":         "org:create_api_key user:profile user:inference",
 		}},
-		{auth.OAuthCodex, "https://auth.openai.com/oauth/authorize", map[string]string{
+		{oauth.OAuthCodex, "https://auth.openai.com/oauth/authorize", map[string]string{
 			"client_id":                  "app_EMoamEEZ73f0CkXaXp7hrann",
 			"response_type":              "code",
 			"redirect_uri":               "http://localhost:1455/auth/callback",
@@ -73,7 +69,7 @@ func TestLoginURLParameters(t *testing.T) {
 			"id_token_add_organizations": "true",
 			"codex_cli_simplified_flow":  "true",
 		}},
-		{auth.OAuthGoogle, "https://accounts.google.com/o/oauth2/v2/auth", map[string]string{
+		{oauth.OAuthGoogle, "https://accounts.google.com/o/oauth2/v2/auth", map[string]string{
 			"client_id":     "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
 			"response_type": "code",
 			"redirect_uri":  "http://localhost/oauth2callback",
@@ -85,10 +81,10 @@ func TestLoginURLParameters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.provider), func(t *testing.T) {
-			f, err := auth.NewLoginFlow(tc.provider, auth.LoginOverrides{})
+			f, err := oauth.NewLoginFlow(tc.provider, oauth.LoginOverrides{})
 			require.NoError(t, err)
-			assert.Equal(t, auth.DefaultTokenURL(tc.provider), f.TokenURL)
-			assert.Equal(t, tc.provider == auth.OAuthGoogle, f.ClientSecret != "", "only Google has a (public) secret")
+			assert.Equal(t, oauth.DefaultTokenURL(tc.provider), f.TokenURL)
+			assert.Equal(t, tc.provider == oauth.OAuthGoogle, f.ClientSecret != "", "only Google has a (public) secret")
 
 			u, err := url.Parse(f.URL())
 			require.NoError(t, err)
@@ -113,7 +109,7 @@ func TestLoginURLParameters(t *testing.T) {
 	}
 
 	t.Run("overrides", func(t *testing.T) {
-		f, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{
+		f, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{
 			AuthorizeURL: "http://127.0.0.1:9/authorize?tenant=x",
 			TokenURL:     "http://127.0.0.1:9/token",
 			RedirectURI:  "http://127.0.0.1:7/cb",
@@ -127,16 +123,16 @@ func TestLoginURLParameters(t *testing.T) {
 		assert.Equal(t, "http://127.0.0.1:9/token", f.TokenURL)
 
 		for _, bad := range []string{"ftp://x/y", "/relative", "http://"} {
-			_, err = auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{TokenURL: bad})
+			_, err = oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{TokenURL: bad})
 			assert.Error(t, err, bad)
 		}
-		_, err = auth.NewLoginFlow("nope", auth.LoginOverrides{})
+		_, err = oauth.NewLoginFlow("nope", oauth.LoginOverrides{})
 		assert.Error(t, err)
 	})
 }
 
 func TestParseCallback(t *testing.T) {
-	f, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{})
+	f, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	st := url.QueryEscape(f.State)
 	cases := []struct {
@@ -154,14 +150,14 @@ func TestParseCallback(t *testing.T) {
 		{"code#state", "c-5#" + f.State, "c-5", nil},
 		{"bare code", "c-6", "c-6", nil},
 		{"bare google code", "4/0AbCd_e-f", "4/0AbCd_e-f", nil},
-		{"URL with another state", "http://localhost:1455/auth/callback?code=c&state=other", "", auth.ErrStateMismatch},
-		{"URL without state", "http://localhost:1455/auth/callback?code=c", "", auth.ErrStateMismatch},
-		{"code#other", "c#other", "", auth.ErrStateMismatch},
-		{"code#", "c#", "", auth.ErrStateMismatch},
-		{"empty", "  \n", "", auth.ErrNoCode},
-		{"URL without code", "http://localhost:1455/auth/callback?state=" + st, "", auth.ErrNoCode},
-		{"a sentence", "I could not sign in", "", auth.ErrNoCode},
-		{"#state only", "#" + f.State, "", auth.ErrNoCode},
+		{"URL with another state", "http://localhost:1455/auth/callback?code=c&state=other", "", oauth.ErrStateMismatch},
+		{"URL without state", "http://localhost:1455/auth/callback?code=c", "", oauth.ErrStateMismatch},
+		{"code#other", "c#other", "", oauth.ErrStateMismatch},
+		{"code#", "c#", "", oauth.ErrStateMismatch},
+		{"empty", "  \n", "", oauth.ErrNoCode},
+		{"URL without code", "http://localhost:1455/auth/callback?state=" + st, "", oauth.ErrNoCode},
+		{"a sentence", "I could not sign in", "", oauth.ErrNoCode},
+		{"#state only", "#" + f.State, "", oauth.ErrNoCode},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,13 +174,13 @@ func TestParseCallback(t *testing.T) {
 
 	t.Run("refusal", func(t *testing.T) {
 		_, err := f.ParseCallback("http://localhost:1455/auth/callback?error=access_denied&error_description=User+said+no&state=" + st)
-		var refused *auth.AuthorizationError
+		var refused *oauth.AuthorizationError
 		require.ErrorAs(t, err, &refused)
 		assert.Equal(t, "access_denied", refused.Code)
 		assert.Equal(t, "User said no", refused.Description)
 		// A refusal that is not this sign-in's cannot end it.
 		_, err = f.ParseCallback("http://localhost:1455/auth/callback?error=access_denied&state=x")
-		assert.ErrorIs(t, err, auth.ErrStateMismatch)
+		assert.ErrorIs(t, err, oauth.ErrStateMismatch)
 	})
 
 	t.Run("errors do not quote the input", func(t *testing.T) {
@@ -196,16 +192,16 @@ func TestParseCallback(t *testing.T) {
 
 // loginMock starts a mock authorization server imitating p's, registered
 // for the flow's client and default redirect URI.
-func loginMock(t *testing.T, p auth.OAuthProvider, cfg mockoauth.AuthConfig) (*mockoauth.AuthServer, *httptest.Server) {
+func loginMock(t *testing.T, p oauth.OAuthProvider, cfg mockoauth.AuthConfig) (*mockoauth.AuthServer, *httptest.Server) {
 	t.Helper()
-	defaults, err := auth.NewLoginFlow(p, auth.LoginOverrides{})
+	defaults, err := oauth.NewLoginFlow(p, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	switch p {
-	case auth.OAuthClaude:
+	case oauth.OAuthClaude:
 		cfg.Format = mockoauth.Claude
-	case auth.OAuthCodex:
+	case oauth.OAuthCodex:
 		cfg.Format = mockoauth.Codex
-	case auth.OAuthGoogle:
+	case oauth.OAuthGoogle:
 		cfg.Format = mockoauth.Google
 		cfg.ClientSecret = defaults.ClientSecret
 	}
@@ -217,9 +213,9 @@ func loginMock(t *testing.T, p auth.OAuthProvider, cfg mockoauth.AuthConfig) (*m
 	return m, srv
 }
 
-func loginMockFlow(t *testing.T, p auth.OAuthProvider, srv *httptest.Server, now time.Time) *auth.LoginFlow {
+func loginMockFlow(t *testing.T, p oauth.OAuthProvider, srv *httptest.Server, now time.Time) *oauth.LoginFlow {
 	t.Helper()
-	f, err := auth.NewLoginFlow(p, auth.LoginOverrides{
+	f, err := oauth.NewLoginFlow(p, oauth.LoginOverrides{
 		AuthorizeURL: srv.URL + "/oauth/authorize",
 		TokenURL:     srv.URL + "/oauth/token",
 		UserInfoURL:  srv.URL + "/oauth2/v2/userinfo",
@@ -232,7 +228,7 @@ func loginMockFlow(t *testing.T, p auth.OAuthProvider, srv *httptest.Server, now
 // loginAuthorize visits the authorization URL without following the
 // redirect, and returns what the browser would end on: the redirect's
 // target, or the page's text.
-func loginAuthorize(t *testing.T, f *auth.LoginFlow) (status int, landing string) {
+func loginAuthorize(t *testing.T, f *oauth.LoginFlow) (status int, landing string) {
 	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Get(f.URL())
@@ -251,8 +247,8 @@ func TestLoginExchange(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("claude", func(t *testing.T) {
-		m, srv := loginMock(t, auth.OAuthClaude, mockoauth.AuthConfig{Email: "alice@example.com"})
-		f := loginMockFlow(t, auth.OAuthClaude, srv, now)
+		m, srv := loginMock(t, oauth.OAuthClaude, mockoauth.AuthConfig{Email: "alice@example.com"})
+		f := loginMockFlow(t, oauth.OAuthClaude, srv, now)
 		status, page := loginAuthorize(t, f)
 		require.Equal(t, http.StatusOK, status, page)
 		require.True(t, strings.HasSuffix(page, "#"+f.State), "the console shows code#state")
@@ -263,7 +259,7 @@ func TestLoginExchange(t *testing.T) {
 		assert.True(t, strings.HasPrefix(tok.RefreshToken, "mock-login-refresh-"))
 		assert.Empty(t, tok.IDToken)
 		assert.Equal(t, now.Add(time.Hour), tok.Expiry)
-		assert.Equal(t, auth.LoginInfo{Email: "alice@example.com", AccountID: "mock-account-uuid"}, info)
+		assert.Equal(t, oauth.LoginInfo{Email: "alice@example.com", AccountID: "mock-account-uuid"}, info)
 
 		x := m.Exchanges()
 		require.Len(t, x, 1)
@@ -272,14 +268,14 @@ func TestLoginExchange(t *testing.T) {
 		assert.Equal(t, f.State, x[0].State)
 		assert.Equal(t, f.RedirectURI, x[0].RedirectURI)
 		assert.Equal(t, f.ClientID, x[0].ClientID)
-		assert.Equal(t, f.Challenge, auth.PKCEChallenge(x[0].CodeVerifier))
+		assert.Equal(t, f.Challenge, oauth.PKCEChallenge(x[0].CodeVerifier))
 		assert.Empty(t, x[0].ClientSecret)
 		assert.Equal(t, http.StatusOK, x[0].Status)
 	})
 
 	t.Run("codex", func(t *testing.T) {
-		m, srv := loginMock(t, auth.OAuthCodex, mockoauth.AuthConfig{Email: "bob@example.com", AccountID: "acct-123"})
-		f := loginMockFlow(t, auth.OAuthCodex, srv, now)
+		m, srv := loginMock(t, oauth.OAuthCodex, mockoauth.AuthConfig{Email: "bob@example.com", AccountID: "acct-123"})
+		f := loginMockFlow(t, oauth.OAuthCodex, srv, now)
 		status, landing := loginAuthorize(t, f)
 		require.Equal(t, http.StatusFound, status)
 		require.True(t, strings.HasPrefix(landing, "http://localhost:1455/auth/callback?"), landing)
@@ -289,8 +285,8 @@ func TestLoginExchange(t *testing.T) {
 		assert.NotEmpty(t, tok.AccessToken)
 		assert.NotEmpty(t, tok.RefreshToken, "offline_access was requested")
 		assert.NotEmpty(t, tok.IDToken)
-		assert.Equal(t, auth.LoginInfo{Email: "bob@example.com", AccountID: "acct-123"}, info)
-		assert.Equal(t, "acct-123", auth.AccountIDFromIDToken(tok.IDToken))
+		assert.Equal(t, oauth.LoginInfo{Email: "bob@example.com", AccountID: "acct-123"}, info)
+		assert.Equal(t, "acct-123", oauth.AccountIDFromIDToken(tok.IDToken))
 
 		x := m.Exchanges()
 		require.Len(t, x, 1)
@@ -298,18 +294,18 @@ func TestLoginExchange(t *testing.T) {
 		assert.Equal(t, f.ClientID, x[0].ClientID)
 		assert.Empty(t, x[0].ClientSecret)
 		assert.Empty(t, x[0].State, "OpenAI's exchange carries no state")
-		assert.Equal(t, f.Challenge, auth.PKCEChallenge(x[0].CodeVerifier))
+		assert.Equal(t, f.Challenge, oauth.PKCEChallenge(x[0].CodeVerifier))
 	})
 
 	t.Run("google", func(t *testing.T) {
-		m, srv := loginMock(t, auth.OAuthGoogle, mockoauth.AuthConfig{Email: "carol@example.com"})
-		f := loginMockFlow(t, auth.OAuthGoogle, srv, now)
+		m, srv := loginMock(t, oauth.OAuthGoogle, mockoauth.AuthConfig{Email: "carol@example.com"})
+		f := loginMockFlow(t, oauth.OAuthGoogle, srv, now)
 		status, landing := loginAuthorize(t, f)
 		require.Equal(t, http.StatusFound, status)
 		tok, info, err := f.Exchange(ctx, srv.Client(), landing)
 		require.NoError(t, err)
 		assert.NotEmpty(t, tok.RefreshToken, "access_type=offline")
-		assert.Equal(t, auth.LoginInfo{Email: "carol@example.com", AccountID: "mock-google-sub"}, info)
+		assert.Equal(t, oauth.LoginInfo{Email: "carol@example.com", AccountID: "mock-google-sub"}, info)
 		x := m.Exchanges()
 		require.Len(t, x, 1)
 		assert.Equal(t, f.ClientSecret, x[0].ClientSecret)
@@ -317,8 +313,8 @@ func TestLoginExchange(t *testing.T) {
 	})
 
 	t.Run("google without id_token asks userinfo", func(t *testing.T) {
-		_, srv := loginMock(t, auth.OAuthGoogle, mockoauth.AuthConfig{Email: "dave@example.com", OmitIDToken: true})
-		f := loginMockFlow(t, auth.OAuthGoogle, srv, now)
+		_, srv := loginMock(t, oauth.OAuthGoogle, mockoauth.AuthConfig{Email: "dave@example.com", OmitIDToken: true})
+		f := loginMockFlow(t, oauth.OAuthGoogle, srv, now)
 		_, landing := loginAuthorize(t, f)
 		tok, info, err := f.Exchange(ctx, srv.Client(), landing)
 		require.NoError(t, err)
@@ -328,27 +324,27 @@ func TestLoginExchange(t *testing.T) {
 }
 
 func TestLoginStateMismatchIsNotExchanged(t *testing.T) {
-	m, srv := loginMock(t, auth.OAuthCodex, mockoauth.AuthConfig{})
-	f := loginMockFlow(t, auth.OAuthCodex, srv, time.Now())
+	m, srv := loginMock(t, oauth.OAuthCodex, mockoauth.AuthConfig{})
+	f := loginMockFlow(t, oauth.OAuthCodex, srv, time.Now())
 	_, landing := loginAuthorize(t, f)
 	forged := strings.Replace(landing, url.QueryEscape(f.State), "forged-state", 1)
 	require.NotEqual(t, landing, forged)
 	_, _, err := f.Exchange(context.Background(), srv.Client(), forged)
-	assert.ErrorIs(t, err, auth.ErrStateMismatch)
+	assert.ErrorIs(t, err, oauth.ErrStateMismatch)
 
-	cm, csrv := loginMock(t, auth.OAuthClaude, mockoauth.AuthConfig{})
-	cf := loginMockFlow(t, auth.OAuthClaude, csrv, time.Now())
+	cm, csrv := loginMock(t, oauth.OAuthClaude, mockoauth.AuthConfig{})
+	cf := loginMockFlow(t, oauth.OAuthClaude, csrv, time.Now())
 	_, page := loginAuthorize(t, cf)
 	code, _, _ := strings.Cut(page, "#")
 	_, _, err = cf.Exchange(context.Background(), csrv.Client(), code+"#another-state")
-	assert.ErrorIs(t, err, auth.ErrStateMismatch)
+	assert.ErrorIs(t, err, oauth.ErrStateMismatch)
 
 	assert.Empty(t, m.Exchanges(), "nothing reached the token endpoint")
 	assert.Empty(t, cm.Exchanges())
 }
 
 func TestLoginVerifierMismatchRefused(t *testing.T) {
-	for _, p := range []auth.OAuthProvider{auth.OAuthClaude, auth.OAuthCodex, auth.OAuthGoogle} {
+	for _, p := range []oauth.OAuthProvider{oauth.OAuthClaude, oauth.OAuthCodex, oauth.OAuthGoogle} {
 		t.Run(string(p), func(t *testing.T) {
 			m, srv := loginMock(t, p, mockoauth.AuthConfig{})
 			victim := loginMockFlow(t, p, srv, time.Now())
@@ -361,7 +357,7 @@ func TestLoginVerifierMismatchRefused(t *testing.T) {
 			thief := loginMockFlow(t, p, srv, time.Now())
 			thief.State = victim.State // Claude's exchange also carries the state
 			_, _, err = thief.Exchange(context.Background(), srv.Client(), code)
-			var le *auth.LoginError
+			var le *oauth.LoginError
 			require.ErrorAs(t, err, &le)
 			assert.Equal(t, http.StatusBadRequest, le.Status)
 			assert.Equal(t, "invalid_grant", le.Code)
@@ -381,13 +377,13 @@ func TestLoginVerifierMismatchRefused(t *testing.T) {
 }
 
 func TestLoginRefusedAuthorization(t *testing.T) {
-	m, srv := loginMock(t, auth.OAuthCodex, mockoauth.AuthConfig{})
+	m, srv := loginMock(t, oauth.OAuthCodex, mockoauth.AuthConfig{})
 	m.SetDeny("access_denied")
-	f := loginMockFlow(t, auth.OAuthCodex, srv, time.Now())
+	f := loginMockFlow(t, oauth.OAuthCodex, srv, time.Now())
 	status, landing := loginAuthorize(t, f)
 	require.Equal(t, http.StatusFound, status)
 	_, _, err := f.Exchange(context.Background(), srv.Client(), landing)
-	var refused *auth.AuthorizationError
+	var refused *oauth.AuthorizationError
 	require.ErrorAs(t, err, &refused)
 	assert.Equal(t, "access_denied", refused.Code)
 	assert.Empty(t, m.Exchanges())
@@ -404,10 +400,10 @@ func TestLoginExchangeErrorRedactsSecrets(t *testing.T) {
 			form.Get("code")+` with verifier `+form.Get("code_verifier")+`"}`)
 	}))
 	defer srv.Close()
-	f, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{TokenURL: srv.URL})
+	f, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{TokenURL: srv.URL})
 	require.NoError(t, err)
 	_, _, err = f.Exchange(context.Background(), srv.Client(), "SECRET-CODE")
-	var le *auth.LoginError
+	var le *oauth.LoginError
 	require.ErrorAs(t, err, &le)
 	assert.NotContains(t, err.Error(), "SECRET-CODE")
 	assert.Contains(t, err.Error(), "[redacted]")
@@ -416,7 +412,7 @@ func TestLoginExchangeErrorRedactsSecrets(t *testing.T) {
 }
 
 func TestCallbackListener(t *testing.T) {
-	f, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{})
+	f, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	l, err := f.ListenCallback("127.0.0.1:0")
 	require.NoError(t, err)
@@ -484,7 +480,7 @@ func TestCallbackListener(t *testing.T) {
 }
 
 func TestCallbackListenerRefusalAndDefaults(t *testing.T) {
-	f, err := auth.NewLoginFlow(auth.OAuthGoogle, auth.LoginOverrides{})
+	f, err := oauth.NewLoginFlow(oauth.OAuthGoogle, oauth.LoginOverrides{})
 	require.NoError(t, err)
 	l, err := f.ListenCallback("") // 127.0.0.1 on a free port
 	require.NoError(t, err)
@@ -502,138 +498,14 @@ func TestCallbackListenerRefusalAndDefaults(t *testing.T) {
 	cb, err := l.Wait(context.Background())
 	require.NoError(t, err)
 	_, _, err = f.Exchange(context.Background(), nil, cb)
-	var refused *auth.AuthorizationError
+	var refused *oauth.AuthorizationError
 	assert.ErrorAs(t, err, &refused)
 
 	// A redirect URI that is not loopback keeps its port.
-	g, err := auth.NewLoginFlow(auth.OAuthCodex, auth.LoginOverrides{RedirectURI: "https://tunnel.example.com/auth/callback"})
+	g, err := oauth.NewLoginFlow(oauth.OAuthCodex, oauth.LoginOverrides{RedirectURI: "https://tunnel.example.com/auth/callback"})
 	require.NoError(t, err)
 	l2, err := g.ListenCallback("127.0.0.1:0")
 	require.NoError(t, err)
 	defer l2.Close()
 	assert.Equal(t, "https://tunnel.example.com/auth/callback", g.RedirectURI)
-}
-
-func TestLoginFileName(t *testing.T) {
-	cases := map[string]string{
-		"alice@example.com":    "codex-alice@example.com.json",
-		"a.b+tag@ex-ample.io":  "codex-a.b+tag@ex-ample.io.json",
-		"../../etc/passwd":     "codex-_.__._etc_passwd.json",
-		"x..y":                 "codex-x_.y.json",
-		"dir/name\\evil\x00":   "codex-dir_name_evil_.json",
-		"":                     "codex-account.json",
-		"...":                  "codex-__.json",
-		"Jöhn Doe@example.com": "codex-J_hn_Doe@example.com.json",
-	}
-	store, err := auth.NewFileStore(t.TempDir())
-	require.NoError(t, err)
-	for ident, want := range cases {
-		name := auth.LoginFileName("codex", ident)
-		assert.Equal(t, want, name, ident)
-		assert.NotContains(t, name, "..")
-		assert.NotContains(t, name, "/")
-		_, err := store.Save(context.Background(), &auth.AuthFile{Name: name, Type: "codex"})
-		assert.NoError(t, err, "the store accepts %q", name)
-	}
-	long := auth.LoginFileName("claude", strings.Repeat("a", 500)+"@example.com")
-	assert.LessOrEqual(t, len(long), 200)
-}
-
-func TestLoginAuthFile(t *testing.T) {
-	now := time.Date(2030, 5, 1, 12, 0, 0, 500, time.UTC)
-	tok := auth.Token{AccessToken: "at", RefreshToken: "rt", IDToken: "idt", Expiry: now.Add(time.Hour)}
-	info := auth.LoginInfo{Email: "alice@example.com", AccountID: "acct-1"}
-	flow := func(p auth.OAuthProvider) *auth.LoginFlow {
-		f, err := auth.NewLoginFlow(p, auth.LoginOverrides{Now: func() time.Time { return now }})
-		require.NoError(t, err)
-		return f
-	}
-
-	c := flow(auth.OAuthCodex).AuthFile(tok, info, nil)
-	assert.Equal(t, "codex-alice@example.com.json", c.Name)
-	assert.Equal(t, auth.FileTypeCodex, c.Type)
-	assert.Equal(t, "alice@example.com", c.Email)
-	assert.Equal(t, "acct-1", c.AccountID)
-	assert.Equal(t, [3]string{"at", "rt", "idt"}, [3]string{c.AccessToken, c.RefreshToken, c.IDToken})
-	assert.Equal(t, now.Add(time.Hour).Truncate(time.Second), c.Expired)
-	assert.Equal(t, now.Truncate(time.Second), c.LastRefresh)
-
-	a := flow(auth.OAuthClaude).AuthFile(tok, info, nil)
-	assert.Equal(t, "claude-alice@example.com.json", a.Name)
-	assert.Empty(t, a.AccountID, "account_id is Codex's")
-
-	g := flow(auth.OAuthGoogle).AuthFile(tok, auth.LoginInfo{}, []string{" proj-a", "", "proj-b "})
-	assert.Equal(t, auth.FileTypeGeminiCLI, g.Type)
-	assert.Equal(t, []string{"proj-a", "proj-b"}, g.ProjectIDs)
-	assert.Equal(t, "gemini-cli-proj-a.json", g.Name, "without an e-mail address the file is named by project")
-
-	n := flow(auth.OAuthCodex).AuthFile(tok, auth.LoginInfo{AccountID: "acct-9"}, nil)
-	assert.Equal(t, "codex-acct-9.json", n.Name)
-}
-
-func TestSaveLogin(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "auths")
-	store, err := auth.NewFileStore(dir)
-	require.NoError(t, err)
-	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-	f, err := auth.NewLoginFlow(auth.OAuthGoogle, auth.LoginOverrides{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-
-	first := f.AuthFile(auth.Token{AccessToken: "at-1", RefreshToken: "rt-1", Expiry: now.Add(time.Hour)},
-		auth.LoginInfo{Email: "e@example.com"}, []string{"p1", "p2"})
-	created, err := auth.SaveLogin(ctx, store, first)
-	require.NoError(t, err)
-	assert.True(t, created)
-	path := filepath.Join(dir, "gemini-cli-e@example.com.json")
-	info, err := os.Stat(path)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	parsed, err := auth.ParseAuthFile(filepath.Base(path), raw)
-	require.NoError(t, err)
-	assert.Equal(t, auth.FileTypeGeminiCLI, parsed.Type)
-	assert.Equal(t, "gemini-cli", gjson.GetBytes(raw, "type").String())
-	assert.Equal(t, "p1,p2", gjson.GetBytes(raw, "project_id").String(), "CLIProxyAPI's comma-separated form")
-	assert.Equal(t, "2030-05-01T13:00:00Z", gjson.GetBytes(raw, "expired").String())
-	assert.Equal(t, "2030-05-01T12:00:00Z", gjson.GetBytes(raw, "last_refresh").String())
-
-	// The operator adds settings; signing in again keeps them.
-	edited := strings.Replace(string(raw), `"type"`, `"priority": 7, "proxy_url": "socks5://proxy:1080", "type"`, 1)
-	require.NoError(t, os.WriteFile(path, []byte(edited), 0o600))
-	second := f.AuthFile(auth.Token{AccessToken: "at-2", RefreshToken: "rt-2", Expiry: now.Add(2 * time.Hour)},
-		auth.LoginInfo{Email: "e@example.com"}, nil)
-	created, err = auth.SaveLogin(ctx, store, second)
-	require.NoError(t, err)
-	assert.False(t, created)
-	raw, err = os.ReadFile(path)
-	require.NoError(t, err)
-	parsed, err = auth.ParseAuthFile(filepath.Base(path), raw)
-	require.NoError(t, err)
-	assert.Equal(t, "at-2", parsed.AccessToken)
-	assert.Equal(t, "rt-2", parsed.RefreshToken)
-	assert.Equal(t, 7, parsed.Priority)
-	assert.Equal(t, "socks5://proxy:1080", parsed.ProxyURL)
-	assert.Equal(t, []string{"p1", "p2"}, parsed.ProjectIDs, "kept when the new sign-in names none")
-
-	// A file of that name holding an API key is left alone.
-	keyFile := filepath.Join(dir, "claude-k@example.com.json")
-	require.NoError(t, os.WriteFile(keyFile, []byte(`{"type":"claude","api_key":"sk-ant-api-x"}`), 0o600))
-	cf, err := auth.NewLoginFlow(auth.OAuthClaude, auth.LoginOverrides{})
-	require.NoError(t, err)
-	_, err = auth.SaveLogin(ctx, store, cf.AuthFile(auth.Token{AccessToken: "at"}, auth.LoginInfo{Email: "k@example.com"}, nil))
-	assert.Error(t, err)
-	raw, err = os.ReadFile(keyFile)
-	require.NoError(t, err)
-	assert.Equal(t, `{"type":"claude","api_key":"sk-ant-api-x"}`, string(raw))
-
-	names, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var got []string
-	for _, e := range names {
-		got = append(got, e.Name())
-	}
-	slices.Sort(got)
-	assert.Equal(t, []string{"claude-k@example.com.json", "gemini-cli-e@example.com.json"}, got, "no temp files left")
 }

@@ -1,4 +1,4 @@
-package auth_test
+package authfile_test
 
 import (
 	"bytes"
@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/caddy-cliproxy/cliproxy/auth"
 )
 
 // The parseable files of the fixture directory, in name order.
@@ -53,14 +52,14 @@ func copyAuthDirFixture(t *testing.T) string {
 	return dir
 }
 
-func newTestFileStore(t *testing.T, dir string) *auth.FileStore {
+func newTestFileStore(t *testing.T, dir string) *authfile.FileStore {
 	t.Helper()
-	s, err := auth.NewFileStore(dir)
+	s, err := authfile.NewFileStore(dir)
 	require.NoError(t, err)
 	return s
 }
 
-func authFileNames(files []*auth.AuthFile) []string {
+func authFileNames(files []*authfile.AuthFile) []string {
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name)
@@ -68,7 +67,7 @@ func authFileNames(files []*auth.AuthFile) []string {
 	return names
 }
 
-func findAuthFile(t *testing.T, files []*auth.AuthFile, name string) *auth.AuthFile {
+func findAuthFile(t *testing.T, files []*authfile.AuthFile, name string) *authfile.AuthFile {
 	t.Helper()
 	for _, f := range files {
 		if f.Name == name {
@@ -79,7 +78,7 @@ func findAuthFile(t *testing.T, files []*auth.AuthFile, name string) *auth.AuthF
 	return nil
 }
 
-func listOne(t *testing.T, s *auth.FileStore, name string) *auth.AuthFile {
+func listOne(t *testing.T, s *authfile.FileStore, name string) *authfile.AuthFile {
 	t.Helper()
 	files, _, err := s.List(context.Background())
 	require.NoError(t, err)
@@ -149,7 +148,7 @@ func TestFileStoreListErrors(t *testing.T) {
 
 func TestNewFileStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "auths")
-	s, err := auth.NewFileStore(dir)
+	s, err := authfile.NewFileStore(dir)
 	require.NoError(t, err)
 	assert.Equal(t, dir, s.Dir())
 	info, err := os.Stat(dir)
@@ -161,9 +160,9 @@ func TestNewFileStore(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "plain.json")
 	require.NoError(t, os.WriteFile(file, []byte("{}"), 0o600))
-	_, err = auth.NewFileStore(file)
+	_, err = authfile.NewFileStore(file)
 	assert.ErrorContains(t, err, "not a directory")
-	_, err = auth.NewFileStore("  ")
+	_, err = authfile.NewFileStore("  ")
 	assert.Error(t, err)
 }
 
@@ -187,9 +186,9 @@ func TestFileStoreRemovesStaleTempFiles(t *testing.T) {
 func TestFileStoreSaveNewFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "auths")
 	s := newTestFileStore(t, dir)
-	f := &auth.AuthFile{
+	f := &authfile.AuthFile{
 		Name:         "claude-new@example.com.json",
-		Type:         auth.FileTypeClaude,
+		Type:         authfile.FileTypeClaude,
 		Email:        "new@example.com",
 		AccessToken:  "sk-ant-oat01-FAKE-new",
 		RefreshToken: "sk-ant-ort01-FAKE-new",
@@ -240,7 +239,7 @@ func TestFileStoreSaveSkipsUnchanged(t *testing.T) {
 
 			// Semantically equal JSON (same values, other key order and
 			// spacing, legacy keys renamed) is not rewritten either.
-			g, err := auth.ParseAuthFile(name, readAuthFixture(t, name))
+			g, err := authfile.ParseAuthFile(name, readAuthFixture(t, name))
 			require.NoError(t, err)
 			changed, err = s.Save(context.Background(), g)
 			require.NoError(t, err)
@@ -362,7 +361,7 @@ func TestFileStoreSaveRefusesToClobber(t *testing.T) {
 
 		f.AccessToken = "sk-ant-oat01-FAKE-refreshed-old-account"
 		changed, err := s.Save(context.Background(), f)
-		require.ErrorIs(t, err, auth.ErrAuthFileConflict)
+		require.ErrorIs(t, err, authfile.ErrAuthFileConflict)
 		assert.False(t, changed)
 		assert.Contains(t, err.Error(), name)
 		assert.Contains(t, err.Error(), "access_token")
@@ -403,7 +402,7 @@ func TestFileStoreSaveRefusesToClobber(t *testing.T) {
 	t.Run("a file parsed elsewhere overwrites", func(t *testing.T) {
 		dir := copyAuthDirFixture(t)
 		s := newTestFileStore(t, dir)
-		f, err := auth.ParseAuthFile(name, []byte(`{"type":"claude","access_token":"sk-ant-oat01-FAKE-imported","custom":1}`))
+		f, err := authfile.ParseAuthFile(name, []byte(`{"type":"claude","access_token":"sk-ant-oat01-FAKE-imported","custom":1}`))
 		require.NoError(t, err)
 		changed, err := s.Save(context.Background(), f)
 		require.NoError(t, err)
@@ -421,7 +420,7 @@ func TestFileStoreRejectsNamesOutsideTheDir(t *testing.T) {
 		"", "../escape.json", "..", "a/b.json", `a\b.json`, "/etc/x.json", ".hidden.json",
 		"notes.txt", ".json", "x..json", "nul\x00.json",
 	} {
-		_, err := s.Save(context.Background(), &auth.AuthFile{Name: name, Type: "claude", AccessToken: "sk-ant-oat01-FAKE"})
+		_, err := s.Save(context.Background(), &authfile.AuthFile{Name: name, Type: "claude", AccessToken: "sk-ant-oat01-FAKE"})
 		assert.ErrorContains(t, err, "invalid file name", "save %q", name)
 		assert.ErrorContains(t, s.Delete(context.Background(), name), "invalid file name", "delete %q", name)
 	}
@@ -472,9 +471,9 @@ func TestFileStoreSaveIsAtomic(t *testing.T) {
 	dir := t.TempDir()
 	s := newTestFileStore(t, dir)
 	const name = "claude-atomic@example.com.json"
-	version := func(i int) *auth.AuthFile {
+	version := func(i int) *authfile.AuthFile {
 		pad := strings.Repeat("x", (i%5)*8000)
-		f, err := auth.ParseAuthFile(name, fmt.Appendf(nil, `{"type":"claude","access_token":"tok-%d","pad":%q}`, i, pad))
+		f, err := authfile.ParseAuthFile(name, fmt.Appendf(nil, `{"type":"claude","access_token":"tok-%d","pad":%q}`, i, pad))
 		require.NoError(t, err)
 		return f
 	}
@@ -520,7 +519,7 @@ func TestFileStoreConcurrentSaves(t *testing.T) {
 	const writers, rounds = 8, 25
 	ctx := context.Background()
 	for w := range writers {
-		_, err := s.Save(ctx, &auth.AuthFile{Name: fmt.Sprintf("claude-w%d.json", w), Type: "claude", AccessToken: "tok-0"})
+		_, err := s.Save(ctx, &authfile.AuthFile{Name: fmt.Sprintf("claude-w%d.json", w), Type: "claude", AccessToken: "tok-0"})
 		require.NoError(t, err)
 	}
 	files, _, err := s.List(ctx)
@@ -547,7 +546,7 @@ func TestFileStoreConcurrentSaves(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for r := range rounds {
-				f, err := auth.ParseAuthFile("codex-shared.json", fmt.Appendf(nil, `{"type":"codex","access_token":"w%d-r%d"}`, w, r))
+				f, err := authfile.ParseAuthFile("codex-shared.json", fmt.Appendf(nil, `{"type":"codex","access_token":"w%d-r%d"}`, w, r))
 				if err == nil {
 					_, err = s.Save(ctx, f)
 				}
@@ -592,18 +591,18 @@ type watchRecorder struct {
 }
 
 type watchReport struct {
-	files []*auth.AuthFile
+	files []*authfile.AuthFile
 	errs  []error
 	at    time.Time
 }
 
-func startWatch(t *testing.T, s *auth.FileStore) *watchRecorder {
+func startWatch(t *testing.T, s *authfile.FileStore) *watchRecorder {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &watchRecorder{ch: make(chan watchReport, 64)}
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Watch(ctx, func(files []*auth.AuthFile, errs []error) {
+		done <- s.Watch(ctx, func(files []*authfile.AuthFile, errs []error) {
 			rec.ch <- watchReport{files: files, errs: errs, at: time.Now()}
 		})
 	}()
@@ -759,7 +758,7 @@ func TestFileStoreWatchStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	done := make(chan error, 1)
-	go func() { done <- s.Watch(ctx, func([]*auth.AuthFile, []error) { calls++ }) }()
+	go func() { done <- s.Watch(ctx, func([]*authfile.AuthFile, []error) { calls++ }) }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
@@ -771,7 +770,7 @@ func TestFileStoreWatchStopsWithContext(t *testing.T) {
 	assert.Equal(t, 1, calls)
 
 	require.NoError(t, os.Remove(s.Dir()))
-	err := s.Watch(context.Background(), func([]*auth.AuthFile, []error) {})
+	err := s.Watch(context.Background(), func([]*authfile.AuthFile, []error) {})
 	assert.Error(t, err, "a directory that cannot be read at the start is an error")
 	assert.False(t, errors.Is(err, context.Canceled))
 }
@@ -808,7 +807,7 @@ func TestFileStoreWatchRenameOverKeepingSizeAndMtime(t *testing.T) {
 // conflict; someone else's is.
 func TestFileStoreSaveFromStaleCopies(t *testing.T) {
 	const name = "claude-alice@example.com.json"
-	refresh := func(t *testing.T, s *auth.FileStore, listed *auth.AuthFile, token string) error {
+	refresh := func(t *testing.T, s *authfile.FileStore, listed *authfile.AuthFile, token string) error {
 		t.Helper()
 		c := *listed
 		c.AccessToken = "sk-ant-oat01-FAKE-" + token
@@ -854,7 +853,7 @@ func TestFileStoreSaveFromStaleCopies(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, data, 0o600))
 
 		err = refresh(t, s, listed, "two")
-		require.ErrorIs(t, err, auth.ErrAuthFileConflict)
+		require.ErrorIs(t, err, authfile.ErrAuthFileConflict)
 		assert.Equal(t, "sk-ant-ort01-FAKE-other-process", readJSONFile(t, path)["refresh_token"])
 	})
 }

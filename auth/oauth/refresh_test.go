@@ -1,4 +1,4 @@
-package auth_test
+package oauth_test
 
 import (
 	"context"
@@ -14,28 +14,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 )
 
 func TestOAuthDefaultTokenURL(t *testing.T) {
-	assert.Equal(t, "https://console.anthropic.com/v1/oauth/token", auth.DefaultTokenURL(auth.OAuthClaude))
-	assert.Equal(t, "https://auth.openai.com/oauth/token", auth.DefaultTokenURL(auth.OAuthCodex))
-	assert.Equal(t, "https://oauth2.googleapis.com/token", auth.DefaultTokenURL(auth.OAuthGoogle))
-	assert.Empty(t, auth.DefaultTokenURL("github"))
+	assert.Equal(t, "https://console.anthropic.com/v1/oauth/token", oauth.DefaultTokenURL(oauth.OAuthClaude))
+	assert.Equal(t, "https://auth.openai.com/oauth/token", oauth.DefaultTokenURL(oauth.OAuthCodex))
+	assert.Equal(t, "https://oauth2.googleapis.com/token", oauth.DefaultTokenURL(oauth.OAuthGoogle))
+	assert.Empty(t, oauth.DefaultTokenURL("github"))
 
-	r := &auth.Refresher{TokenURLs: map[auth.OAuthProvider]string{auth.OAuthCodex: "http://127.0.0.1:9/token"}}
-	assert.Equal(t, "http://127.0.0.1:9/token", r.TokenURL(auth.OAuthCodex))
-	assert.Equal(t, auth.DefaultTokenURL(auth.OAuthClaude), r.TokenURL(auth.OAuthClaude))
+	r := &oauth.Refresher{TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthCodex: "http://127.0.0.1:9/token"}}
+	assert.Equal(t, "http://127.0.0.1:9/token", r.TokenURL(oauth.OAuthCodex))
+	assert.Equal(t, oauth.DefaultTokenURL(oauth.OAuthClaude), r.TokenURL(oauth.OAuthClaude))
 }
 
 func TestOAuthParseProvider(t *testing.T) {
 	for _, name := range []string{"claude", "codex", "google"} {
-		p, err := auth.ParseOAuthProvider(name)
+		p, err := oauth.ParseOAuthProvider(name)
 		require.NoError(t, err)
-		assert.Equal(t, auth.OAuthProvider(name), p)
+		assert.Equal(t, oauth.OAuthProvider(name), p)
 	}
-	_, err := auth.ParseOAuthProvider("gemini")
+	_, err := oauth.ParseOAuthProvider("gemini")
 	assert.ErrorContains(t, err, "unknown oauth provider")
 }
 
@@ -44,7 +44,7 @@ func TestOAuthParseProvider(t *testing.T) {
 // scope and secret, on any path.
 func TestRefreshWireFormat(t *testing.T) {
 	cases := []struct {
-		provider     auth.OAuthProvider
+		provider     oauth.OAuthProvider
 		format       mockoauth.Format
 		contentType  string
 		clientID     string
@@ -53,9 +53,9 @@ func TestRefreshWireFormat(t *testing.T) {
 		rotates      bool
 		idToken      bool
 	}{
-		{auth.OAuthClaude, mockoauth.Claude, "application/json", "9d1c250a-e61b-44d9-88ed-5944d1962f5e", "", "", true, false},
-		{auth.OAuthCodex, mockoauth.Codex, "application/json", "app_EMoamEEZ73f0CkXaXp7hrann", "", "openid profile email", true, true},
-		{auth.OAuthGoogle, mockoauth.Google, "application/x-www-form-urlencoded",
+		{oauth.OAuthClaude, mockoauth.Claude, "application/json", "9d1c250a-e61b-44d9-88ed-5944d1962f5e", "", "", true, false},
+		{oauth.OAuthCodex, mockoauth.Codex, "application/json", "app_EMoamEEZ73f0CkXaXp7hrann", "", "openid profile email", true, true},
+		{oauth.OAuthGoogle, mockoauth.Google, "application/x-www-form-urlencoded",
 			"681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com", "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", "", false, false},
 	}
 	for _, tc := range cases {
@@ -95,9 +95,9 @@ func TestRefreshUnknownProviderAndMissingToken(t *testing.T) {
 	env := newOAuthEnv(t, mockoauth.Config{})
 	_, err := env.ref.Refresh(context.Background(), "github", "rt")
 	assert.ErrorContains(t, err, "unknown provider")
-	_, err = env.ref.Refresh(context.Background(), auth.OAuthClaude, "")
-	assert.ErrorIs(t, err, auth.ErrNoRefreshToken)
-	assert.NotErrorIs(t, err, auth.ErrRevoked)
+	_, err = env.ref.Refresh(context.Background(), oauth.OAuthClaude, "")
+	assert.ErrorIs(t, err, oauth.ErrNoRefreshToken)
+	assert.NotErrorIs(t, err, oauth.ErrRevoked)
 	assert.Zero(t, env.mock.Refreshes(), "nothing sent")
 }
 
@@ -130,14 +130,14 @@ func TestRefreshErrorShapes(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			t.Cleanup(srv.Close)
-			r := &auth.Refresher{TokenURLs: map[auth.OAuthProvider]string{auth.OAuthCodex: srv.URL}}
-			_, err := r.Refresh(context.Background(), auth.OAuthCodex, "rt-shapes")
+			r := &oauth.Refresher{TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthCodex: srv.URL}}
+			_, err := r.Refresh(context.Background(), oauth.OAuthCodex, "rt-shapes")
 			require.Error(t, err)
-			var re *auth.RefreshError
+			var re *oauth.RefreshError
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, tc.status, re.Status)
 			assert.Equal(t, tc.code, re.Code)
-			assert.Equal(t, tc.revoked, errors.Is(err, auth.ErrRevoked))
+			assert.Equal(t, tc.revoked, errors.Is(err, oauth.ErrRevoked))
 			assert.Equal(t, tc.revoked, re.Revoked())
 			assert.Contains(t, err.Error(), fmt.Sprintf("status %d", tc.status))
 			assert.NotContains(t, err.Error(), "rt-shapes")
@@ -170,11 +170,11 @@ func TestRefreshExpiryFromAnswer(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			t.Cleanup(srv.Close)
-			r := &auth.Refresher{
-				TokenURLs: map[auth.OAuthProvider]string{auth.OAuthCodex: srv.URL},
+			r := &oauth.Refresher{
+				TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthCodex: srv.URL},
 				Now:       func() time.Time { return now },
 			}
-			tok, err := r.Refresh(context.Background(), auth.OAuthCodex, "rt")
+			tok, err := r.Refresh(context.Background(), oauth.OAuthCodex, "rt")
 			require.NoError(t, err)
 			assert.True(t, tc.want.Equal(tok.Expiry), "expiry %v, want %v", tok.Expiry, tc.want)
 			assert.Equal(t, "rt", tok.RefreshToken)
@@ -200,8 +200,8 @@ func TestRefreshErrorsNeverCarryTokens(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			env := newOAuthEnv(t, mockoauth.Config{})
 			env.mock.SetFault("*", mockoauth.Fault{Status: b.status, Body: b.body})
-			ts := env.source(auth.OAuthClaude, auth.Token{AccessToken: "at-secret-access", RefreshToken: secret,
-				Expiry: env.clk.Now().Add(-time.Minute)}, auth.TokenSourceOptions{})
+			ts := env.source(oauth.OAuthClaude, oauth.Token{AccessToken: "at-secret-access", RefreshToken: secret,
+				Expiry: env.clk.Now().Add(-time.Minute)}, oauth.TokenSourceOptions{})
 			_, err := ts.Access(context.Background())
 			require.Error(t, err)
 			for _, text := range []string{err.Error(), ts.Status().LastError, ts.Status().Reason, fmt.Sprint(ts.Revoked())} {
@@ -212,14 +212,14 @@ func TestRefreshErrorsNeverCarryTokens(t *testing.T) {
 	}
 
 	t.Run("transport error", func(t *testing.T) {
-		r := &auth.Refresher{TokenURLs: map[auth.OAuthProvider]string{auth.OAuthGoogle: "http://127.0.0.1:1/token"}}
-		_, err := r.Refresh(context.Background(), auth.OAuthGoogle, secret)
+		r := &oauth.Refresher{TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthGoogle: "http://127.0.0.1:1/token"}}
+		_, err := r.Refresh(context.Background(), oauth.OAuthGoogle, secret)
 		require.Error(t, err)
 		assert.NotContains(t, err.Error(), secret)
 	})
 
 	t.Run("formatting a token", func(t *testing.T) {
-		tok := auth.Token{AccessToken: "at-secret-access", RefreshToken: secret, IDToken: "id-secret",
+		tok := oauth.Token{AccessToken: "at-secret-access", RefreshToken: secret, IDToken: "id-secret",
 			Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
 			out := fmt.Sprintf(verb, tok)
@@ -228,7 +228,7 @@ func TestRefreshErrorsNeverCarryTokens(t *testing.T) {
 			assert.NotContains(t, out, "id-secret", verb)
 			assert.Contains(t, out, "2030-01-01T00:00:00Z", verb)
 		}
-		out := fmt.Sprintf("%v", []auth.Token{tok})
+		out := fmt.Sprintf("%v", []oauth.Token{tok})
 		assert.False(t, strings.Contains(out, secret) || strings.Contains(out, "at-secret-access"))
 	})
 }

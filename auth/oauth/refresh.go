@@ -1,4 +1,4 @@
-package auth
+package oauth
 
 import (
 	"bytes"
@@ -102,7 +102,7 @@ func (t Token) String() string {
 	if !t.Expiry.IsZero() {
 		exp = t.Expiry.UTC().Format(time.RFC3339)
 	}
-	return fmt.Sprintf("auth.Token{access: %s, refresh: %s, expiry: %s}",
+	return fmt.Sprintf("Token{access: %s, refresh: %s, expiry: %s}",
 		presence(t.AccessToken), presence(t.RefreshToken), exp)
 }
 
@@ -386,4 +386,28 @@ func jwtExpiry(token string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(exp.Int(), 0)
+}
+
+// Via returns r with its token requests sent through proxy, an account's
+// own egress; r itself when proxy is nil.
+func (r *Refresher) Via(proxy *url.URL) *Refresher {
+	if proxy == nil {
+		return r
+	}
+	base := http.DefaultTransport
+	if r.Client != nil && r.Client.Transport != nil {
+		base = r.Client.Transport
+	}
+	tr, ok := base.(*http.Transport)
+	if !ok {
+		return r
+	}
+	tr = tr.Clone()
+	tr.Proxy = http.ProxyURL(proxy)
+	out := *r
+	out.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	if r.Client != nil {
+		out.Client.Timeout, out.Client.CheckRedirect = r.Client.Timeout, r.Client.CheckRedirect
+	}
+	return &out
 }

@@ -1,4 +1,4 @@
-package auth_test
+package authfile_test
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/caddy-cliproxy/cliproxy/auth"
 )
 
 const authDirFixture = "testdata/authdir"
@@ -32,9 +32,9 @@ func readAuthFixture(t testing.TB, name string) []byte {
 	return data
 }
 
-func parseAuthFixture(t testing.TB, name string) *auth.AuthFile {
+func parseAuthFixture(t testing.TB, name string) *authfile.AuthFile {
 	t.Helper()
-	f, err := auth.ParseAuthFile(name, readAuthFixture(t, name))
+	f, err := authfile.ParseAuthFile(name, readAuthFixture(t, name))
 	require.NoError(t, err)
 	return f
 }
@@ -45,7 +45,7 @@ func intPtr(v int) *int    { return &v }
 func boolPtr(v bool) *bool { return &v }
 
 // authFileSecrets lists the secret values of f.
-func authFileSecrets(f *auth.AuthFile) []string {
+func authFileSecrets(f *authfile.AuthFile) []string {
 	var out []string
 	for _, s := range []string{f.AccessToken, f.RefreshToken, f.IDToken, f.APIKey} {
 		if s != "" {
@@ -88,11 +88,11 @@ func TestParseAuthFileFixtures(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		want auth.AuthFile
+		want authfile.AuthFile
 	}{
 		{
 			name: "claude-alice@example.com.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:           "claude",
 				Email:          "alice@example.com",
 				AccessToken:    "sk-ant-oat01-FAKE-alice-access-0000000000000000000000000000000000000000000000000000000000-fake",
@@ -106,7 +106,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 		},
 		{
 			name: "codex-bob@example.com-plus.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:         "codex",
 				Email:        "bob@example.com",
 				IDToken:      bobIDToken,
@@ -124,7 +124,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 			// CLIProxyAPI's own Gemini CLI layout: "type": "gemini" with
 			// the tokens nested in "token".
 			name: "gemini-carol@example.com-all.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:         "gemini-cli",
 				Email:        "carol@example.com",
 				AccessToken:  "ya29.FAKE-carol-access-token-3333333333333333333333333333",
@@ -135,7 +135,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 		},
 		{
 			name: "gemini-cli-dave@example.com.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:         "gemini-cli",
 				Email:        "dave@example.com",
 				AccessToken:  "ya29.FAKE-dave-access-token-5555555555555555555555555555",
@@ -149,7 +149,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 		},
 		{
 			name: "gemini-apikey-team.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:     "gemini",
 				APIKey:   "AIzaSyFAKE-team-gemini-key-7777777777777",
 				BaseURL:  "https://gemini-gateway.internal.example.com",
@@ -160,7 +160,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 		},
 		{
 			name: "legacy-erin@example.com.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:           "gemini-cli",
 				Email:          "erin@example.com",
 				AccessToken:    "ya29.FAKE-erin-access-token-8888888888888888888888888888",
@@ -176,7 +176,7 @@ func TestParseAuthFileFixtures(t *testing.T) {
 			// Disabled; epoch-number times; the account ID only in the
 			// id_token's claims.
 			name: "codex-frank@example.com-team.json",
-			want: auth.AuthFile{
+			want: authfile.AuthFile{
 				Type:         "codex",
 				Email:        "frank@example.com",
 				IDToken:      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZha2Uta2V5LWlkIiwidHlwIjoiSldUIn0.eyJlbWFpbCI6ImZyYW5rQGV4YW1wbGUuY29tIiwiZXhwIjoxNzQ4Nzc1NjAwLCJpc3MiOiJodHRwczovL2F1dGgub3BlbmFpLmNvbSIsInN1YiI6ImF1dGgwfGZha2UtZnJhbmstMDAwMDAwIiwiaHR0cHM6Ly9hcGkub3BlbmFpLmNvbS9hdXRoIjp7ImNoYXRncHRfYWNjb3VudF9pZCI6ImY0YTRmNGE0LWZha2UtNGFjYy04b3VudC0wMDAwMDAwMGY0YTQiLCJjaGF0Z3B0X3BsYW5fdHlwZSI6InRlYW0ifX0.ZmFrZS1zaWduYXR1cmUtbm90LXZlcmlmaWVk",
@@ -249,7 +249,7 @@ func TestParseAuthFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := auth.ParseAuthFile("claude-x@example.com.json", []byte(tt.data))
+			f, err := authfile.ParseAuthFile("claude-x@example.com.json", []byte(tt.data))
 			require.Error(t, err)
 			assert.Nil(t, f)
 			assert.Contains(t, err.Error(), `auth file "claude-x@example.com.json"`)
@@ -260,7 +260,7 @@ func TestParseAuthFileErrors(t *testing.T) {
 
 	t.Run("fixture", func(t *testing.T) {
 		const name = "broken-claude-zoe@example.com.json"
-		_, err := auth.ParseAuthFile(name, readAuthFixture(t, name))
+		_, err := authfile.ParseAuthFile(name, readAuthFixture(t, name))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), name)
 		assert.NotContains(t, err.Error(), "sk-ant")
@@ -282,7 +282,7 @@ func TestParseAuthFileLegacyKeys(t *testing.T) {
 	assert.Equal(t, "gemini-1.5-*, gemini-2.0-flash-lite", m["excluded_models"], "an unchanged value keeps its form")
 
 	t.Run("canonical key wins", func(t *testing.T) {
-		f, err := auth.ParseAuthFile("x.json", []byte(`{"type":"claude","access-token":"old","access_token":"new","refresh-token":"r1","refresh_token":null}`))
+		f, err := authfile.ParseAuthFile("x.json", []byte(`{"type":"claude","access-token":"old","access_token":"new","refresh-token":"r1","refresh_token":null}`))
 		require.NoError(t, err)
 		assert.Equal(t, "new", f.AccessToken)
 		assert.Equal(t, "r1", f.RefreshToken, "a null canonical key does not hide the legacy one")
@@ -292,7 +292,7 @@ func TestParseAuthFileLegacyKeys(t *testing.T) {
 	})
 
 	t.Run("every legacy key", func(t *testing.T) {
-		f, err := auth.ParseAuthFile("x.json", []byte(`{"type":"codex","access-token":"a","refresh-token":"r","id-token":"i","api-key":"k",
+		f, err := authfile.ParseAuthFile("x.json", []byte(`{"type":"codex","access-token":"a","refresh-token":"r","id-token":"i","api-key":"k",
 			"last-refresh":"2025-01-02T03:04:05Z","account-id":"acc","project-id":"p","proxy-url":"http://p","base-url":"http://b",
 			"excluded-models":["m"]}`))
 		require.NoError(t, err)
@@ -330,7 +330,7 @@ func TestParseAuthFileProjectIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			f, err := auth.ParseAuthFile("g.json", []byte(`{"type":"gemini-cli","project_id":`+tt.value+`}`))
+			f, err := authfile.ParseAuthFile("g.json", []byte(`{"type":"gemini-cli","project_id":`+tt.value+`}`))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, f.ProjectIDs)
 		})
@@ -358,13 +358,13 @@ func TestParseAuthFileTimes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			f, err := auth.ParseAuthFile("c.json", []byte(`{"type":"claude","expired":`+tt.value+`}`))
+			f, err := authfile.ParseAuthFile("c.json", []byte(`{"type":"claude","expired":`+tt.value+`}`))
 			require.NoError(t, err)
 			assert.True(t, tt.want.Equal(f.Expired), "want %v, got %v", tt.want, f.Expired)
 		})
 	}
 	for _, bad := range []string{`"tomorrow"`, `true`, `{}`, `"2025-13-01T00:00:00Z"`, `-1e15`} {
-		_, err := auth.ParseAuthFile("c.json", []byte(`{"type":"claude","last_refresh":`+bad+`}`))
+		_, err := authfile.ParseAuthFile("c.json", []byte(`{"type":"claude","last_refresh":`+bad+`}`))
 		assert.Error(t, err, bad)
 	}
 }
@@ -383,17 +383,17 @@ func TestParseAuthFileGeminiType(t *testing.T) {
 		{`{"type":"qwen"}`, "qwen"},
 	}
 	for _, tt := range tests {
-		f, err := auth.ParseAuthFile("g.json", []byte(tt.data))
+		f, err := authfile.ParseAuthFile("g.json", []byte(tt.data))
 		require.NoError(t, err, tt.data)
 		assert.Equal(t, tt.want, f.Type, tt.data)
 	}
-	f, err := auth.ParseAuthFile("q.json", []byte(`{"type":"qwen"}`))
+	f, err := authfile.ParseAuthFile("q.json", []byte(`{"type":"qwen"}`))
 	require.NoError(t, err)
 	assert.False(t, f.Supported())
 }
 
 func TestAccountIDFromIDToken(t *testing.T) {
-	assert.Equal(t, bobAccountID, auth.AccountIDFromIDToken(bobIDToken))
+	assert.Equal(t, bobAccountID, oauth.AccountIDFromIDToken(bobIDToken))
 
 	b64 := func(s string) string { return strings.TrimRight(base64URL(s), "=") }
 	jwt := func(payload string) string { return b64(`{"alg":"none"}`) + "." + b64(payload) + "." }
@@ -412,7 +412,7 @@ func TestAccountIDFromIDToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, auth.AccountIDFromIDToken(tt.token))
+			assert.Equal(t, tt.want, oauth.AccountIDFromIDToken(tt.token))
 		})
 	}
 }
@@ -469,7 +469,7 @@ func TestAuthFileMarshalRefreshKeepsUnknownFields(t *testing.T) {
 	}
 	assert.Equal(t, wantKeys, jsonKeys(t, out))
 
-	g, err := auth.ParseAuthFile(f.Name, out)
+	g, err := authfile.ParseAuthFile(f.Name, out)
 	require.NoError(t, err)
 	assert.Equal(t, f.AccessToken, g.AccessToken)
 	assert.True(t, g.Expired.Equal(f.Expired))
@@ -499,7 +499,7 @@ func TestAuthFileMarshalNestedTokenLayout(t *testing.T) {
 	assert.Len(t, tok["scopes"], 3)
 	assert.Equal(t, "proj-alpha, proj-beta,proj-gamma", m["project_id"])
 
-	g, err := auth.ParseAuthFile(f.Name, out)
+	g, err := authfile.ParseAuthFile(f.Name, out)
 	require.NoError(t, err)
 	assert.Equal(t, "gemini-cli", g.Type)
 	assert.Equal(t, f.AccessToken, g.AccessToken)
@@ -540,9 +540,9 @@ func TestAuthFileMarshalKeepsValueForms(t *testing.T) {
 }
 
 func TestAuthFileMarshalFromScratch(t *testing.T) {
-	f := &auth.AuthFile{
+	f := &authfile.AuthFile{
 		Name:        "codex-new@example.com.json",
-		Type:        auth.FileTypeCodex,
+		Type:        authfile.FileTypeCodex,
 		Email:       "new@example.com",
 		AccessToken: "at",
 		Expired:     time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
@@ -556,7 +556,7 @@ func TestAuthFileMarshalFromScratch(t *testing.T) {
 }
 
 func TestAuthFileUnmarshalJSON(t *testing.T) {
-	f := auth.AuthFile{Name: "claude-alice@example.com.json"}
+	f := authfile.AuthFile{Name: "claude-alice@example.com.json"}
 	require.NoError(t, json.Unmarshal(readAuthFixture(t, f.Name), &f))
 	assert.Equal(t, "claude-alice@example.com.json", f.Name)
 	assert.Equal(t, "alice@example.com", f.Email)
@@ -564,14 +564,14 @@ func TestAuthFileUnmarshalJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, string(readAuthFixture(t, f.Name)), string(out))
 
-	var g auth.AuthFile
+	var g authfile.AuthFile
 	err = json.Unmarshal([]byte(`{"access_token":"sk-ant-oat01-SECRET"}`), &g)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "SECRET")
 }
 
 func TestAuthFileStringNeverLeaksSecrets(t *testing.T) {
-	files := []*auth.AuthFile{{
+	files := []*authfile.AuthFile{{
 		Name: "all-secrets.json", Type: "claude", Email: "e@example.com",
 		AccessToken: "ACCESS-SECRET", RefreshToken: "REFRESH-SECRET", IDToken: "ID-SECRET", APIKey: "APIKEY-SECRET",
 		Disabled: true,
@@ -590,8 +590,8 @@ func TestAuthFileStringNeverLeaksSecrets(t *testing.T) {
 			fmt.Sprint(f), fmt.Sprint(*f),
 			fmt.Sprintf("%v %+v %s %#v", f, f, f, f),
 			fmt.Sprintf("%v %+v %s %#v", *f, *f, *f, *f),
-			fmt.Sprintf("%v %+v", []*auth.AuthFile{f}, []auth.AuthFile{*f}),
-			fmt.Sprintf("%+v", struct{ F auth.AuthFile }{*f}),
+			fmt.Sprintf("%v %+v", []*authfile.AuthFile{f}, []authfile.AuthFile{*f}),
+			fmt.Sprintf("%+v", struct{ F authfile.AuthFile }{*f}),
 		}
 		for _, out := range outputs {
 			assert.Contains(t, out, f.Name)
@@ -601,7 +601,7 @@ func TestAuthFileStringNeverLeaksSecrets(t *testing.T) {
 		}
 	}
 	assert.Equal(t, `auth file "all-secrets.json" (claude, e@example.com, disabled)`, files[0].String())
-	odd := auth.AuthFile{Name: "x.json", Type: "claude\nforged", Email: "a b"}
+	odd := authfile.AuthFile{Name: "x.json", Type: "claude\nforged", Email: "a b"}
 	assert.Equal(t, `auth file "x.json" ("claude\nforged", "a b")`, odd.String())
 }
 
@@ -636,7 +636,7 @@ func FuzzParseAuthFile(f *testing.F) {
 
 	const name = "fuzz.json"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := auth.ParseAuthFile(name, data)
+		a, err := authfile.ParseAuthFile(name, data)
 		if err != nil {
 			if !strings.Contains(err.Error(), `"`+name+`"`) {
 				t.Fatalf("error does not name the file: %v", err)
@@ -647,7 +647,7 @@ func FuzzParseAuthFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("marshal: %v", err)
 		}
-		b, err := auth.ParseAuthFile(name, out)
+		b, err := authfile.ParseAuthFile(name, out)
 		if err != nil {
 			t.Fatalf("rewritten file does not parse: %v\n%s", err, out)
 		}
@@ -674,7 +674,7 @@ func FuzzParseAuthFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("marshal after change: %v", err)
 		}
-		c, err := auth.ParseAuthFile(name, out)
+		c, err := authfile.ParseAuthFile(name, out)
 		if err != nil {
 			t.Fatalf("changed file does not parse: %v\n%s", err, out)
 		}
@@ -688,7 +688,7 @@ func FuzzParseAuthFile(f *testing.F) {
 }
 
 // assertSameAuthFields compares the known fields of two parsed files.
-func assertSameAuthFields(t *testing.T, a, b *auth.AuthFile) {
+func assertSameAuthFields(t *testing.T, a, b *authfile.AuthFile) {
 	t.Helper()
 	ok := a.Type == b.Type && a.Email == b.Email &&
 		a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken &&
@@ -722,7 +722,7 @@ func derefBool(p *bool) any {
 
 // fieldsOf lists a file's fields for a failure message (fuzz inputs only,
 // so printing the tokens is fine).
-func fieldsOf(f *auth.AuthFile) []any {
+func fieldsOf(f *authfile.AuthFile) []any {
 	return []any{f.Type, f.Email, f.AccessToken, f.RefreshToken, f.IDToken, f.APIKey,
 		f.Expired.String(), f.LastRefresh.String(), f.AccountID, f.ProjectIDs, f.Disabled,
 		f.Priority, derefInt(f.Weight), derefBool(f.Websockets), f.Headers, f.ProxyURL, f.BaseURL, f.ExcludedModels}
