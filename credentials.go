@@ -176,7 +176,7 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 			creds = append(creds, c)
 		}
 	}
-	pool, err := auth.NewPoolWithHealth(h.state.withOverrides(creds), h.state.health, h.policy)
+	pool, err := auth.NewPoolWithHealth(h.state.WithOverrides(creds), h.state.Health, h.policy)
 	if err != nil {
 		return nil, err
 	}

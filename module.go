@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -167,9 +168,10 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
-	state       *poolState
+	state       *pool.State
+	member      *pool.Member
 	strategy    string // canonical, as configured
-	selector    *switchSelector
+	selector    *pool.Switch
 	reloadMu    *sync.Mutex // serializes pool rebuilds
 	guard       *management.Guard
 	authDir     *authfile.Dir
@@ -257,25 +259,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.cluster, h.logger); err != nil {
+		if h.authDir, h.authDirKey, err = state.OpenAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
 			return err
 		}
 	}
-	pool, err := h.buildPool()
+	built, err := h.buildPool()
 	if err != nil {
 		return err
 	}
 	if h.strategy, err = selector.NormalizeStrategy(h.Strategy); err != nil {
 		return err
 	}
-	sel, err := state.strategy(state.effectiveStrategy(h.strategy))
-	if err != nil {
+	if h.selector, err = state.Selector(h.strategy); err != nil {
 		return err
 	}
-	h.selector = newSwitchSelector(sel)
 	var affinity *selector.Affinity
 	if h.SessionAffinity {
-		affinity = &selector.Affinity{Next: h.selector, Bindings: state.bindings}
+		affinity = &selector.Affinity{Next: h.selector, Bindings: state.Sessions}
 		if h.cluster != nil {
 			affinity.Bindings = h.cluster.Bindings()
 		}
@@ -284,7 +284,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.cluster != nil {
 		events = clusterEvents{h.cluster}
 	}
-	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
+	if h.guard, err = h.Management.guard(repl, state.Lockout); err != nil {
 		return err
 	}
 	plain, tlsProxy, err := h.loadProxies(ctx)
@@ -295,7 +295,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	opts := executor.Options{
-		Pool:              pool,
+		Pool:              built,
 		Selector:          h.selector,
 		Affinity:          affinity,
 		SeparateSubagents: h.SubagentAffinity == SubagentSeparate,
@@ -308,7 +308,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
-		OnUsage:           state.recordUsage,
+		OnUsage:           usageTotals(state.Usage()),
 		Events:            events,
 	}
 	if h.requestLog != nil {
@@ -325,13 +325,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.metrics != nil {
-		h.metrics.track(pool, h.keys.Names())
+		h.metrics.track(built, h.keys.Names())
 	}
 	if h.authDir != nil {
 		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
-		h.logCredentials(pool, "credentials loaded")
+		h.logCredentials(built, "credentials loaded")
 	}
-	state.register(h)
+	h.member = &pool.Member{
+		Pool:     h.currentPool,
+		Strategy: h.strategy,
+		Selector: h.selector,
+		Changed:  h.reloadPool,
+	}
+	state.Register(h.member)
 	return nil
 }
 
@@ -451,21 +457,52 @@ func (h *Handler) Cleanup() error {
 	if h.requestLogDir != "" {
 		_, _ = requestLogStores.Delete(h.requestLogDir)
 	}
-	if h.state != nil {
-		h.state.unregister(h)
+	if h.member != nil {
+		h.state.Unregister(h.member)
 	}
 	if h.authDir != nil {
 		h.authDir.Unsubscribe(h)
 	}
 	h.releaseCluster()
 	if h.authDir != nil {
-		h.state.releaseAuthDir(h.authDirKey)
+		h.state.ReleaseAuthDir(h.authDirKey)
 	}
 	if h.state != nil {
 		_, err := pools.Delete(h.Pool)
 		return err
 	}
 	return nil
+}
+
+// pools holds the state of each named credential pool across config
+// reloads: the new handler is provisioned while the old one still runs, so
+// both hold a reference and the state lives on as long as either does.
+var pools = caddy.NewUsagePool()
+
+// loadPoolState returns the shared state of the pool called name, with the
+// session TTL set to ttl.
+func loadPoolState(name string, ttl time.Duration) (*pool.State, error) {
+	val, _, err := pools.LoadOrNew(name, func() (caddy.Destructor, error) {
+		return pool.New(ttl), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading pool %q: %w", name, err)
+	}
+	st := val.(*pool.State)
+	st.Sessions.SetTTL(ttl)
+	return st, nil
+}
+
+// usageTotals adds each finished request to the pool's usage totals.
+func usageTotals(stats *management.UsageStats) func(executor.UsageEvent) {
+	return func(ev executor.UsageEvent) {
+		stats.Record(ev.Credential, ev.Client, ev.Status, management.Tokens{
+			Input:         ev.Tokens.Input,
+			Output:        ev.Tokens.Output,
+			CacheRead:     ev.Tokens.CacheRead,
+			CacheCreation: ev.Tokens.CacheCreation,
+		})
+	}
 }
 
 // The values of SubagentAffinity.

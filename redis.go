@@ -48,8 +48,8 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 		c, err := cluster.New(cluster.Options{
 			URL:            url,
 			Pool:           h.Pool,
-			Health:         h.state.health,
-			Bindings:       h.state.bindings,
+			Health:         h.state.Health,
+			Bindings:       h.state.Sessions,
 			UsageRetention: h.State.UsageRetention,
 			Logger:         caddy.Log().Named("cliproxy.cluster"),
 		})
@@ -63,8 +63,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	}
 	h.cluster, h.clusterKeyed = val.(clusterState).Cluster, key
 	// a reload with another URL hands the pool's state to the new Redis
-	h.state.health.SetSync(h.cluster)
-	h.state.shared.Store(h.cluster)
+	h.state.Link(h.cluster)
 	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {
@@ -83,10 +82,7 @@ func (h *Handler) releaseCluster() {
 		return
 	}
 	if deleted, _ := clusters.Delete(h.clusterKeyed); deleted {
-		h.state.shared.CompareAndSwap(h.cluster, nil)
-		if h.authDir != nil {
-			h.authDir.Unshare(h.cluster)
-		}
+		h.state.Unlink(h.cluster)
 	}
 }
 

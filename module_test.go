@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
-	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
 // A reload provisions the new handler before cleaning up the old one: the
@@ -21,27 +18,27 @@ func TestPoolStateLivesAcrossReloadAndStopsAfterLastUse(t *testing.T) {
 	before := runtime.NumGoroutine()
 	old, err := loadPoolState("unit-reload", time.Hour)
 	require.NoError(t, err)
-	old.bindings.Set("cred-a", "session-1") // starts the sweeper
-	rrOld, err := old.strategy("round-robin")
+	old.Sessions.Set("cred-a", "session-1") // starts the sweeper
+	rrOld, err := old.Selector("round-robin")
 	require.NoError(t, err)
 
 	// the new config
 	cur, err := loadPoolState("unit-reload", 10*time.Minute)
 	require.NoError(t, err)
 	assert.Same(t, old, cur)
-	assert.Equal(t, 10*time.Minute, cur.bindings.TTL())
-	rrNew, err := cur.strategy("round-robin")
+	assert.Equal(t, 10*time.Minute, cur.Sessions.TTL())
+	rrNew, err := cur.Selector("round-robin")
 	require.NoError(t, err)
-	assert.True(t, rrOld == rrNew, "the same strategy must keep its cursors")
-	ff, err := cur.strategy("fill-first")
+	assert.True(t, rrOld.Current() == rrNew.Current(), "the same strategy must keep its cursors")
+	ff, err := cur.Selector("fill-first")
 	require.NoError(t, err)
-	assert.False(t, rrOld == ff)
+	assert.False(t, rrOld.Current() == ff.Current())
 
 	// the old handler's cleanup
 	deleted, err := pools.Delete("unit-reload")
 	require.NoError(t, err)
 	assert.False(t, deleted)
-	got, ok := cur.bindings.Get("session-1")
+	got, ok := cur.Sessions.Get("session-1")
 	assert.True(t, ok)
 	assert.Equal(t, "cred-a", got)
 
@@ -58,36 +55,6 @@ func TestPoolStateLivesAcrossReloadAndStopsAfterLastUse(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotSame(t, old, fresh)
 	_, _ = pools.Delete("unit-reload")
-}
-
-// An auth directory's watcher lives while a handler uses it: a reload that
-// keeps auth_dir keeps it, one that drops it stops it.
-func TestAuthDirWatcherFollowsItsUsers(t *testing.T) {
-	st, err := loadPoolState("unit-authdir", time.Hour)
-	require.NoError(t, err)
-	defer pools.Delete("unit-authdir")
-	dir := t.TempDir()
-	refresher := &oauth.Refresher{}
-	a1, key, err := st.openAuthDir(dir, refresher, nil, zap.NewNop())
-	require.NoError(t, err)
-	a2, key2, err := st.openAuthDir(dir+"/.", refresher, nil, zap.NewNop())
-	require.NoError(t, err)
-	assert.Same(t, a1, a2, "the same directory, spelled differently, must share one watcher")
-	assert.Equal(t, key, key2)
-
-	st.releaseAuthDir(key) // the old config's cleanup
-	assert.False(t, closed(a1), "the watcher stopped while a handler still uses it")
-	st.releaseAuthDir(key2) // the directory left the config
-	assert.True(t, closed(a1), "the watcher outlived its last user")
-}
-
-func closed(a *authfile.Dir) bool {
-	select {
-	case <-a.Done():
-		return true
-	default:
-		return false
-	}
 }
 
 // OAuth token refresh leaves through the egress proxy the transport names.

@@ -1,4 +1,4 @@
-package cliproxy
+package pool
 
 import (
 	"context"
@@ -16,16 +16,16 @@ import (
 )
 
 // The pool state is what the management API manages, on the admin
-// endpoint and on a site alike: every handler of the pool serves from it.
+// endpoint and on a site alike: every member of the pool serves from it.
 
 // Credentials implements management.Backend: the credentials of every
-// handler of the pool (the newest handler's where names repeat, as during
-// a reload), ordered by name.
-func (s *poolState) Credentials() []management.Credential {
+// member of the pool (the newest member's where names repeat, as during a
+// reload), ordered by name.
+func (s *State) Credentials() []management.Credential {
 	seen := make(map[string]bool)
 	var out []management.Credential
-	for _, h := range s.current() {
-		for _, snap := range h.exec.Pool().Snapshot() {
+	for _, m := range s.current() {
+		for _, snap := range m.Pool().Snapshot() {
 			if seen[snap.Name] {
 				continue
 			}
@@ -40,7 +40,7 @@ func (s *poolState) Credentials() []management.Credential {
 	return out
 }
 
-func (s *poolState) override(name string) string {
+func (s *State) override(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.disabled[name]
@@ -53,10 +53,10 @@ func (s *poolState) override(name string) string {
 	return management.OverrideEnabled
 }
 
-// has reports whether a handler of the pool has a credential called name.
-func (s *poolState) has(name string) bool {
-	for _, h := range s.current() {
-		if h.exec.Pool().Get(name) != nil {
+// has reports whether a member of the pool has a credential called name.
+func (s *State) has(name string) bool {
+	for _, m := range s.current() {
+		if m.Pool().Get(name) != nil {
 			return true
 		}
 	}
@@ -65,7 +65,7 @@ func (s *poolState) has(name string) bool {
 
 // SetDisabled implements management.Backend. The override outlives config
 // reloads and auth file edits, until the next enable or disable.
-func (s *poolState) SetDisabled(name string, disabled bool) error {
+func (s *State) SetDisabled(name string, disabled bool) error {
 	if !s.has(name) {
 		return management.CredentialNotFound(name)
 	}
@@ -76,17 +76,17 @@ func (s *poolState) SetDisabled(name string, disabled bool) error {
 	if disabled {
 		verb = "disabled"
 	}
-	for _, h := range s.current() {
-		h.reloadPool(fmt.Sprintf("credential %s by an operator", verb))
+	for _, m := range s.current() {
+		m.Changed(fmt.Sprintf("credential %s by an operator", verb))
 	}
 	return nil
 }
 
 // Reset implements management.Backend.
-func (s *poolState) Reset(name, model string) (int, error) {
+func (s *State) Reset(name, model string) (int, error) {
 	found, n := false, 0
-	for _, h := range s.current() {
-		pool := h.exec.Pool()
+	for _, m := range s.current() {
+		pool := m.Pool()
 		if c := pool.Get(name); c != nil {
 			found = true
 			n += pool.Reset(c, model)
@@ -99,7 +99,7 @@ func (s *poolState) Reset(name, model string) (int, error) {
 }
 
 // store is the file store of the pool's auth directory.
-func (s *poolState) store() (*authfile.FileStore, error) {
+func (s *State) store() (*authfile.FileStore, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch len(s.authDirs) {
@@ -115,7 +115,7 @@ func (s *poolState) store() (*authfile.FileStore, error) {
 
 // SaveAuthFile implements management.Backend through the auth
 // directory's file store (0600, atomic); its watcher loads the file.
-func (s *poolState) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (bool, error) {
+func (s *State) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (bool, error) {
 	st, err := s.store()
 	if err != nil {
 		return false, err
@@ -128,7 +128,7 @@ func (s *poolState) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (boo
 }
 
 // DeleteAuthFile implements management.Backend.
-func (s *poolState) DeleteAuthFile(ctx context.Context, name string) error {
+func (s *State) DeleteAuthFile(ctx context.Context, name string) error {
 	st, err := s.store()
 	if err != nil {
 		return err
@@ -143,18 +143,18 @@ func (s *poolState) DeleteAuthFile(ctx context.Context, name string) error {
 }
 
 // Bindings implements management.Backend.
-func (s *poolState) Bindings() management.SessionBindings {
+func (s *State) Bindings() management.SessionBindings {
 	if c := s.shared.Load(); c != nil {
 		return c.Bindings()
 	}
-	return s.bindings
+	return s.Sessions
 }
 
 // Strategy implements management.Backend.
-func (s *poolState) Strategy() (current, configured string) {
+func (s *State) Strategy() (current, configured string) {
 	configured = selector.RoundRobin
-	if hs := s.current(); len(hs) > 0 {
-		configured = hs[0].strategy
+	if ms := s.current(); len(ms) > 0 {
+		configured = ms[0].Strategy
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,18 +164,18 @@ func (s *poolState) Strategy() (current, configured string) {
 	return configured, configured
 }
 
-// SetStrategy implements management.Backend: every handler of the pool
+// SetStrategy implements management.Backend: every member of the pool
 // switches at once; a later config reload keeps the choice unless it
 // changes the configured strategy.
-func (s *poolState) SetStrategy(canonical string) error {
+func (s *State) SetStrategy(canonical string) error {
 	sel, err := s.strategy(canonical)
 	if err != nil {
 		return err
 	}
-	handlers := s.current()
+	members := s.current()
 	configured := selector.RoundRobin
-	if len(handlers) > 0 {
-		configured = handlers[0].strategy
+	if len(members) > 0 {
+		configured = members[0].Strategy
 	}
 	s.mu.Lock()
 	if canonical == configured {
@@ -184,14 +184,14 @@ func (s *poolState) SetStrategy(canonical string) error {
 		s.strategyOverride, s.strategyBase = canonical, configured
 	}
 	s.mu.Unlock()
-	for _, h := range handlers {
-		h.selector.set(sel)
+	for _, m := range members {
+		m.Selector.Set(sel)
 	}
 	return nil
 }
 
 // Usage implements management.Backend.
-func (s *poolState) Usage() *management.UsageStats { return s.usage }
+func (s *State) Usage() *management.UsageStats { return s.usage }
 
 // Interface guard
-var _ management.Backend = (*poolState)(nil)
+var _ management.Backend = (*State)(nil)
