@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -280,10 +281,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			affinity.Bindings = h.cluster.Bindings()
 		}
 	}
-	var events executor.Events
-	if h.cluster != nil {
-		events = clusterEvents{h.cluster}
-	}
 	if h.guard, err = h.Management.guard(repl, state.Lockout); err != nil {
 		return err
 	}
@@ -307,18 +304,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
-		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
-		OnUsage:           usageTotals(state.Usage()),
-		Events:            events,
 	}
-	if h.requestLog != nil {
-		opts.RequestLog = h.requestLog
-	}
+	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
 		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
-		opts.Observer = h.metrics
+		opts.Recorders = append(opts.Recorders, h.metrics)
+	}
+	if h.requestLog != nil {
+		opts.Recorders = append(opts.Recorders, h.requestLog)
+	}
+	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")})
+	if h.cluster != nil {
+		opts.Recorders = append(opts.Recorders, h.cluster)
 	}
 	h.exec, err = executor.New(opts)
 	if err != nil {
@@ -432,7 +431,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
 	if !ok {
 		if h.metrics != nil {
-			h.metrics.ObserveRequest(executor.RequestReport{Family: route.Family, Status: http.StatusUnauthorized})
+			h.metrics.Request(&outcome.Request{Family: route.Family.String(), Status: http.StatusUnauthorized})
 		}
 		return executor.WriteError(w, route.Family, &executor.ClientError{
 			Status:  http.StatusUnauthorized,
@@ -491,18 +490,6 @@ func loadPoolState(name string, ttl time.Duration) (*pool.State, error) {
 	st := val.(*pool.State)
 	st.Sessions.SetTTL(ttl)
 	return st, nil
-}
-
-// usageTotals adds each finished request to the pool's usage totals.
-func usageTotals(stats *management.UsageStats) func(executor.UsageEvent) {
-	return func(ev executor.UsageEvent) {
-		stats.Record(ev.Credential, ev.Client, ev.Status, management.Tokens{
-			Input:         ev.Tokens.Input,
-			Output:        ev.Tokens.Output,
-			CacheRead:     ev.Tokens.CacheRead,
-			CacheCreation: ev.Tokens.CacheCreation,
-		})
-	}
 }
 
 // The values of SubagentAffinity.

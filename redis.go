@@ -1,13 +1,10 @@
 package cliproxy
 
 import (
-	"time"
-
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/cluster"
-	"github.com/caddy-cliproxy/cliproxy/executor"
 )
 
 // StateConfig puts a pool's state in Redis, so several Caddy instances
@@ -85,39 +82,3 @@ func (h *Handler) releaseCluster() {
 		h.state.Unlink(h.cluster)
 	}
 }
-
-// clusterEvents hands the executor's events to the cluster.
-type clusterEvents struct{ c *cluster.Cluster }
-
-func (e clusterEvents) Usage(ev executor.UsageEvent) {
-	e.c.Usage(usageRecord{
-		Time: time.Now().Add(-ev.Latency), Client: ev.Client, Provider: ev.Provider, Model: ev.Model,
-		Credential: ev.Credential, Status: ev.Status, Attempts: ev.Attempts,
-		LatencyMS: millis(ev.Latency), TTFBMS: millis(ev.TTFB),
-		InputTokens: ev.Tokens.Input, OutputTokens: ev.Tokens.Output,
-		CacheReadTokens: ev.Tokens.CacheRead, CacheCreationTokens: ev.Tokens.CacheCreation,
-	})
-}
-func (e clusterEvents) Error(ev executor.ErrorEvent) { e.c.Error(ev) }
-
-var _ executor.Events = clusterEvents{}
-
-// usageRecord is a usage event as a consumer of the Redis list reads it:
-// the fields of the cliproxy.usage log entry, durations in milliseconds.
-type usageRecord struct {
-	Time                time.Time `json:"time"`
-	Client              string    `json:"client"`
-	Provider            string    `json:"provider"`
-	Model               string    `json:"model"`
-	Credential          string    `json:"credential"`
-	Status              int       `json:"status"`
-	Attempts            int       `json:"attempts"`
-	LatencyMS           float64   `json:"latency_ms"`
-	TTFBMS              float64   `json:"ttfb_ms"`
-	InputTokens         int64     `json:"input_tokens"`
-	OutputTokens        int64     `json:"output_tokens"`
-	CacheReadTokens     int64     `json:"cache_read_tokens"`
-	CacheCreationTokens int64     `json:"cache_creation_tokens"`
-}
-
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
 
@@ -210,12 +212,12 @@ func TestUsageEventsAreListedWithABoundAndPublished(t *testing.T) {
 	a := newInstance(t, srv.URL(0), func(o *cluster.Options) { o.UsageRetention = 5 })
 	waitUp(t, a)
 	for i := range 8 {
-		a.cluster.Usage(map[string]any{"n": i, "model": "sonnet"})
+		a.cluster.Request(&outcome.Request{Model: fmt.Sprintf("sonnet-%d", i), Attempts: 1})
 	}
 	require.Eventually(t, func() bool { return srv.Do("LLEN", "usage") == "5" }, time.Second, 5*time.Millisecond)
 	var first map[string]any
 	require.NoError(t, json.Unmarshal([]byte(srv.Do("LPOP", "usage")), &first))
-	assert.EqualValues(t, 3, first["n"], "the list keeps the newest events, drained oldest first")
+	assert.Equal(t, "sonnet-3", first["model"], "the list keeps the newest events, drained oldest first")
 }
 
 func TestBadURLsAreRefusedWithoutTheirPassword(t *testing.T) {
