@@ -157,3 +157,35 @@ func TestStreamFailsOverOnlyBeforeFirstByte(t *testing.T) {
 	assert.Error(t, readErr, "a broken stream must not look complete")
 	assert.Len(t, g.mock.Requests(), 1)
 }
+
+// A stream that opened with an error on the last attempt is answered by the
+// gateway with a retryable error, and the credential stays cooled: the
+// failed answer is not taken for a success.
+func TestReleasedStreamErrorKeepsTheCooldown(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: `
+		client_key ` + clientKey + `
+		credential only {
+			provider claude
+			api_key key-only
+			base_url MOCK
+		}`})
+	g.mock.SetFault("*", mockupstream.Fault{StreamError: "overloaded_error"})
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Contains(t, gjson.Get(body, "error.message").String(), "failed", body)
+	assert.NotEmpty(t, res.Header.Get("Retry-After"))
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Len(t, g.mock.Requests(), 1, "the overloaded credential was not cooled")
+}
+
+// A lookup of a model that does not exist blocks nothing.
+func TestUnknownModelLookupBlocksNothing(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig})
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusNotFound, Times: 1,
+		Body: `{"type":"error","error":{"type":"not_found_error","message":"model: claude-typo"}}`})
+	res, _ := g.do(http.MethodGet, "/v1/models/claude-typo", anthropicHeader(), "")
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	res, body := g.do(http.MethodGet, "/v1/models", anthropicHeader(), "")
+	assert.Equal(t, http.StatusOK, res.StatusCode, body)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -130,4 +131,28 @@ func TestOtherPathsAndModelListing(t *testing.T) {
 	require.Len(t, reqs, 2)
 	assert.Contains(t, []string{claudeKeyA, claudeKeyB}, reqs[0].Key)
 	assert.Contains(t, []string{openAIKey, compatKey}, reqs[1].Key)
+}
+
+// Dot segments cannot walk a served prefix onto another upstream path.
+func TestDotSegmentsAreNotServed(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig})
+	req, err := http.NewRequest(http.MethodGet, g.url("/v1/models/x/../../v1/files"), nil)
+	require.NoError(t, err)
+	req.URL.RawPath = "/v1/models/x/../../v1/files"
+	req.URL.Opaque = "/v1/models/x/../../v1/files"
+	req.Header = bearer()
+	res, err := g.tester.Client.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Empty(t, g.mock.Requests(), "a dot-segment path reached an upstream")
+}
+
+// Model names are bounded: they key cursors, bindings and health states.
+func TestOverlongModelIsRefused(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig})
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(),
+		`{"model":"`+strings.Repeat("m", 300)+`","messages":[]}`)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Equal(t, "invalid_request", gjson.Get(body, "error.code").String(), body)
+	assert.Empty(t, g.mock.Requests())
 }

@@ -146,3 +146,23 @@ func TestBodyOverMaxBodyIs413(t *testing.T) {
 	res, _ = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), small)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
+
+// A member's own account headers and cookies do not reach the upstream
+// (OpenAI answers a foreign organization with 401, which would block the
+// pooled credential), and neither does the client's Accept-Encoding.
+func TestClientAccountHeadersAreStripped(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig})
+	h := bearer()
+	h.Set("OpenAI-Organization", "org-member")
+	h.Set("OpenAI-Project", "proj-member")
+	h.Set("Chatgpt-Account-Id", "acct-member")
+	h.Set("Cookie", "session=member-cookie")
+	h.Set("Accept-Encoding", "br")
+	res, body := g.do(http.MethodPost, "/v1/chat/completions", h, `{"model":"gpt-5","messages":[]}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r := g.mock.Requests()[0]
+	for _, name := range []string{"Openai-Organization", "Openai-Project", "Chatgpt-Account-Id", "Cookie"} {
+		assert.Empty(t, r.Header.Get(name), name)
+	}
+	assert.NotEqual(t, "br", r.Header.Get("Accept-Encoding"))
+}
