@@ -103,8 +103,10 @@ func findPool(name string) (*pool.State, error) {
 	case name == "" && n == 1:
 		return only, nil
 	case name == "" && n > 1:
-		return nil, &management.Error{Status: http.StatusBadRequest, Code: management.CodePoolRequired,
-			Message: fmt.Sprintf("several pools are in use (%s); name one with ?pool=", strings.Join(poolNames(), ", "))}
+		return nil, &management.Error{
+			Status: http.StatusBadRequest, Code: management.CodePoolRequired,
+			Message: fmt.Sprintf("several pools are in use (%s); name one with ?pool=", strings.Join(poolNames(), ", ")),
+		}
 	}
 	return nil, &management.Error{Status: http.StatusNotFound, Code: management.CodePoolNotFound, Message: fmt.Sprintf("no pool %q is in use", want)}
 }

@@ -16,10 +16,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
-	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 // defaultLoginAuthDir is where CLIProxyAPI keeps its credential files, so a

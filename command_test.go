@@ -23,7 +23,6 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
-
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 

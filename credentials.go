@@ -2,17 +2,15 @@ package cliproxy
 
 import (
 	"fmt"
-	"slices"
-	"time"
-
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
-
-	"go.uber.org/zap"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"

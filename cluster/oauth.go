@@ -8,8 +8,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 const (

@@ -492,7 +492,7 @@ var errAborted = errors.New("upstream stream aborted")
 func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, out http.ResponseWriter, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || aw.committed {
+			if v != http.ErrAbortHandler || aw.committed { //nolint:errorlint // a recovered panic value, never wrapped
 				panic(v)
 			}
 			err = errAborted

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"unsafe"
 
-	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
 // Usage is what a response says it cost, in tokens, exactly as the

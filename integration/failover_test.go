@@ -182,8 +182,10 @@ func TestReleasedStreamErrorKeepsTheCooldown(t *testing.T) {
 // A lookup of a model that does not exist blocks nothing.
 func TestUnknownModelLookupBlocksNothing(t *testing.T) {
 	g := startGateway(t, gatewayOptions{Handler: poolConfig})
-	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusNotFound, Times: 1,
-		Body: `{"type":"error","error":{"type":"not_found_error","message":"model: claude-typo"}}`})
+	g.mock.SetFault("*", mockupstream.Fault{
+		Status: http.StatusNotFound, Times: 1,
+		Body: `{"type":"error","error":{"type":"not_found_error","message":"model: claude-typo"}}`,
+	})
 	res, _ := g.do(http.MethodGet, "/v1/models/claude-typo", anthropicHeader(), "")
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	res, body := g.do(http.MethodGet, "/v1/models", anthropicHeader(), "")

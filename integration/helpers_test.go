@@ -81,8 +81,10 @@ func startGateway(t testing.TB, opts gatewayOptions) *gateway {
 	// config loads by pool name, and tests must not inherit each other's
 	// cooldowns and bindings
 	pools++
-	g := &gateway{t: t, mock: mock, mockURL: srv.URL, logFile: filepath.Join(t.TempDir(), "caddy.log"),
-		pool: fmt.Sprintf("test-%d", pools), reqLogDir: t.TempDir()}
+	g := &gateway{
+		t: t, mock: mock, mockURL: srv.URL, logFile: filepath.Join(t.TempDir(), "caddy.log"),
+		pool: fmt.Sprintf("test-%d", pools), reqLogDir: t.TempDir(),
+	}
 	// whatever a test made fail, no secret may be in its request logs
 	t.Cleanup(func() { assertNoSecretInDir(t, g.reqLogDir) })
 	g.tester = caddytest.NewTester(t)

@@ -504,7 +504,8 @@ func TestManagementRuntimePassword(t *testing.T) {
 		management {
 			allow_remote on
 		}
-`})
+`,
+	})
 	local := g.siteAPI(hdr("Authorization", "Bearer "+password))
 	local.ok(http.MethodGet, "credentials", "")
 	// a client behind the trusted proxy is remote: the password is

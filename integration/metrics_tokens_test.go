@@ -60,58 +60,86 @@ func TestTokenMetricsMatchWhatTheUpstreamReported(t *testing.T) {
 		body                   string
 		reported               func(t *testing.T, body string) tokenCounts
 	}{
-		{"anthropic sse", "t-claude", "/v1/messages", anthropicHeader(),
+		{
+			"anthropic sse", "t-claude", "/v1/messages", anthropicHeader(),
 			`{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"system":[{"type":"text","text":"` + system + `","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}`,
 			func(t *testing.T, b string) tokenCounts {
 				start := lastWith(t, b, "message.usage").Get("message.usage")
-				return tokenCounts{"input": start.Get("input_tokens").Int(),
+				return tokenCounts{
+					"input":          start.Get("input_tokens").Int(),
 					"output":         lastWith(t, b, "usage.output_tokens").Get("usage.output_tokens").Int(),
 					"cache_read":     start.Get("cache_read_input_tokens").Int(),
-					"cache_creation": start.Get("cache_creation_input_tokens").Int()}
-			}},
-		{"anthropic json", "t-claude", "/v1/messages", anthropicHeader(),
+					"cache_creation": start.Get("cache_creation_input_tokens").Int(),
+				}
+			},
+		},
+		{
+			"anthropic json", "t-claude", "/v1/messages", anthropicHeader(),
 			`{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"` + system + ` (json)","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := gjson.Get(b, "usage")
-				return tokenCounts{"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
-					"cache_read": u.Get("cache_read_input_tokens").Int(), "cache_creation": u.Get("cache_creation_input_tokens").Int()}
-			}},
-		{"openai chat sse", "t-openai", "/v1/chat/completions", bearer(),
+				return tokenCounts{
+					"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
+					"cache_read": u.Get("cache_read_input_tokens").Int(), "cache_creation": u.Get("cache_creation_input_tokens").Int(),
+				}
+			},
+		},
+		{
+			"openai chat sse", "t-openai", "/v1/chat/completions", bearer(),
 			`{"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"` + system + `"},{"role":"user","content":"hi"}]}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := lastWith(t, b, "usage.prompt_tokens").Get("usage")
-				return tokenCounts{"input": u.Get("prompt_tokens").Int(), "output": u.Get("completion_tokens").Int(),
-					"cache_read": u.Get("prompt_tokens_details.cached_tokens").Int()}
-			}},
-		{"openai responses sse", "t-openai", "/v1/responses", bearer(),
+				return tokenCounts{
+					"input": u.Get("prompt_tokens").Int(), "output": u.Get("completion_tokens").Int(),
+					"cache_read": u.Get("prompt_tokens_details.cached_tokens").Int(),
+				}
+			},
+		},
+		{
+			"openai responses sse", "t-openai", "/v1/responses", bearer(),
 			`{"model":"gpt-5","stream":true,"instructions":"` + system + `","input":"hi"}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := lastWith(t, b, "response.usage.input_tokens").Get("response.usage")
-				return tokenCounts{"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
-					"cache_read": u.Get("input_tokens_details.cached_tokens").Int()}
-			}},
-		{"openai responses json", "t-openai", "/v1/responses", bearer(),
+				return tokenCounts{
+					"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
+					"cache_read": u.Get("input_tokens_details.cached_tokens").Int(),
+				}
+			},
+		},
+		{
+			"openai responses json", "t-openai", "/v1/responses", bearer(),
 			`{"model":"gpt-5","instructions":"` + system + ` (json)","input":"hi"}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := gjson.Get(b, "usage")
-				return tokenCounts{"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
-					"cache_read": u.Get("input_tokens_details.cached_tokens").Int()}
-			}},
-		{"gemini sse", "t-gemini", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiHeader(),
+				return tokenCounts{
+					"input": u.Get("input_tokens").Int(), "output": u.Get("output_tokens").Int(),
+					"cache_read": u.Get("input_tokens_details.cached_tokens").Int(),
+				}
+			},
+		},
+		{
+			"gemini sse", "t-gemini", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiHeader(),
 			`{"systemInstruction":{"parts":[{"text":"` + system + `"}]},"contents":[{"parts":[{"text":"hi"}]}]}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := lastWith(t, b, "usageMetadata").Get("usageMetadata")
-				return tokenCounts{"input": u.Get("promptTokenCount").Int(),
+				return tokenCounts{
+					"input":      u.Get("promptTokenCount").Int(),
 					"output":     u.Get("candidatesTokenCount").Int() + u.Get("thoughtsTokenCount").Int(),
-					"cache_read": u.Get("cachedContentTokenCount").Int()}
-			}},
-		{"gemini json", "t-gemini", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(),
+					"cache_read": u.Get("cachedContentTokenCount").Int(),
+				}
+			},
+		},
+		{
+			"gemini json", "t-gemini", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(),
 			`{"systemInstruction":{"parts":[{"text":"` + system + ` (json)"}]},"contents":[{"parts":[{"text":"hi"}]}]}`,
 			func(t *testing.T, b string) tokenCounts {
 				u := gjson.Get(b, "usageMetadata")
-				return tokenCounts{"input": u.Get("promptTokenCount").Int(),
-					"output": u.Get("candidatesTokenCount").Int(), "cache_read": u.Get("cachedContentTokenCount").Int()}
-			}},
+				return tokenCounts{
+					"input":  u.Get("promptTokenCount").Int(),
+					"output": u.Get("candidatesTokenCount").Int(), "cache_read": u.Get("cachedContentTokenCount").Int(),
+				}
+			},
+		},
 	}
 	before := g.scrape()
 	want := map[string]tokenCounts{}

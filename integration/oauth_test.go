@@ -506,8 +506,10 @@ func TestAccessTokenOnlyFileEdit(t *testing.T) {
 	o := startOAuthGateway(t, "")
 	far := time.Now().Add(6 * time.Hour)
 	file := func(access string) map[string]any {
-		return map[string]any{"type": "claude", "email": "setup@example.com", "access_token": access,
-			"expired": far.UTC().Format(time.RFC3339), "base_url": o.mockURL}
+		return map[string]any{
+			"type": "claude", "email": "setup@example.com", "access_token": access,
+			"expired": far.UTC().Format(time.RFC3339), "base_url": o.mockURL,
+		}
 	}
 	o.writeAuthFile(t, "claude-setup.json", file("sk-ant-oat01-setup-one"))
 	waitFor(t, "the setup token is served", func() bool {

@@ -29,8 +29,10 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 		{"bearer openai", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[]}`},
 		{"x-goog-api-key", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[]}`},
 		{"key query", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?key=" + clientKey + "&alt=sse", nil, `{"contents":[]}`},
-		{"every place at once", "/v1/messages?key=" + clientKey,
-			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody},
+		{
+			"every place at once", "/v1/messages?key=" + clientKey,
+			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

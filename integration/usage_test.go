@@ -36,21 +36,31 @@ func TestUsageEventsCarryTheUpstreamsTokens(t *testing.T) {
 		// where the answer reports its tokens
 		input, output func(body string) int64
 	}{
-		{"claude json", "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"count me"}]}`,
+		{
+			"claude json", "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"count me"}]}`,
 			func(b string) int64 { return gjson.Get(b, "usage.input_tokens").Int() },
-			func(b string) int64 { return gjson.Get(b, "usage.output_tokens").Int() }},
-		{"claude sse", "/v1/messages", anthropicHeader(), claudeBody,
+			func(b string) int64 { return gjson.Get(b, "usage.output_tokens").Int() },
+		},
+		{
+			"claude sse", "/v1/messages", anthropicHeader(), claudeBody,
 			func(b string) int64 { return sseField(b, "message_start", "message.usage.input_tokens") },
-			func(b string) int64 { return sseField(b, "message_delta", "usage.output_tokens") }},
-		{"chat json", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"count me"}]}`,
+			func(b string) int64 { return sseField(b, "message_delta", "usage.output_tokens") },
+		},
+		{
+			"chat json", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"count me"}]}`,
 			func(b string) int64 { return gjson.Get(b, "usage.prompt_tokens").Int() },
-			func(b string) int64 { return gjson.Get(b, "usage.completion_tokens").Int() }},
-		{"responses sse", "/v1/responses", bearer(), `{"model":"gpt-5","stream":true,"input":"count me"}`,
+			func(b string) int64 { return gjson.Get(b, "usage.completion_tokens").Int() },
+		},
+		{
+			"responses sse", "/v1/responses", bearer(), `{"model":"gpt-5","stream":true,"input":"count me"}`,
 			func(b string) int64 { return sseField(b, "response.completed", "response.usage.input_tokens") },
-			func(b string) int64 { return sseField(b, "response.completed", "response.usage.output_tokens") }},
-		{"gemini json", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[{"parts":[{"text":"count me"}]}]}`,
+			func(b string) int64 { return sseField(b, "response.completed", "response.usage.output_tokens") },
+		},
+		{
+			"gemini json", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[{"parts":[{"text":"count me"}]}]}`,
 			func(b string) int64 { return gjson.Get(b, "usageMetadata.promptTokenCount").Int() },
-			func(b string) int64 { return gjson.Get(b, "usageMetadata.candidatesTokenCount").Int() }},
+			func(b string) int64 { return gjson.Get(b, "usageMetadata.candidatesTokenCount").Int() },
+		},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
-	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
-	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
+	"github.com/caddy-cliproxy/cliproxy/pool"
 )
 
 // An auth directory's watcher lives while a handler uses it: a reload that

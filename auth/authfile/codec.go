@@ -466,7 +466,8 @@ func optIntField(key string, p func(*AuthFile) **int) authField {
 
 // scalarField codes a plain JSON scalar field (a bool, an int).
 func scalarField[T comparable](key string, p func(*AuthFile) *T,
-	decode func(json.RawMessage) (T, error), format func(T) string) authField {
+	decode func(json.RawMessage) (T, error), format func(T) string,
+) authField {
 	return authField{
 		key: key,
 		decode: func(f *AuthFile, raw json.RawMessage) error {
@@ -486,7 +487,8 @@ func scalarField[T comparable](key string, p func(*AuthFile) *T,
 
 // optScalarField codes a scalar field that may be absent (nil).
 func optScalarField[T comparable](key string, p func(*AuthFile) **T,
-	decode func(json.RawMessage) (T, error), format func(T) string) authField {
+	decode func(json.RawMessage) (T, error), format func(T) string,
+) authField {
 	return authField{
 		key: key,
 		decode: func(f *AuthFile, raw json.RawMessage) error {

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
-	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 const authDirFixture = "testdata/authdir"
@@ -723,7 +724,9 @@ func derefBool(p *bool) any {
 // fieldsOf lists a file's fields for a failure message (fuzz inputs only,
 // so printing the tokens is fine).
 func fieldsOf(f *authfile.AuthFile) []any {
-	return []any{f.Type, f.Email, f.AccessToken, f.RefreshToken, f.IDToken, f.APIKey,
+	return []any{
+		f.Type, f.Email, f.AccessToken, f.RefreshToken, f.IDToken, f.APIKey,
 		f.Expired.String(), f.LastRefresh.String(), f.AccountID, f.ProjectIDs, f.Disabled,
-		f.Priority, derefInt(f.Weight), derefBool(f.Websockets), f.Headers, f.ProxyURL, f.BaseURL, f.ExcludedModels}
+		f.Priority, derefInt(f.Weight), derefBool(f.Websockets), f.Headers, f.ProxyURL, f.BaseURL, f.ExcludedModels,
+	}
 }

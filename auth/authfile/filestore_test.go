@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 )
 
 // The parseable files of the fixture directory, in name order.

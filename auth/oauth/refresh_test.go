@@ -55,8 +55,10 @@ func TestRefreshWireFormat(t *testing.T) {
 	}{
 		{oauth.OAuthClaude, mockoauth.Claude, "application/json", "9d1c250a-e61b-44d9-88ed-5944d1962f5e", "", "", true, false},
 		{oauth.OAuthCodex, mockoauth.Codex, "application/json", "app_EMoamEEZ73f0CkXaXp7hrann", "", "openid profile email", true, true},
-		{oauth.OAuthGoogle, mockoauth.Google, "application/x-www-form-urlencoded",
-			"681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com", "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", "", false, false},
+		{
+			oauth.OAuthGoogle, mockoauth.Google, "application/x-www-form-urlencoded",
+			"681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com", "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", "", false, false,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.provider), func(t *testing.T) {
@@ -200,8 +202,10 @@ func TestRefreshErrorsNeverCarryTokens(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			env := newOAuthEnv(t, mockoauth.Config{})
 			env.mock.SetFault("*", mockoauth.Fault{Status: b.status, Body: b.body})
-			ts := env.source(oauth.OAuthClaude, oauth.Token{AccessToken: "at-secret-access", RefreshToken: secret,
-				Expiry: env.clk.Now().Add(-time.Minute)}, oauth.TokenSourceOptions{})
+			ts := env.source(oauth.OAuthClaude, oauth.Token{
+				AccessToken: "at-secret-access", RefreshToken: secret,
+				Expiry: env.clk.Now().Add(-time.Minute),
+			}, oauth.TokenSourceOptions{})
 			_, err := ts.Access(context.Background())
 			require.Error(t, err)
 			for _, text := range []string{err.Error(), ts.Status().LastError, ts.Status().Reason, fmt.Sprint(ts.Revoked())} {
@@ -219,8 +223,10 @@ func TestRefreshErrorsNeverCarryTokens(t *testing.T) {
 	})
 
 	t.Run("formatting a token", func(t *testing.T) {
-		tok := oauth.Token{AccessToken: "at-secret-access", RefreshToken: secret, IDToken: "id-secret",
-			Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		tok := oauth.Token{
+			AccessToken: "at-secret-access", RefreshToken: secret, IDToken: "id-secret",
+			Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		}
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
 			out := fmt.Sprintf(verb, tok)
 			assert.NotContains(t, out, secret, verb)
