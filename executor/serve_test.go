@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -158,23 +159,47 @@ type served struct {
 	repl  *caddy.Replacer
 	extra *caddyhttp.ExtraLogFields
 	err   error
+	// aborted says the response was cut off (http.ErrAbortHandler)
+	aborted bool
 }
 
 // serve sends one request as client alice.
 func (h *harness) serve(method, path string, header http.Header, body string) served {
 	h.t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	return h.serveRequest(newRequest(context.Background(), method, path, header, body))
+}
+
+func newRequest(ctx context.Context, method, path string, header http.Header, body string) *http.Request {
+	r := httptest.NewRequestWithContext(ctx, method, path, strings.NewReader(body))
 	if header != nil {
 		r.Header = header.Clone()
 	}
+	return r
+}
+
+// serveRequest serves r as Caddy's server would, as client alice.
+func (h *harness) serveRequest(r *http.Request) served {
+	h.t.Helper()
 	w := httptest.NewRecorder()
 	repl := caddy.NewReplacer()
 	r = caddyhttp.PrepareRequest(r, repl, w, &caddyhttp.Server{})
 	route, ok := executor.Resolve(r)
-	require.True(h.t, ok, "%s %s is not a route", method, path)
-	err := h.exec.Serve(w, r, route, "alice")
-	extra, _ := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
-	return served{ResponseRecorder: w, repl: repl, extra: extra, err: err}
+	require.True(h.t, ok, "%s %s is not a route", r.Method, r.URL.Path)
+	out := served{ResponseRecorder: w, repl: repl}
+	out.extra, _ = r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
+	func() {
+		// as net/http's server does, an aborted response just ends
+		defer func() {
+			if v := recover(); v != nil {
+				if v != http.ErrAbortHandler { //nolint:errorlint // a panic value
+					panic(v)
+				}
+				out.aborted = true
+			}
+		}()
+		out.err = h.exec.Serve(w, r, route, "alice")
+	}()
+	return out
 }
 
 func anthropicHeader() http.Header {
