@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 func headerOf(kv ...string) http.Header {
@@ -58,7 +59,7 @@ func TestClientOf(t *testing.T) {
 // TestServesClient: an API key serves everyone; an OAuth account serves
 // its own CLI, others only when it or its pool says any.
 func TestServesClient(t *testing.T) {
-	oauth := auth.NewTokenSource(auth.OAuthClaude, auth.Token{AccessToken: "a"}, nil, auth.TokenSourceOptions{})
+	oauth := oauth.NewTokenSource(oauth.OAuthClaude, oauth.Token{AccessToken: "a"}, nil, oauth.TokenSourceOptions{})
 	key := &auth.Credential{Name: "key", Provider: auth.Claude, APIKey: "k"}
 	claude := &auth.Credential{Name: "claude", Provider: auth.Claude, OAuth: oauth}
 	codex := &auth.Credential{Name: "codex", Provider: auth.Codex, OAuth: oauth}

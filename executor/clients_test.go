@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 // A subscription account is eligible only for its own CLI by default; an
@@ -16,7 +17,7 @@ import (
 // account to every client; a request only subscription accounts of other
 // clients could serve is told so.
 func TestViewEligibleByClient(t *testing.T) {
-	oauth := auth.NewTokenSource(auth.OAuthClaude, auth.Token{AccessToken: "a"}, nil, auth.TokenSourceOptions{})
+	oauth := oauth.NewTokenSource(oauth.OAuthClaude, oauth.Token{AccessToken: "a"}, nil, oauth.TokenSourceOptions{})
 	sub := &auth.Credential{Name: "claude-alice", Provider: auth.Claude, OAuth: oauth, Priority: 1}
 	key := &auth.Credential{Name: "key", Provider: auth.Claude, APIKey: "k"}
 	pool, err := auth.NewPool([]*auth.Credential{sub, key})
@@ -62,7 +63,7 @@ func TestResolveRecognisesTheClient(t *testing.T) {
 }
 
 func TestWrongClient(t *testing.T) {
-	oauth := auth.NewTokenSource(auth.OAuthClaude, auth.Token{AccessToken: "a"}, nil, auth.TokenSourceOptions{})
+	oauth := oauth.NewTokenSource(oauth.OAuthClaude, oauth.Token{AccessToken: "a"}, nil, oauth.TokenSourceOptions{})
 	claude := &auth.Credential{Name: "c", Provider: auth.Claude, OAuth: oauth}
 	codex := &auth.Credential{Name: "x", Provider: auth.Codex, OAuth: oauth}
 	key := &auth.Credential{Name: "k", Provider: auth.Claude, APIKey: "k"}

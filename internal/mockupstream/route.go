@@ -91,8 +91,10 @@ func routeOf(r *http.Request) route {
 	}
 	// a Code Assist long-running operation: .../v1internal/operations/{id}
 	if i := strings.Index(p, "/v1internal/operations/"); i >= 0 {
-		return route{op: opCodeAssistOperation, provider: "code-assist", family: familyGemini,
-			method: http.MethodGet, model: p[i+len("/v1internal/"):]}
+		return route{
+			op: opCodeAssistOperation, provider: "code-assist", family: familyGemini,
+			method: http.MethodGet, model: p[i+len("/v1internal/"):],
+		}
 	}
 
 	switch {

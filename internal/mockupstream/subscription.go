@@ -40,8 +40,10 @@ const (
 
 // codexUnsupported are Responses parameters the Codex backend refuses by
 // name.
-var codexUnsupported = []string{"temperature", "top_p", "max_output_tokens", "presence_penalty",
-	"frequency_penalty", "seed", "top_logprobs", "truncation", "service_tier"}
+var codexUnsupported = []string{
+	"temperature", "top_p", "max_output_tokens", "presence_penalty",
+	"frequency_penalty", "seed", "top_logprobs", "truncation", "service_tier",
+}
 
 // SetSubscription makes key a subscription account of kind; 0 makes it a
 // plain API key again.
