@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/management"
@@ -188,6 +189,21 @@ func (s *poolState) SetStrategy(canonical string) error {
 		h.selector.set(sel)
 	}
 	return nil
+}
+
+// Affinity implements management.Backend: the settings of the newest
+// handler, as Strategy reports its strategy.
+func (s *poolState) Affinity() management.Affinity {
+	a := management.Affinity{TTLSeconds: int64(time.Duration(DefaultSessionAffinityTTL) / time.Second), Subagents: SubagentParent}
+	if hs := s.current(); len(hs) > 0 {
+		h := hs[0]
+		a.Enabled = h.SessionAffinity
+		a.TTLSeconds = int64(time.Duration(h.SessionAffinityTTL) / time.Second)
+		if h.SubagentAffinity != "" {
+			a.Subagents = h.SubagentAffinity
+		}
+	}
+	return a
 }
 
 // Usage implements management.Backend.

@@ -38,11 +38,13 @@ func (t *Totals) add(status int, tokens Tokens) {
 	t.Tokens.add(tokens)
 }
 
-// UsageStats keeps usage totals per credential and per member in memory.
-// It is fed once per finished request and safe for concurrent use. Its
-// size is bounded by the number of credential and member names, which the
-// configuration bounds.
+// UsageStats keeps usage totals per credential and per member in memory,
+// and their Timeline per minute. It is fed once per finished request and
+// safe for concurrent use. Its size is bounded by the number of credential
+// and member names, which the configuration bounds.
 type UsageStats struct {
+	timeline *Timeline
+
 	mu          sync.Mutex
 	since       time.Time
 	total       Totals
@@ -53,6 +55,7 @@ type UsageStats struct {
 // NewUsageStats returns empty stats starting now.
 func NewUsageStats() *UsageStats {
 	return &UsageStats{
+		timeline:    NewTimeline(),
 		since:       time.Now().UTC(),
 		credentials: make(map[string]*Totals),
 		members:     make(map[string]*Totals),
@@ -62,6 +65,7 @@ func NewUsageStats() *UsageStats {
 // Record adds one request of member, answered by credential ("" when no
 // credential answered) with status, that cost tokens.
 func (u *UsageStats) Record(credential, member string, status int, tokens Tokens) {
+	u.timeline.Record(credential, member, status, tokens)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.total.add(status, tokens)
@@ -118,3 +122,6 @@ func (u *UsageStats) Credential(name string) Totals {
 	}
 	return Totals{}
 }
+
+// Timeline returns the per-minute usage of the last day.
+func (u *UsageStats) Timeline() *Timeline { return u.timeline }
