@@ -18,7 +18,7 @@ import (
 	_ "github.com/caddy-cliproxy/cliproxy"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden JSON of the adapt tests")
+var update = flag.Bool("update", false, "rewrite the golden JSON of the adapt tests and docs/dashboard.png")
 
 // caddyfileBlock finds the ```caddyfile code blocks of a Markdown file.
 var caddyfileBlock = regexp.MustCompile("(?s)```caddyfile\n(.*?)```")
