@@ -53,10 +53,14 @@ func init() {
 		if err != nil {
 			return err
 		}
+		ct, ok := contentTypes[path.Ext(name)]
+		if !ok {
+			return fmt.Errorf("%s: no content type for its extension", name)
+		}
 		sum := sha256.Sum256(body)
 		pages[strings.TrimPrefix(name, pageDir+"/")] = page{
 			body:        body,
-			contentType: contentTypes[path.Ext(name)],
+			contentType: ct,
 			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
 		}
 		return nil

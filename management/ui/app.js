@@ -28,6 +28,7 @@ const sessions = new Sessions($("sessions"), $("sessions-note"), act);
 let verified = false; // the key (or the admin mount) was accepted once
 let poolsAsked = false;
 let busy = false;
+let again = false; // a refresh was asked for while one ran
 let timer = 0;
 let lastOk = 0;
 // what the last refresh saw
@@ -41,7 +42,11 @@ function schedule(ms = refreshMs) {
 }
 
 async function refresh() {
-	if (busy) return;
+	if (busy) {
+		// an action's outcome must not wait for the next poll
+		again = true;
+		return;
+	}
 	if (document.hidden) return schedule();
 	busy = true;
 	try {
@@ -70,6 +75,10 @@ async function refresh() {
 		failed(e);
 	} finally {
 		busy = false;
+		if (again) {
+			again = false;
+			schedule(0);
+		}
 	}
 }
 
