@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
-
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
