@@ -485,6 +485,20 @@ func TestManagementLockout(t *testing.T) {
 	good.noSecrets(append(upstreamKeys, clientKey, mgmtKey)...)
 }
 
+// The Bearer scheme is case-insensitive (RFC 9110): a management key sent
+// as "bearer <key>" is admitted, and so never counts toward the lockout.
+func TestManagementKeySchemeInAnyCase(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + `
+		management {
+			key ` + mgmtKey + `
+		}
+`})
+	for _, scheme := range []string{"bearer", "BEARER", "bEARER", "bearer", "bearer", "bearer"} {
+		g.siteAPI(hdr("Authorization", scheme+" "+mgmtKey)).ok(http.MethodGet, "strategy", "")
+	}
+	g.siteAPI(hdr("Authorization", "Bearer "+mgmtKey)).ok(http.MethodGet, "credentials", "")
+}
+
 func mustAtoi(t *testing.T, s string) int {
 	t.Helper()
 	var n int

@@ -17,10 +17,8 @@ const (
 // Authorization, else x-api-key, else x-goog-api-key, else the key query
 // parameter. It returns "" when there is none.
 func ClientKey(r *http.Request) string {
-	if v := r.Header.Get(headerAuthorization); v != "" {
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			return strings.TrimSpace(v[7:])
-		}
+	if v := BearerToken(r.Header.Get(headerAuthorization)); v != "" {
+		return v
 	}
 	if v := r.Header.Get(headerAPIKey); v != "" {
 		return v
@@ -32,6 +30,17 @@ func ClientKey(r *http.Request) string {
 		return r.URL.Query().Get(queryKey)
 	}
 	return ""
+}
+
+// BearerToken returns the token of an Authorization value of the Bearer
+// scheme, which RFC 9110 makes case-insensitive ("bearer", "BEARER"), with
+// the surrounding space trimmed; "" for any other scheme or no token.
+func BearerToken(authorization string) string {
+	const scheme = "bearer "
+	if len(authorization) <= len(scheme) || !strings.EqualFold(authorization[:len(scheme)], scheme) {
+		return ""
+	}
+	return strings.TrimSpace(authorization[len(scheme):])
 }
 
 // StripClientCredentials removes every place a client key can hide from r,

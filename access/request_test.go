@@ -143,3 +143,20 @@ func TestStripClientCredentialsKeepsPath(t *testing.T) {
 	access.StripClientCredentials(r)
 	assert.Equal(t, "b=2&a=1&c=%7e", r.URL.RawQuery)
 }
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Bearer k", "k"},
+		{"bearer k", "k"},
+		{"BEARER k", "k"},
+		{"bEaReR  k ", "k"},
+		{"Bearer", ""},
+		{"Bearer ", ""},
+		{"Bearerk", ""},
+		{"Basic dXNlcjpwYXNz", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, access.BearerToken(tt.in), "%q", tt.in)
+	}
+}

@@ -5,9 +5,10 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
 )
 
 // The defaults of a Lockout.
@@ -178,11 +179,11 @@ func NewGuard(keyHash []byte, password string, allowRemote bool, lockout *Lockou
 }
 
 // PresentedKey is the secret a request presents as an Authorization Bearer
-// token. No other header is read: Caddy's access log redacts Authorization
-// and would record any other header in clear.
+// token, the scheme in any case as the client-key parser reads it. No other
+// header is read: Caddy's access log redacts Authorization and would record
+// any other header in clear.
 func PresentedKey(r *http.Request) string {
-	v, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return strings.TrimSpace(v)
+	return access.BearerToken(r.Header.Get("Authorization"))
 }
 
 // Check admits or refuses a request from client that presents secret. A

@@ -154,3 +154,16 @@ func TestLockoutMemoryIsBounded(t *testing.T) {
 	_, ok := l.Locked(locked)
 	assert.True(t, ok)
 }
+
+func TestPresentedKeyTakesTheSchemeInAnyCase(t *testing.T) {
+	for _, v := range []string{"Bearer the-key", "bearer the-key", "BEARER the-key", "Bearer   the-key "} {
+		r, err := http.NewRequest(http.MethodGet, "/", nil)
+		require.NoError(t, err)
+		r.Header.Set("Authorization", v)
+		assert.Equal(t, "the-key", PresentedKey(r), "%q", v)
+	}
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	require.NoError(t, err)
+	r.Header.Set("Authorization", "Basic the-key")
+	assert.Empty(t, PresentedKey(r), "another scheme is not a bearer token")
+}
