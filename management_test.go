@@ -2,6 +2,7 @@ package cliproxy_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -497,6 +498,41 @@ func TestManagementKeySchemeInAnyCase(t *testing.T) {
 		g.siteAPI(hdr("Authorization", scheme+" "+mgmtKey)).ok(http.MethodGet, "strategy", "")
 	}
 	g.siteAPI(hdr("Authorization", "Bearer "+mgmtKey)).ok(http.MethodGet, "credentials", "")
+}
+
+// Every loopback address is one machine: guesses sent from 127.0.1.1,
+// 127.0.1.2, … are counted together, and the fifth locks loopback out.
+func TestManagementLockoutCountsLoopbackAsOne(t *testing.T) {
+	startGateway(t, gatewayOptions{Handler: poolConfig + `
+		management {
+			key ` + mgmtKey + `
+		}
+`})
+	from := func(src string, key string) (int, gjson.Result) {
+		t.Helper()
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext,
+		}}
+		defer client.CloseIdleConnections()
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v0/management/strategy", gatewayPort), nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		body, err := readAll(res)
+		require.NoError(t, err)
+		return res.StatusCode, gjson.ParseBytes(body)
+	}
+	for i := 1; i <= 4; i++ {
+		status, out := from(fmt.Sprintf("127.0.1.%d", i), "wrong-key")
+		require.Equal(t, http.StatusUnauthorized, status, out.Raw)
+	}
+	status, out := from("127.0.1.5", "wrong-key")
+	assert.Equal(t, http.StatusForbidden, status, "the fifth guess from loopback did not lock it: %s", out.Raw)
+	assert.Equal(t, "locked_out", out.Get("code").String())
+	status, out = from("127.0.0.1", mgmtKey)
+	assert.Equal(t, http.StatusForbidden, status, "another loopback address is not locked: %s", out.Raw)
+	assert.Equal(t, "locked_out", out.Get("code").String())
 }
 
 func mustAtoi(t *testing.T, s string) int {
