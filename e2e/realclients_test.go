@@ -645,11 +645,16 @@ func TestClaudeCode(t *testing.T) {
 	}
 
 	// A key the gateway does not know is refused before any upstream is
-	// called. Claude Code retries a 401 with backoff for minutes unless
-	// told not to.
+	// called. Claude Code retries a 401 with backoff for minutes, printing
+	// nothing, unless the answer says x-should-retry: false; the run has
+	// its default retries, as a member's would.
 	home, work := newHome(t)
-	requireRefused(t, gw, "claude with a wrong client key", bin, work,
-		claudeEnv(gw, home, wrongKey, egress, "CLAUDE_CODE_MAX_RETRIES=0"), "-p", "say hi")
+	refused := requireRefused(t, gw, "claude with a wrong client key", bin, work,
+		claudeEnv(gw, home, wrongKey, egress), "-p", "say hi")
+	if refused.elapsed > refusedWithin {
+		t.Errorf("claude with a wrong client key took %v to fail, want under %v: it retried the gateway's 401",
+			refused.elapsed.Round(time.Millisecond), refusedWithin)
+	}
 
 	used := checkUpstream(t, gw.mock.Requests(), creds)
 	requireBothUsed(t, used, creds)
@@ -793,9 +798,13 @@ func mainTurn(t *testing.T, name string, reqs []mockupstream.Recorded, model str
 // wrongKey is a client key the gateway does not know.
 const wrongKey = "sk-client-e2e-mallory-0e4b77"
 
+// refusedWithin bounds how long a CLI given a wrong client key may take to
+// give up: a member must see the error, not a silent retry loop.
+const refusedWithin = 15 * time.Second
+
 // requireRefused runs a CLI with a wrong client key and requires that it
 // fails, reports the 401, and that no request reached the upstream.
-func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []string, args ...string) {
+func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []string, args ...string) cliRun {
 	t.Helper()
 	before := len(gw.mock.Requests())
 	run := runCLI(t, bin, dir, env, args...)
@@ -809,6 +818,7 @@ func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []stri
 		t.Errorf("%s: %d request(s) reached the upstream, want none", name, n)
 	}
 	t.Logf("%s: %v in %v, nothing reached the upstream", name, run.err, run.elapsed.Round(time.Millisecond))
+	return run
 }
 
 // checkContinued verifies that the --continue turn reached the upstream as
