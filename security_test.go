@@ -31,6 +31,15 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 		{"key query", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?key=" + clientKey + "&alt=sse", nil, `{"contents":[]}`},
 		{"every place at once", "/v1/messages?key=" + clientKey,
 			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody},
+		// headers the gateway does not read a key from: Azure SDKs send
+		// Api-Key, proxies move Authorization aside, identity-aware
+		// proxies forward their tokens
+		{"api-key beside x-api-key", "/v1/messages", withHeaders(anthropicHeader(), "Api-Key", clientKey), claudeBody},
+		{"x-forwarded-authorization", "/v1/chat/completions",
+			withHeaders(bearer(), "X-Forwarded-Authorization", "Bearer "+clientKey), `{"model":"gpt-5","messages":[]}`},
+		{"proxy tokens", "/v1beta/models/gemini-2.5-pro:generateContent",
+			withHeaders(geminiHeader(), "Cf-Access-Jwt-Assertion", clientKey, "X-Amzn-Oidc-Accesstoken", clientKey,
+				"X-Auth-Request-Access-Token", clientKey, "Ocp-Apim-Subscription-Key", clientKey, "Cookie", "k="+clientKey), `{"contents":[]}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +52,14 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 			assert.Contains(t, upstreamKeys, reqs[0].Key, "the upstream got no gateway key")
 		})
 	}
+}
+
+// withHeaders adds name/value pairs to h.
+func withHeaders(h http.Header, pairs ...string) http.Header {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		h.Add(pairs[i], pairs[i+1])
+	}
+	return h
 }
 
 // assertNoSecretIn checks every part of a recorded upstream request.
