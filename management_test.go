@@ -400,6 +400,50 @@ func TestManagementAuthFilesNeedAnAuthDir(t *testing.T) {
 	g.adminAPI().fails(http.MethodPut, "auth-files/claude-zed.json", `{"type":"claude","api_key":"k"}`, http.StatusConflict, "no_auth_dir")
 }
 
+// Uploads the store cannot take are the caller's fault, answered 400 with
+// nothing written: a name too long for the file system, a symlink to a
+// missing file (without naming where it points), a proxy_url the loader
+// would refuse.
+func TestManagementAuthFileUploadEdgeCases(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tauth_dir " + dir + "\n"})
+	t.Cleanup(func() { unloadConfig(t) })
+	api := g.adminAPI()
+	file := `{"type":"claude","email":"zed@example.com","api_key":"sk-ant-edge-zzzz-secret","base_url":"` + g.mockURL + `"}`
+
+	api.fails(http.MethodPut, "auth-files/"+strings.Repeat("n", 295)+".json", file, http.StatusBadRequest, "invalid_auth_file")
+	api.fails(http.MethodDelete, "auth-files/"+strings.Repeat("n", 295)+".json", "", http.StatusBadRequest, "invalid_auth_file")
+	// the longest name that fits is written
+	long := strings.Repeat("n", 234) + ".json"
+	api.ok(http.MethodPut, "auth-files/"+long, file)
+	api.ok(http.MethodDelete, "auth-files/"+long, "")
+
+	target := filepath.Join(t.TempDir(), "operator-layout", "gone.json")
+	require.NoError(t, os.Symlink(target, filepath.Join(dir, "dangling.json")))
+	out := api.fails(http.MethodPut, "auth-files/dangling.json", file, http.StatusBadRequest, "invalid_auth_file")
+	assert.NotContains(t, out.Raw, "operator-layout", "the answer shows where the link points")
+	assert.NotContains(t, out.Raw, filepath.Dir(target))
+
+	for _, proxy := range []string{"ftp://proxy.example:21", "socks4://proxy.example:1080", "proxy.example:3128"} {
+		withProxy := strings.Replace(file, `"email"`, `"proxy_url":"`+proxy+`","email"`, 1)
+		api.fails(http.MethodPut, "auth-files/proxied.json", withProxy, http.StatusBadRequest, "invalid_auth_file")
+	}
+	withCreds := strings.Replace(file, `"email"`, `"proxy_url":"gopher://user:proxy-pass-zzzz@proxy.example","email"`, 1)
+	api.fails(http.MethodPut, "auth-files/proxied.json", withCreds, http.StatusBadRequest, "invalid_auth_file")
+	api.ok(http.MethodPut, "auth-files/proxied.json", strings.Replace(file, `"email"`, `"proxy_url":"socks5://proxy.example:1080","email"`, 1))
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"dangling.json", "proxied.json"}, names, "a refused upload left a file")
+	_, err = os.Lstat(target)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the link's target was created")
+	api.noSecrets("proxy-pass-zzzz", "sk-ant-edge-zzzz-secret")
+}
+
 const mgmtKey = "mgmt-key-0123456789-secret"
 
 // The site mount: a key, from loopback; the same handlers as the admin
