@@ -335,29 +335,50 @@ func writeCodexAccounts(dir, upstreamURL string, creds []credential) error {
 	return nil
 }
 
+// answered lists the requests caddy answered with status, in order, read
+// from its access log.
+func (gw *gateway) answered(status int) []string {
+	var out []string
+	gw.eachAccess(func(e accessEntry) {
+		if e.Status == status {
+			out = append(out, e.Request.Method+" "+e.Request.URI)
+		}
+	})
+	return out
+}
+
+// accessEntry is the part of an access log line the tests read.
+type accessEntry struct {
+	Msg     string `json:"msg"`
+	Status  int    `json:"status"`
+	Request struct {
+		Method string `json:"method"`
+		URI    string `json:"uri"`
+	} `json:"request"`
+	Size int `json:"size"`
+}
+
+// eachAccess calls fn with every access log entry caddy wrote so far.
+func (gw *gateway) eachAccess(fn func(accessEntry)) {
+	sc := bufio.NewScanner(strings.NewReader(gw.log.String()))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var entry accessEntry
+		if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "handled request" {
+			fn(entry)
+		}
+	}
+}
+
 // passedOn lists the requests the gateway did not serve (answered by the
 // fallback respond directive), read from caddy's access log.
 func (gw *gateway) passedOn() []string {
 	var out []string
-	sc := bufio.NewScanner(strings.NewReader(gw.log.String()))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var entry struct {
-			Msg     string `json:"msg"`
-			Status  int    `json:"status"`
-			Request struct {
-				Method string `json:"method"`
-				URI    string `json:"uri"`
-			} `json:"request"`
-			Size int `json:"size"`
+	gw.eachAccess(func(e accessEntry) {
+		if e.Status == http.StatusNotFound && e.Size == len("e2e: not served by cliproxy") {
+			out = append(out, e.Request.Method+" "+e.Request.URI)
 		}
-		if json.Unmarshal(sc.Bytes(), &entry) != nil || entry.Msg != "handled request" {
-			continue
-		}
-		if entry.Status == http.StatusNotFound && entry.Size == len("e2e: not served by cliproxy") {
-			out = append(out, entry.Request.Method+" "+entry.Request.URI)
-		}
-	}
+	})
 	return out
 }
 
@@ -649,11 +670,16 @@ func TestClaudeCode(t *testing.T) {
 	// nothing, unless the answer says x-should-retry: false; the run has
 	// its default retries, as a member's would.
 	home, work := newHome(t)
+	before := len(gw.answered(http.StatusUnauthorized))
 	refused := requireRefused(t, gw, "claude with a wrong client key", bin, work,
 		claudeEnv(gw, home, wrongKey, egress), "-p", "say hi")
 	if refused.elapsed > refusedWithin {
 		t.Errorf("claude with a wrong client key took %v to fail, want under %v: it retried the gateway's 401",
 			refused.elapsed.Round(time.Millisecond), refusedWithin)
+	}
+	if tries := gw.answered(http.StatusUnauthorized)[before:]; len(tries) != 1 {
+		t.Errorf("claude sent %d requests with the wrong key (%s), want 1: it retried the gateway's 401",
+			len(tries), strings.Join(tries, "; "))
 	}
 
 	used := checkUpstream(t, gw.mock.Requests(), creds)
