@@ -3,6 +3,7 @@ package management
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -309,7 +310,17 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 	case f.APIKey == "" && f.AccessToken == "" && f.RefreshToken == "":
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: no api_key, access_token or refresh_token", name))
 	}
+	if f.ProxyURL != "" {
+		// the loader would skip the file; say so now. The parser's
+		// errors name the scheme, never the URL's user info.
+		if _, err := auth.ParseProxyURL(f.ProxyURL); err != nil {
+			return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: %v", name, err))
+		}
+	}
 	created, err := b.SaveAuthFile(r.Context(), f)
+	if errors.Is(err, authfile.ErrUnresolvedLink) {
+		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q is a %v; remove it or create its target", name, authfile.ErrUnresolvedLink))
+	}
 	if err != nil {
 		return err
 	}
