@@ -60,20 +60,11 @@ func (t *Timeline) Record(credential, member string, status int, tokens Tokens) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if credential != "" {
-		seriesOf(t.credentials, credential).add(m, status, tokens)
+		entry(t.credentials, credential).add(m, status, tokens)
 	}
 	if member != "" {
-		seriesOf(t.members, member).add(m, status, tokens)
+		entry(t.members, member).add(m, status, tokens)
 	}
-}
-
-func seriesOf(m map[string]*series, name string) *series {
-	s := m[name]
-	if s == nil {
-		s = new(series)
-		m[name] = s
-	}
-	return s
 }
 
 func (s *series) add(minute int64, status int, tokens Tokens) {

@@ -81,13 +81,14 @@ func (u *UsageStats) Failure(outcome.Failure) {}
 
 var _ outcome.Recorder = (*UsageStats)(nil)
 
-func entry(m map[string]*Totals, name string) *Totals {
-	t := m[name]
-	if t == nil {
-		t = new(Totals)
-		m[name] = t
+// entry returns m's value for name, made on first use.
+func entry[T any](m map[string]*T, name string) *T {
+	v := m[name]
+	if v == nil {
+		v = new(T)
+		m[name] = v
 	}
-	return t
+	return v
 }
 
 // UsageReport is a copy of the stats.
