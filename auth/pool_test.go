@@ -455,6 +455,32 @@ func TestRecordSuccessClearsWholeBlock(t *testing.T) {
 	assert.Nil(t, findSnapshot(t, p.Snapshot(), "a").Whole)
 }
 
+func TestServedModels(t *testing.T) {
+	a, b := cred("a"), cred("b")
+	a.Models = []string{"listed-model", "family-*"}
+	health := auth.NewHealth()
+	p, err := auth.NewPoolWithHealth([]*auth.Credential{a, b}, health, auth.Policy{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"listed-model": true}, p.ServedModels(), "a wildcard names no model")
+
+	p.RecordSuccess(b, "served-by-b")
+	p.RecordSuccess(b, "")
+	p.RecordFailure(a, "refused", auth.Outcome{Status: 404, ModelNotFound: true})
+	assert.Equal(t, map[string]bool{"listed-model": true, "served-by-b": true}, p.ServedModels(),
+		"a model an upstream refused is not known to exist")
+
+	// what a credential served outlives its pool, as its health does
+	p2, err := auth.NewPoolWithHealth([]*auth.Credential{cred("a"), cred("b")}, health, auth.Policy{})
+	require.NoError(t, err)
+	assert.True(t, p2.ServedModels()["served-by-b"])
+
+	// and is bounded: a host that answers any name cannot grow it
+	for i := range 1000 {
+		p.RecordSuccess(a, fmt.Sprintf("any-%d", i))
+	}
+	assert.Less(t, len(p.ServedModels()), 300)
+}
+
 func TestClientFaultKeepsExistingBlock(t *testing.T) {
 	p, clk := newTestPool(t, "a")
 	c := p.Get("a")

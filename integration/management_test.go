@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -399,6 +400,50 @@ func TestManagementAuthFilesNeedAnAuthDir(t *testing.T) {
 	g.adminAPI().fails(http.MethodPut, "auth-files/claude-zed.json", `{"type":"claude","api_key":"k"}`, http.StatusConflict, "no_auth_dir")
 }
 
+// Uploads the store cannot take are the caller's fault, answered 400 with
+// nothing written: a name too long for the file system, a symlink to a
+// missing file (without naming where it points), a proxy_url the loader
+// would refuse.
+func TestManagementAuthFileUploadEdgeCases(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tauth_dir " + dir + "\n"})
+	t.Cleanup(func() { unloadConfig(t) })
+	api := g.adminAPI()
+	file := `{"type":"claude","email":"zed@example.com","api_key":"sk-ant-edge-zzzz-secret","base_url":"` + g.mockURL + `"}`
+
+	api.fails(http.MethodPut, "auth-files/"+strings.Repeat("n", 295)+".json", file, http.StatusBadRequest, "invalid_auth_file")
+	api.fails(http.MethodDelete, "auth-files/"+strings.Repeat("n", 295)+".json", "", http.StatusBadRequest, "invalid_auth_file")
+	// the longest name that fits is written
+	long := strings.Repeat("n", 234) + ".json"
+	api.ok(http.MethodPut, "auth-files/"+long, file)
+	api.ok(http.MethodDelete, "auth-files/"+long, "")
+
+	target := filepath.Join(t.TempDir(), "operator-layout", "gone.json")
+	require.NoError(t, os.Symlink(target, filepath.Join(dir, "dangling.json")))
+	out := api.fails(http.MethodPut, "auth-files/dangling.json", file, http.StatusBadRequest, "invalid_auth_file")
+	assert.NotContains(t, out.Raw, "operator-layout", "the answer shows where the link points")
+	assert.NotContains(t, out.Raw, filepath.Dir(target))
+
+	for _, proxy := range []string{"ftp://proxy.example:21", "socks4://proxy.example:1080", "proxy.example:3128"} {
+		withProxy := strings.Replace(file, `"email"`, `"proxy_url":"`+proxy+`","email"`, 1)
+		api.fails(http.MethodPut, "auth-files/proxied.json", withProxy, http.StatusBadRequest, "invalid_auth_file")
+	}
+	withCreds := strings.Replace(file, `"email"`, `"proxy_url":"gopher://user:proxy-pass-zzzz@proxy.example","email"`, 1)
+	api.fails(http.MethodPut, "auth-files/proxied.json", withCreds, http.StatusBadRequest, "invalid_auth_file")
+	api.ok(http.MethodPut, "auth-files/proxied.json", strings.Replace(file, `"email"`, `"proxy_url":"socks5://proxy.example:1080","email"`, 1))
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"dangling.json", "proxied.json"}, names, "a refused upload left a file")
+	_, err = os.Lstat(target)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the link's target was created")
+	api.noSecrets("proxy-pass-zzzz", "sk-ant-edge-zzzz-secret")
+}
+
 const mgmtKey = "mgmt-key-0123456789-secret"
 
 // The site mount: a key, from loopback; the same handlers as the admin
@@ -483,6 +528,55 @@ func TestManagementLockout(t *testing.T) {
 	// the admin endpoint is for local operators and has no lockout
 	g.adminAPI().ok(http.MethodGet, "credentials", "")
 	good.noSecrets(append(upstreamKeys, clientKey, mgmtKey)...)
+}
+
+// The Bearer scheme is case-insensitive (RFC 9110): a management key sent
+// as "bearer <key>" is admitted, and so never counts toward the lockout.
+func TestManagementKeySchemeInAnyCase(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + `
+		management {
+			key ` + mgmtKey + `
+		}
+`})
+	for _, scheme := range []string{"bearer", "BEARER", "bEARER", "bearer", "bearer", "bearer"} {
+		g.siteAPI(hdr("Authorization", scheme+" "+mgmtKey)).ok(http.MethodGet, "strategy", "")
+	}
+	g.siteAPI(hdr("Authorization", "Bearer "+mgmtKey)).ok(http.MethodGet, "credentials", "")
+}
+
+// Every loopback address is one machine: guesses sent from 127.0.1.1,
+// 127.0.1.2, … are counted together, and the fifth locks loopback out.
+func TestManagementLockoutCountsLoopbackAsOne(t *testing.T) {
+	startGateway(t, gatewayOptions{Handler: poolConfig + `
+		management {
+			key ` + mgmtKey + `
+		}
+`})
+	from := func(src string, key string) (int, gjson.Result) {
+		t.Helper()
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext,
+		}}
+		defer client.CloseIdleConnections()
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v0/management/strategy", gatewayPort), nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		body, err := readAll(res)
+		require.NoError(t, err)
+		return res.StatusCode, gjson.ParseBytes(body)
+	}
+	for i := 1; i <= 4; i++ {
+		status, out := from(fmt.Sprintf("127.0.1.%d", i), "wrong-key")
+		require.Equal(t, http.StatusUnauthorized, status, out.Raw)
+	}
+	status, out := from("127.0.1.5", "wrong-key")
+	assert.Equal(t, http.StatusForbidden, status, "the fifth guess from loopback did not lock it: %s", out.Raw)
+	assert.Equal(t, "locked_out", out.Get("code").String())
+	status, out = from("127.0.0.1", mgmtKey)
+	assert.Equal(t, http.StatusForbidden, status, "another loopback address is not locked: %s", out.Raw)
+	assert.Equal(t, "locked_out", out.Get("code").String())
 }
 
 func mustAtoi(t *testing.T, s string) int {

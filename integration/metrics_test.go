@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -280,4 +281,64 @@ func TestMetricsFollowTheAuthDirectory(t *testing.T) {
 	for _, name := range []string{"caddy_cliproxy_attempts_total", "caddy_cliproxy_upstream_ttfb_seconds", "caddy_cliproxy_credential_available"} {
 		assert.Empty(t, s.series(name, "credential", "m-dir-a"), name)
 	}
+}
+
+// A member can name any model, and an upstream refuses the made-up ones
+// with 404, which blocks the name on the credential: those states must not
+// become series. Per-model health is exported for models the pool has
+// served and models the config names, and for no other.
+func TestMetricsModelSeriesOnlyForKnownModels(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: `
+		client_key ` + clientKey + ` alice
+		credential card-claude {
+			provider claude
+			api_key ` + claudeKeyA + `
+			base_url MOCK
+			models claude-opus-4-1 claude-*
+		}
+`})
+	send := func(model string) int {
+		t.Helper()
+		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(),
+			`{"model":"`+model+`","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`)
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNotFound {
+			t.Fatalf("%s: %d %s", model, res.StatusCode, body)
+		}
+		return res.StatusCode
+	}
+	require.Equal(t, http.StatusOK, send("claude-sonnet-4-5"), "the served model")
+	// Anthropic's answer to a model it does not have
+	g.mock.SetFault("*", mockupstream.Fault{
+		Status: http.StatusNotFound,
+		Body:   `{"type":"error","error":{"type":"not_found_error","message":"model: no such model"}}`,
+	})
+	const madeUp = 40
+	for i := range madeUp {
+		require.Equal(t, http.StatusNotFound, send(fmt.Sprintf("claude-made-up-%d", i)))
+	}
+	require.Equal(t, http.StatusNotFound, send("claude-sonnet-4-5"))
+	require.Equal(t, http.StatusNotFound, send("claude-opus-4-1"), "the model the config names, never served")
+	require.Equal(t, http.StatusNotFound, send("CLAUDE-OPUS-4-1"), "another spelling of it")
+
+	// the pool keeps every state: the upstream refused those names
+	list := g.adminAPI().credential("card-claude")
+	assert.Len(t, list.Get("models").Map(), madeUp+3, list.Raw)
+
+	s := g.scrape()
+	modelsOf := func(name string) []string {
+		var out []string
+		for _, m := range s.series(name, "credential", "card-claude") {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "model" {
+					out = append(out, l.GetValue())
+				}
+			}
+		}
+		return out
+	}
+	want := []string{"claude-sonnet-4-5", "claude-opus-4-1"}
+	assert.ElementsMatch(t, want, modelsOf("caddy_cliproxy_credential_model_available"))
+	assert.ElementsMatch(t, want, modelsOf("caddy_cliproxy_credential_cooldown_until_seconds"))
+	assert.False(t, strings.Contains(s.raw, "claude-made-up-"), "a made-up model name is a label")
+	assert.Equal(t, 0.0, s.value("caddy_cliproxy_credential_model_available", "credential", "card-claude", "model", "claude-sonnet-4-5"))
 }

@@ -33,6 +33,19 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 			"every place at once", "/v1/messages?key=" + clientKey,
 			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody,
 		},
+		// headers the gateway does not read a key from: Azure SDKs send
+		// Api-Key, proxies move Authorization aside, identity-aware
+		// proxies forward their tokens
+		{"api-key beside x-api-key", "/v1/messages", withHeaders(anthropicHeader(), "Api-Key", clientKey), claudeBody},
+		{
+			"x-forwarded-authorization", "/v1/chat/completions",
+			withHeaders(bearer(), "X-Forwarded-Authorization", "Bearer "+clientKey), `{"model":"gpt-5","messages":[]}`,
+		},
+		{
+			"proxy tokens", "/v1beta/models/gemini-2.5-pro:generateContent",
+			withHeaders(geminiHeader(), "Cf-Access-Jwt-Assertion", clientKey, "X-Amzn-Oidc-Accesstoken", clientKey,
+				"X-Auth-Request-Access-Token", clientKey, "Ocp-Apim-Subscription-Key", clientKey, "Cookie", "k="+clientKey), `{"contents":[]}`,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +58,14 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 			assert.Contains(t, upstreamKeys, reqs[0].Key, "the upstream got no gateway key")
 		})
 	}
+}
+
+// withHeaders adds name/value pairs to h.
+func withHeaders(h http.Header, pairs ...string) http.Header {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		h.Add(pairs[i], pairs[i+1])
+	}
+	return h
 }
 
 // assertNoSecretIn checks every part of a recorded upstream request.
@@ -167,4 +188,52 @@ func TestClientAccountHeadersAreStripped(t *testing.T) {
 		assert.Empty(t, r.Header.Get(name), name)
 	}
 	assert.NotEqual(t, "br", r.Header.Get("Accept-Encoding"))
+}
+
+// The gateway's own answers that no retry can change carry
+// x-should-retry: false, which Claude Code and the Stainless SDKs obey
+// (without it Claude Code retries a refused key for minutes); a cooldown
+// or an outage, which a retry may outlast, does not.
+func TestGatewayRefusalsSayNotToRetry(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\n max_body 4KiB\n"})
+	final := []struct {
+		name   string
+		path   string
+		header http.Header
+		body   string
+		status int
+	}{
+		{"wrong client key", "/v1/messages", hdr("X-Api-Key", "sk-wrong", "Anthropic-Version", "2023-06-01"), claudeBody, http.StatusUnauthorized},
+		{"no client key, gemini", "/v1beta/models/gemini-2.5-pro:generateContent", nil, `{"contents":[]}`, http.StatusUnauthorized},
+		{"model name too long", "/v1/messages", anthropicHeader(), `{"model":"` + strings.Repeat("m", 300) + `","messages":[]}`, http.StatusBadRequest},
+		{"model nobody serves", "/v1/chat/completions", bearer(), `{"model":"mistral-large","messages":[]}`, http.StatusNotFound},
+		{"body over max_body", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"` + strings.Repeat("x", 5000) + `"}]}`, http.StatusRequestEntityTooLarge},
+		{"content encoding unknown", "/v1/messages", func() http.Header { h := anthropicHeader(); h.Set("Content-Encoding", "compress"); return h }(), claudeBody, http.StatusUnsupportedMediaType},
+	}
+	for _, tc := range final {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := g.do(http.MethodPost, tc.path, tc.header, tc.body)
+			require.Equal(t, tc.status, res.StatusCode, body)
+			assert.Equal(t, "false", res.Header.Get("X-Should-Retry"), body)
+		})
+	}
+	// an upstream 404 for the model: no credential can serve it now
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusNotFound})
+	res, body := g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-unknown","messages":[]}`)
+	require.Equal(t, http.StatusNotFound, res.StatusCode, body)
+	assert.Equal(t, "false", res.Header.Get("X-Should-Retry"), body)
+
+	// every credential cooling: a retry after Retry-After will do
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "600"})
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, body)
+	assert.Empty(t, res.Header.Values("X-Should-Retry"), "a cooldown said no retry helps")
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, body)
+	assert.Empty(t, res.Header.Values("X-Should-Retry"))
+	// an outage of every Gemini credential
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusServiceUnavailable})
+	res, body = g.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[]}`)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Empty(t, res.Header.Values("X-Should-Retry"), "an outage said no retry helps")
 }

@@ -146,7 +146,9 @@ func TestWebSocketTurnGoesUpstreamWithPooledKey(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			g.mock.Reset()
 			g.mock.SetReply("*", "hello over websocket")
-			conn, _, err := g.dialWS(path, codexHeader("sess-handshake-1"))
+			// with the key also where the gateway does not read it
+			conn, _, err := g.dialWS(path, withHeaders(codexHeader("sess-handshake-1"),
+				"Api-Key", clientKey, "X-Forwarded-Authorization", "Bearer "+clientKey))
 			require.NoError(t, err)
 			sendWS(t, conn, turnMsg("gpt-5.5", "hi", ""))
 			events := readTurn(t, conn)

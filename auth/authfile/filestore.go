@@ -38,6 +38,11 @@ const (
 
 	// tempInfix marks the temp files Save creates: ".<name>.tmp-<random>".
 	tempInfix = ".tmp-"
+
+	// maxFileName bounds a credential file's name so that its temp file
+	// (a dot, the name, tempInfix and up to ten random digits) fits in
+	// the 255 bytes a file name may have on common file systems.
+	maxFileName = 255 - len(".") - len(tempInfix) - 10
 )
 
 // FileStore is a [Store] over an auth directory in CLIProxyAPI's layout:
@@ -471,12 +476,16 @@ func isAuthFileName(name string) bool {
 
 // CheckFileName reports whether name can be a credential file of a
 // [FileStore]: a name ending in .json, directly in the directory (no path
-// separator, no ".."), not a dotfile.
+// separator, no ".."), not a dotfile, at most 239 bytes long (its temp file
+// needs the rest of the 255 a file system allows).
 func CheckFileName(name string) error { return checkFileName(name) }
 
 // checkFileName rejects a name that is not a credential file directly in
-// the directory.
+// the directory, or too long to be written there.
 func checkFileName(name string) error {
+	if len(name) > maxFileName {
+		return fmt.Errorf("auth dir: invalid file name: %d bytes long, at most %d", len(name), maxFileName)
+	}
 	if name == "" ||
 		strings.ContainsAny(name, `/\`+"\x00") ||
 		strings.Contains(name, "..") ||
@@ -499,7 +508,8 @@ func (s *FileStore) writePath(name string) (string, error) {
 	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return "", fmt.Errorf("auth file %q: %w", name, err)
+		// the error names the target's path: keep it out
+		return "", fmt.Errorf("auth file %q: %w", name, ErrUnresolvedLink)
 	}
 	return target, nil
 }

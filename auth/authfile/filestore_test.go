@@ -419,7 +419,7 @@ func TestFileStoreRejectsNamesOutsideTheDir(t *testing.T) {
 	s := newTestFileStore(t, dir)
 	for _, name := range []string{
 		"", "../escape.json", "..", "a/b.json", `a\b.json`, "/etc/x.json", ".hidden.json",
-		"notes.txt", ".json", "x..json", "nul\x00.json",
+		"notes.txt", ".json", "x..json", "nul\x00.json", strings.Repeat("n", 235) + ".json",
 	} {
 		_, err := s.Save(context.Background(), &authfile.AuthFile{Name: name, Type: "claude", AccessToken: "sk-ant-oat01-FAKE"})
 		assert.ErrorContains(t, err, "invalid file name", "save %q", name)
@@ -462,6 +462,31 @@ func TestFileStoreSymlinkStaysALink(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotZero(t, info.Mode()&fs.ModeSymlink, "the link was replaced")
 	assert.Equal(t, "b", readJSONFile(t, elsewhere)["access_token"])
+	assert.Empty(t, tempFilesIn(t, dir))
+}
+
+func TestFileStoreLongestName(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestFileStore(t, dir)
+	name := strings.Repeat("n", 234) + ".json" // its temp file is 255 bytes
+	changed, err := s.Save(context.Background(), &authfile.AuthFile{Name: name, Type: "claude", AccessToken: "sk-ant-oat01-FAKE"})
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.FileExists(t, filepath.Join(dir, name))
+}
+
+func TestFileStoreRefusesADanglingLink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symlinks need privileges on Windows")
+	}
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "private-layout", "gone.json")
+	require.NoError(t, os.Symlink(target, filepath.Join(dir, "claude-link.json")))
+	s := newTestFileStore(t, dir)
+	_, err := s.Save(context.Background(), &authfile.AuthFile{Name: "claude-link.json", Type: "claude", AccessToken: "sk-ant-oat01-FAKE"})
+	require.ErrorIs(t, err, authfile.ErrUnresolvedLink)
+	assert.NotContains(t, err.Error(), "private-layout", "the error names the link's target")
+	assert.NoFileExists(t, target)
 	assert.Empty(t, tempFilesIn(t, dir))
 }
 

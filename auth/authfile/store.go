@@ -43,3 +43,8 @@ type Store interface {
 // ErrAuthFileConflict is returned (wrapped) by Save when the stored file
 // changed a field the caller also changed, since the caller read it.
 var ErrAuthFileConflict = errors.New("auth file changed in the store since it was read")
+
+// ErrUnresolvedLink is the error of a write to an auth file that is a
+// symbolic link whose target does not exist (or loops). The error does not
+// name the target: it is the operator's layout, not the caller's business.
+var ErrUnresolvedLink = errors.New("symbolic link whose target does not exist")
