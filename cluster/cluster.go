@@ -305,10 +305,11 @@ func (c *Cluster) connect() (*redis.PubSub, error) {
 	c.markUp()
 	c.replayPending()
 	if wasDown {
-		// bindings other processes changed meanwhile went unannounced:
-		// the cache starts over from Redis, where this process's own
-		// changes now are
-		c.opts.Bindings.Clear()
+		// Redis may have restarted empty, and bindings other processes
+		// changed meanwhile went unannounced: the newer binding of each
+		// session wins, here and there. A failure takes Redis as down
+		// again, and the next connection merges again.
+		_ = c.writeBackBindings()
 	}
 	return ps, nil
 }
