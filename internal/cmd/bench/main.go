@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/caddyproc"
 )
 
 // config is what one run measures.
@@ -223,7 +225,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 				heap = filepath.Join(cfg.Out, name+"-streams.heap.pprof")
 			}
 			sr, err := openStreams(ctx, p, m, w, cfg.Streams, heap)
-			p.stop()
+			p.Stop()
 			if err != nil {
 				return nil, err
 			}
@@ -274,7 +276,7 @@ func machine() string {
 // measured is what one or more measurements of one Caddy in one row gave.
 type measured struct {
 	load loadResult
-	mem  memory
+	mem  caddyproc.Memory
 	keys int
 }
 
@@ -298,23 +300,23 @@ func measureOnce(ctx context.Context, cfg config, bin, dir, upstream, name strin
 	if err != nil {
 		return nil, err
 	}
-	defer p.stop()
+	defer p.Stop()
 	profDone := make(chan error, 1)
 	if profile != "" {
 		go func() {
 			time.Sleep(cfg.Warmup)
 			secs := max(1, int(cfg.Measure/time.Second))
-			profDone <- p.saveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), profile+".cpu.pprof")
+			profDone <- p.SaveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), profile+".cpu.pprof")
 		}()
 	} else {
 		profDone <- nil
 	}
-	lr := drive(ctx, p.site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
+	lr := drive(ctx, p.Site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
 	perr := <-profDone
 	if profile != "" && perr == nil {
-		perr = p.saveProfile(ctx, "allocs", profile+".allocs.pprof")
+		perr = p.SaveProfile(ctx, "allocs", profile+".allocs.pprof")
 	}
-	mem, merr := readMemory(p.cmd.Process.Pid)
+	mem, merr := p.Memory()
 	if err := errors.Join(perr, merr, ctx.Err()); err != nil {
 		return nil, err
 	}
