@@ -147,12 +147,7 @@ func Start(t testing.TB) *Server {
 // "--requirepass", "pw"; Do then needs DoIn with the password.
 func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
-		}
-		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
-	}
+	Require(t)
 	p, err := StartProc(testutil.Port(t), args...)
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +155,18 @@ func StartWith(t testing.TB, args ...string) *Server {
 	s := &Server{Proc: p, t: t}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Require skips the test when redis-server is not installed, or, with
+// CI=true, fails it.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
+		}
+		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
+	}
 }
 
 // Restart starts the server again on its port, empty, and waits until it

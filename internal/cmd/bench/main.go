@@ -29,7 +29,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,7 +160,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 	upstream := ln.Addr().String()
 
 	rep := &report{
-		Machine:     machine(),
+		Machine:     caddyproc.Machine(),
 		Command:     strings.Join(os.Args, " "),
 		Sessions:    cfg.Sessions,
 		Credentials: cfg.Credentials,
@@ -253,24 +252,6 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	return rep, nil
-}
-
-// machine describes where the run happened.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = ", load average at start " + strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s %s/%s%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
 }
 
 // measured is what one or more measurements of one Caddy in one row gave.
