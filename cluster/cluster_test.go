@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -490,4 +491,71 @@ func (l *cuttableLink) restore() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.down = false
+}
+
+// Two instances binding the same sessions at the same moment end with the
+// binding Redis holds, both of them: the announcements reach every
+// instance, the writer too, in the order Redis took the writes.
+func TestConcurrentBindsConvergeOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	const sessions = 200
+	var wg sync.WaitGroup
+	for _, in := range []*instance{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cred := "a"
+			if in == b {
+				cred = "b"
+			}
+			for i := range sessions {
+				in.cluster.Bindings().Set(cred, "race-"+strconv.Itoa(i))
+			}
+		}()
+	}
+	wg.Wait()
+	requireConverged(t, srv, sessions, a, b)
+}
+
+// After an outage in which both instances bound the same sessions, each
+// differently, both end with the binding Redis holds.
+func TestOutageBindsConvergeOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	srv.Stop()
+	require.Eventually(t, func() bool { return !a.cluster.Up() && !b.cluster.Up() }, 3*time.Second, 10*time.Millisecond)
+	const sessions = 200
+	for i := range sessions {
+		a.cluster.Bindings().Set("a", "race-"+strconv.Itoa(i))
+		b.cluster.Bindings().Set("b", "race-"+strconv.Itoa(i))
+	}
+	srv.Restart()
+	waitUp(t, a, b)
+	requireConverged(t, srv, sessions, a, b)
+}
+
+// requireConverged waits until every instance's cache holds, for each of
+// the sessions race-0 … race-<n-1>, the credential Redis holds.
+func requireConverged(t *testing.T, srv *redistest.Server, n int, ins ...*instance) {
+	t.Helper()
+	diverged := func() []string {
+		var out []string
+		for i := range n {
+			k := "race-" + strconv.Itoa(i)
+			want := srv.Do("GET", "cliproxy:test:session:"+k)
+			for j, in := range ins {
+				if got, _ := in.bindings.Get(k); got != want {
+					out = append(out, fmt.Sprintf("%s: instance %d has %q, redis %q", k, j, got, want))
+				}
+			}
+		}
+		return out
+	}
+	var last []string
+	if !assert.Eventually(t, func() bool { last = diverged(); return len(last) == 0 }, 3*time.Second, 20*time.Millisecond) {
+		t.Fatalf("%d bindings diverged, e.g. %v", len(last), last[:min(len(last), 5)])
+	}
 }

@@ -13,17 +13,19 @@ import (
 const writeBackBatch = 500
 
 // mergeBindings writes each binding of KEYS back to Redis unless Redis
-// holds a newer one. ARGV holds, for each key, its credential and the
-// binding's remaining life in milliseconds; as every binding lives the
-// TTL after its last use, the longer life is the newer binding. The reply
-// has one entry per key: "" when the local binding stands and nobody
-// needs telling (Redis lacked the key or held the same credential), "="
-// when it replaced another credential's binding (the other processes
-// must hear of it), or Redis' credential when Redis' binding is newer.
+// holds a newer one. ARGV holds the pool's channel, this process's ID and
+// the length of the key prefix, then, for each key, its credential and the
+// binding's remaining life in milliseconds; as every binding lives the TTL
+// after its last use, the longer life is the newer binding. The reply has
+// one entry per key: "" when the local binding stands (written, or already
+// there), or Redis' credential when Redis' binding is newer. A binding
+// that replaced another credential's is announced in the same script, so
+// its announcement takes its place in the order of Redis' writes.
 var mergeBindings = redis.NewScript(`
+local channel, from, plen = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
 for i, k in ipairs(KEYS) do
-	local cred, life = ARGV[2*i-1], tonumber(ARGV[2*i])
+	local cred, life = ARGV[2*i+2], tonumber(ARGV[2*i+3])
 	local cur = redis.call('GET', k)
 	local left = redis.call('PTTL', k)
 	if not cur then
@@ -34,7 +36,8 @@ for i, k in ipairs(KEYS) do
 		out[i] = ''
 	elseif left >= 0 and left < life then
 		redis.call('SET', k, cred, 'PX', life)
-		out[i] = '='
+		redis.call('PUBLISH', channel, cjson.encode({from = from, bind = {cred = cred, keys = {string.sub(k, plen + 1)}}}))
+		out[i] = ''
 	else
 		out[i] = cur
 	end
@@ -82,7 +85,8 @@ func (c *Cluster) writeBackBindings() error {
 // newer ones Redis had into the local cache.
 func (c *Cluster) mergeBatch(batch []localBinding) error {
 	keys := make([]string, len(batch))
-	args := make([]any, 0, 2*len(batch))
+	args := make([]any, 0, 3+2*len(batch))
+	args = append(args, c.channel, c.id, len(c.sessionKey("")))
 	for i, b := range batch {
 		keys[i] = c.sessionKey(b.key)
 		args = append(args, b.cred, strconv.FormatInt(b.life.Milliseconds(), 10))
@@ -93,31 +97,16 @@ func (c *Cluster) mergeBatch(batch []localBinding) error {
 	if err != nil {
 		return err
 	}
-	var announce []bindOp
 	for i, r := range res {
-		if i >= len(batch) {
-			break
+		if r == "" || i >= len(batch) {
+			continue
 		}
+		// Redis' binding is newer, unless this process rebound the
+		// session since the batch was read
 		b := batch[i]
-		switch r {
-		case "":
-		case "=":
-			announce = append(announce, bindOp{Cred: b.cred, Keys: []string{b.key}})
-		default:
-			// Redis' binding is newer unless this process rebound the
-			// session since the batch was read
-			if cur, ok := c.opts.Bindings.Get(b.key); ok && cur == b.cred {
-				c.opts.Bindings.Set(r, b.key)
-			}
+		if cur, ok := c.opts.Bindings.Get(b.key); ok && cur == b.cred {
+			c.opts.Bindings.Set(r, b.key)
 		}
 	}
-	if len(announce) == 0 {
-		return nil
-	}
-	p := c.rdb.Pipeline()
-	for _, op := range announce {
-		c.announce(p, announcement{Bind: &op})
-	}
-	_, err = p.Exec(ctx)
-	return err
+	return nil
 }
