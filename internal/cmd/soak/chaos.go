@@ -211,11 +211,12 @@ func (c *chaos) disabledAt(name string, t time.Time) bool {
 	return ok && !t.Before(w[0]) && (w[1].IsZero() || !t.After(w[1]))
 }
 
-// redisDown reports whether t fell in the Redis outage, or a moment after.
+// redisDown reports whether t fell in the Redis outage, or in the seconds
+// after it the instances take to find Redis and merge their bindings.
 func (c *chaos) redisDown(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.down[0].IsZero() && !t.Before(c.down[0]) && (c.down[1].IsZero() || t.Before(c.down[1].Add(2*time.Second)))
+	return !c.down[0].IsZero() && !t.Before(c.down[0]) && (c.down[1].IsZero() || t.Before(c.down[1].Add(3*time.Second)))
 }
 
 // uploadedBy reports whether the uploaded auth file was in place by t

@@ -145,9 +145,9 @@ func (d *driver) turn(ctx context.Context, c *conversation, n int, rng *rand.Ran
 		}
 		// a keep-alive connection the gateway closed as the request went
 		// out on it (a reload closes idle connections): no answer, no
-		// upstream request. The providers' SDKs retry a connection error,
-		// and so does this client, once
-		if try == 0 && tctx.Err() == nil && !d.up.seen(id) {
+		// upstream request. The providers' SDKs retry a connection error
+		// (twice, by default), and so does this client
+		if try < 2 && tctx.Err() == nil && !d.up.seen(id) {
 			d.resent.Add(1)
 			continue
 		}

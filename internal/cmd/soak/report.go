@@ -29,6 +29,7 @@ const (
 const (
 	lostBinding = "none seen: the binding was lost"
 	leftDetour  = "its home was still out and it left a detour that answered"
+	outageBorn  = "begun while Redis was down: each instance placed it on its own until Redis was back"
 )
 
 type instanceFigures struct {
@@ -140,8 +141,11 @@ type classifier struct {
 
 // failure classifies a failed turn.
 func (c classifier) failure(t turn) string {
-	if n := len(t.Attempts); n > 0 && t.Answer.began && t.Attempts[n-1].Fault == faultReset {
-		return classBroke
+	if n := len(t.Attempts); n > 0 && t.Answer.began {
+		last := t.Attempts[n-1]
+		if last.Fault == faultReset || c.up.faultNear(last.Key, last.Start, time.Second) == faultReset {
+			return classBroke
+		}
 	}
 	p := map[string]string{kindClaude: "claude", kindResponses: "openai", kindGemini: "gemini"}[t.Kind]
 	for name, key := range c.keys.byName {
@@ -206,7 +210,7 @@ func changes(turns []turn, cls classifier) []change {
 			if t.Served == prev {
 				continue
 			}
-			why, rebind := cls.change(prev, home, t)
+			why, rebind := cls.change(prev, home, ts[0].Start, t)
 			if rebind {
 				home = t.Served
 			}
@@ -217,8 +221,9 @@ func changes(turns []turn, cls classifier) []change {
 }
 
 // change tells why turn t went to another credential than prev, the
-// conversation's home being home, and whether the home moved with it.
-func (c classifier) change(prev, home string, t turn) (why string, rebind bool) {
+// conversation (begun at began) being at home on home, and whether the
+// home moved with it.
+func (c classifier) change(prev, home string, began time.Time, t turn) (why string, rebind bool) {
 	if t.Served == home {
 		return "back to its home credential after a detour", false
 	}
@@ -232,6 +237,11 @@ func (c classifier) change(prev, home string, t turn) (why string, rebind bool) 
 		if c.keys.byKey[a.Key] == prev {
 			if a.Fault != "" {
 				return left + " failed: " + a.Fault, prev == home && a.Fault == faultRefused
+			}
+			if f := c.up.faultNear(a.Key, a.Start, time.Second); f != "" {
+				// the mock took the fault a moment before the harness
+				// noted it, or the other way round
+				return left + " failed: " + f, false
 			}
 			return left + " was tried and failed without a fault", false
 		}
@@ -250,6 +260,11 @@ func (c classifier) change(prev, home string, t turn) (why string, rebind bool) 
 		return leftDetour, false
 	}
 	if c.ch.redisDown(t.Start) {
+		if c.ch.redisDown(began) {
+			// the instances could not share its binding: each placed
+			// it, and the write-back merged their choices
+			return outageBorn, true
+		}
 		return lostBinding + " (during the Redis outage)", true
 	}
 	return lostBinding, true
@@ -286,7 +301,7 @@ func (r *report) markdown() string {
 	kinds := fmt.Sprintf("%s %d, %s %d, %s %d", kindClaude, r.ByKind[kindClaude], kindResponses, r.ByKind[kindResponses], kindGemini, r.ByKind[kindGemini])
 	fmt.Fprintf(&b, "| requests (turns) | %d (%s) | |\n", r.Requests, kinds)
 	fmt.Fprintf(&b, "| answered | %d, of which %d after failing over | |\n", r.Answered, r.FailedOver)
-	fmt.Fprintf(&b, "| requests the client sent again because the gateway closed the idle connection they went out on (config reloads) | %d | |\n", r.Resent)
+	fmt.Fprintf(&b, "| requests the client sent again because the gateway closed the idle connection they went out on (config reloads; SDKs retry these) | %d | |\n", r.Resent)
 	fmt.Fprintf(&b, "| client-visible errors: %s | %d | |\n", classNone, r.Errors[classNone])
 	fmt.Fprintf(&b, "| client-visible errors: %s | %d | (no gateway can move a stream the client has begun reading) |\n", classBroke, r.Errors[classBroke])
 	fmt.Fprintf(&b, "| client-visible errors: %s | %d | 0: %s |\n", classOther, r.Errors[classOther], verdict(r.Errors[classOther] == 0))
@@ -365,7 +380,8 @@ credential is explained by its old credential failing during the turn, being fai
 disabled at the time; a change nothing explains is a lost binding. A request that went out on a
 keep-alive connection the gateway closed at that moment (each config reload closes the idle connections,
 as every Go server does when it shuts down) got no answer and reached no upstream: the client sends it
-again once, as the providers' SDKs retry a connection error, and the table counts these apart. The added latency is the client's time
+again (at most twice), as the providers' SDKs retry a connection error, and the table counts these
+apart. The added latency is the client's time
 for a turn less the upstream's time for the answer it got (failed attempts before it count as added). A
 usage record is lost when the gateway served a request and no record of it could be popped.
 

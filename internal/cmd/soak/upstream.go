@@ -112,6 +112,19 @@ func (u *upstream) setFault(key, kind string) {
 	u.mock.SetFault(key, mockFault(kind))
 }
 
+// faultNear is a fault key began or ended within d of t ("" for none).
+func (u *upstream) faultNear(key string, t time.Time, d time.Duration) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	near := func(x time.Time) bool { return !x.IsZero() && x.Sub(t).Abs() <= d }
+	for _, s := range u.history[key] {
+		if near(s.from) || near(s.to) {
+			return s.state
+		}
+	}
+	return ""
+}
+
 // faultAt is the fault key had at t ("" for none).
 func (u *upstream) faultAt(key string, t time.Time) string {
 	u.mu.Lock()
