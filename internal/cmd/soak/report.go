@@ -386,18 +386,7 @@ for a turn less the upstream's time for the answer it got (failed attempts befor
 usage record is lost when the gateway served a request and no record of it could be popped.
 
 `)
-	fmt.Fprintf(&b, "## Last run\n\n`%s` on %s: %s of conversations (%d %s, %d %s, %d %s at once, %d members), %d config reloads.\n\n",
-		r.Command, r.Machine, r.Elapsed.Round(time.Second), r.Config.Claude, kindClaude, r.Config.Responses, kindResponses,
-		r.Config.Gemini, kindGemini, r.Config.Members, r.Reloads)
-	b.WriteString(table)
-	b.WriteString("What happened when:\n\n| at | what |\n|---|---|\n")
-	for _, h := range r.Timeline {
-		what := h.What
-		if h.Err != "" {
-			what += " (failed: " + h.Err + ")"
-		}
-		fmt.Fprintf(&b, "| %s | %s |\n", h.At, what)
-	}
+	b.WriteString(r.lastRun(table))
 	b.WriteString(`
 ## Running it
 
@@ -446,4 +435,46 @@ func writeDetails(path string, d *driver, cls classifier) error {
 		}
 	}
 	return nil
+}
+
+// The markers around the generated part of the report: a report that has
+// them keeps what is around them (findings written by hand).
+const (
+	beginRun = "<!-- soak: last run, written by internal/cmd/soak -->\n"
+	endRun   = "<!-- soak: end of the last run -->\n"
+)
+
+// lastRun is the generated part of the report: the run, its table and its
+// timeline, between the markers.
+func (r *report) lastRun(table string) string {
+	var b strings.Builder
+	b.WriteString(beginRun)
+	fmt.Fprintf(&b, "## Last run\n\n`%s` on %s: %s of conversations (%d %s, %d %s, %d %s at once, %d members), %d config reloads.\n\n",
+		r.Command, r.Machine, r.Elapsed.Round(time.Second), r.Config.Claude, kindClaude, r.Config.Responses, kindResponses,
+		r.Config.Gemini, kindGemini, r.Config.Members, r.Reloads)
+	b.WriteString(table)
+	b.WriteString("What happened when:\n\n| at | what |\n|---|---|\n")
+	for _, h := range r.Timeline {
+		what := h.What
+		if h.Err != "" {
+			what += " (failed: " + h.Err + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", h.At, what)
+	}
+	b.WriteString(endRun)
+	return b.String()
+}
+
+// writeReport writes the report to path: into the markers of the file
+// there, if it has them, else the whole document.
+func (r *report) writeReport(path, table string) error {
+	doc := r.document(table)
+	if old, err := os.ReadFile(path); err == nil {
+		s := string(old)
+		i, j := strings.Index(s, beginRun), strings.Index(s, endRun)
+		if i >= 0 && j > i {
+			doc = s[:i] + r.lastRun(table) + s[j+len(endRun):]
+		}
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
 }

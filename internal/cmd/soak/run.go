@@ -175,7 +175,7 @@ wait:
 		return nil, err
 	}
 	if cfg.Out != "" {
-		if err := os.WriteFile(cfg.Out, []byte(rep.document(table)), 0o644); err != nil {
+		if err := rep.writeReport(cfg.Out, table); err != nil {
 			return nil, err
 		}
 	}

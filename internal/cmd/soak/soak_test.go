@@ -93,3 +93,24 @@ func TestSoakSmoke(t *testing.T) {
 	assert.Contains(t, string(doc), md)
 	assert.NotContains(t, string(doc), "sk-soak-")
 }
+
+// A report written into a file that has the markers keeps what is around
+// them: the findings written by hand stay, the last run is replaced.
+func TestReportKeepsTheHandWrittenParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reliability.md")
+	r := &report{Command: "soak -duration 1m", Config: defaults()}
+	require.NoError(t, r.writeReport(path, "| first table |\n"))
+	first, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(first), "| first table |")
+
+	edited := strings.Replace(string(first), "## Running it", "## Findings\n\nwritten by hand\n\n## Running it", 1)
+	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
+	require.NoError(t, r.writeReport(path, "| second table |\n"))
+	second, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(second), "written by hand")
+	assert.Contains(t, string(second), "| second table |")
+	assert.NotContains(t, string(second), "| first table |")
+	assert.Equal(t, 1, strings.Count(string(second), "## Last run"))
+}
