@@ -3,6 +3,7 @@ package management
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
@@ -32,7 +34,7 @@ type Backend interface {
 	Reset(name, model string) (int, error)
 	// SaveAuthFile writes f into the auth directory (0600, atomically)
 	// and reports whether it is a new file.
-	SaveAuthFile(ctx context.Context, f *auth.AuthFile) (created bool, err error)
+	SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (created bool, err error)
 	// DeleteAuthFile removes the auth file called name; an *Error with
 	// CodeAuthFileNotFound if there is none.
 	DeleteAuthFile(ctx context.Context, name string) error
@@ -266,7 +268,7 @@ func NoAuthDir(msg string) *Error {
 }
 
 func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string) error {
-	if err := auth.CheckFileName(name); err != nil {
+	if err := authfile.CheckFileName(name); err != nil {
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxAuthFileBody+1))
@@ -276,7 +278,7 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 	if len(data) > maxAuthFileBody {
 		return newError(http.StatusRequestEntityTooLarge, CodeInvalidAuthFile, fmt.Sprintf("auth files are at most %d bytes", maxAuthFileBody))
 	}
-	f, err := auth.ParseAuthFile(name, data)
+	f, err := authfile.ParseAuthFile(name, data)
 	if err != nil {
 		// the parser's errors name keys, never values
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
@@ -287,7 +289,17 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 	case f.APIKey == "" && f.AccessToken == "" && f.RefreshToken == "":
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: no api_key, access_token or refresh_token", name))
 	}
+	if f.ProxyURL != "" {
+		// the loader would skip the file; say so now. The parser's
+		// errors name the scheme, never the URL's user info.
+		if _, err := auth.ParseProxyURL(f.ProxyURL); err != nil {
+			return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: %v", name, err))
+		}
+	}
 	created, err := b.SaveAuthFile(r.Context(), f)
+	if errors.Is(err, authfile.ErrUnresolvedLink) {
+		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q is a %v; remove it or create its target", name, authfile.ErrUnresolvedLink))
+	}
 	if err != nil {
 		return err
 	}
@@ -300,7 +312,7 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 }
 
 func deleteAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string) error {
-	if err := auth.CheckFileName(name); err != nil {
+	if err := authfile.CheckFileName(name); err != nil {
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
 	}
 	if err := b.DeleteAuthFile(r.Context(), name); err != nil {

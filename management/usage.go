@@ -3,22 +3,12 @@ package management
 import (
 	"sync"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
 // Tokens counts tokens by kind.
-type Tokens struct {
-	Input         int64 `json:"input"`
-	Output        int64 `json:"output"`
-	CacheRead     int64 `json:"cache_read"`
-	CacheCreation int64 `json:"cache_creation"`
-}
-
-func (t *Tokens) add(o Tokens) {
-	t.Input += o.Input
-	t.Output += o.Output
-	t.CacheRead += o.CacheRead
-	t.CacheCreation += o.CacheCreation
-}
+type Tokens = outcome.Tokens
 
 // Totals are the usage of one credential or member since the stats began.
 type Totals struct {
@@ -35,7 +25,7 @@ func (t *Totals) add(status int, tokens Tokens) {
 	if status == 0 || status >= 400 {
 		t.Errors++
 	}
-	t.Tokens.add(tokens)
+	t.Tokens.Add(tokens)
 }
 
 // UsageStats keeps usage totals per credential and per member in memory.
@@ -72,6 +62,20 @@ func (u *UsageStats) Record(credential, member string, status int, tokens Tokens
 		entry(u.members, member).add(status, tokens)
 	}
 }
+
+// Request implements outcome.Recorder: the totals count every finished
+// request.
+func (u *UsageStats) Request(r *outcome.Request) {
+	u.Record(r.Credential, r.Client, r.Status, r.Tokens)
+}
+
+// Attempt implements outcome.Recorder; attempts are not counted.
+func (u *UsageStats) Attempt(outcome.Attempt) {}
+
+// Failure implements outcome.Recorder; failures are counted by Request.
+func (u *UsageStats) Failure(outcome.Failure) {}
+
+var _ outcome.Recorder = (*UsageStats)(nil)
 
 func entry(m map[string]*Totals, name string) *Totals {
 	t := m[name]

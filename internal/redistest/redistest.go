@@ -68,8 +68,10 @@ func (p *Proc) Stop() {
 // and waits until it answers.
 func (p *Proc) Restart() error {
 	p.Stop()
-	args := append([]string{"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"}, p.args...)
+	args := append([]string{
+		"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+	}, p.args...)
 	cmd := exec.Command(p.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
