@@ -129,8 +129,13 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	}
 	rn := &run{e: e, r: r, w: w, route: route, principal: principal, repl: repl, start: time.Now()}
 	// finish reports the request and then releases its body, which the
-	// request log reads
-	defer rn.finish()
+	// request log reads; a stream that broke off is aborted after that
+	defer func() {
+		rn.finish()
+		if rn.abort {
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	if route.HasBody {
 		b, err := readBody(r, e.opts.MaxBody)
 		if err != nil {

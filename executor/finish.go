@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"errors"
+	"net/http"
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
@@ -28,6 +30,14 @@ func (rn *run) logs(l RequestLogger) bool {
 		return l.Wants(0)
 	}
 	return l.Wants(rn.status)
+}
+
+// brokeOff records that the answer the client was getting broke off
+// (err): the request failed, whatever status it began with, and counts as
+// a 502 in the usage event, the metrics and the request log.
+func (rn *run) brokeOff(err error) {
+	rn.failed, rn.broke, rn.status = true, true, http.StatusBadGateway
+	rn.abort = errors.Is(err, errBrokeOff)
 }
 
 // finish reports the finished request to the observer, the request log and
@@ -117,6 +127,9 @@ func (rn *run) record(latency time.Duration) *reqlog.Record {
 	}
 	if rn.gateway != nil {
 		rec.Error = rn.gateway.Code + ": " + rn.gateway.Message
+	}
+	if rn.broke {
+		rec.Error = "stream_broke_off: the upstream's answer broke off after it reached the client"
 	}
 	if rn.w != nil {
 		rec.ResponseHeader = rn.w.Header()

@@ -53,6 +53,11 @@ type run struct {
 	gateway   *ClientError   // the gateway's own answer, if it gave one
 	// failed says the answer was an upstream failure, or broke off
 	failed bool
+	// broke says the answer broke off after it reached the client
+	broke bool
+	// abort says the client's connection is to be aborted once the
+	// request has been reported, so a broken stream does not look complete
+	abort bool
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
@@ -100,7 +105,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.committed {
 			if err != nil {
-				rn.failed = true
+				rn.brokeOff(err)
 				rn.logAttempt(c, aw.status, err, "upstream response broke off after it reached the client")
 			}
 			return nil
@@ -556,17 +561,24 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 // an upstream stream breaks before anything reached the client.
 var errAborted = errors.New("upstream stream aborted")
 
-// serveProxy runs the proxy and turns its abort of a stream that never
-// reached the client into an error, so the attempt can fail over. Once
-// the client has seen part of the response, the abort goes on: the client
-// must see the stream end badly rather than look complete.
+// errBrokeOff stands for the same panic once part of the answer reached the
+// client: the request is recorded as failed, and the abort is raised again
+// when the request has been reported (see run.abort).
+var errBrokeOff = errors.New("upstream stream broke off after the answer began")
+
+// serveProxy runs the proxy and turns its abort of a stream into an error:
+// one that never reached the client can fail over; one the client has seen
+// part of cannot, and is recorded before its abort goes on.
 func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, out http.ResponseWriter, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || aw.committed {
+			if v != http.ErrAbortHandler {
 				panic(v)
 			}
 			err = errAborted
+			if aw.committed {
+				err = errBrokeOff
+			}
 		}
 	}()
 	return proxy.ServeHTTP(out, req, noNext)
