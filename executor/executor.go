@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
@@ -146,7 +145,10 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	b := rn.body
 	model := route.Model
 	if model == "" && b != nil {
-		model = gjson.GetBytes(b.inspect(), "model").String()
+		var err error
+		if model, err = bodyModel(b.inspect()); err != nil {
+			return rn.writeError(w, &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()})
+		}
 	}
 	if !validModel(model) {
 		// the model keys cursors, bindings and health states: a client
