@@ -194,14 +194,7 @@ func TestBrokenStreamIsRecordedAsFailed(t *testing.T) {
 	dir := t.TempDir()
 	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n\t\trequest_log_dir " + dir + "\n"})
 	g.mock.SetFault(claudeKeyA, mockupstream.Fault{ResetAfter: 2, EventDelay: 10 * time.Millisecond})
-	req, err := http.NewRequest(http.MethodPost, g.url("/v1/messages"), stringsReader(claudeBody))
-	require.NoError(t, err)
-	req.Header = anthropicHeader()
-	res, err := g.tester.Client.Do(req)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	_, readErr := readAll(res)
-	require.Error(t, readErr, "a broken stream must not look complete")
+	g.brokenStream()
 
 	var events []gjson.Result
 	require.Eventually(t, func() bool { events = g.usageEvents(); return len(events) == 1 }, 5*time.Second, 10*time.Millisecond)

@@ -105,6 +105,16 @@ func (a *attemptWriter) Write(p []byte) (int, error) {
 		a.WriteHeader(http.StatusOK)
 	}
 	switch {
+	case a.held && a.body.Len()+len(p) > heldBodyLimit && a.status == a.failStatus && !failsOver(a.status):
+		// a 400 or 404 this long is no refused key or unknown model: it
+		// is the client's, and goes to it whole
+		a.held = false
+		a.commit()
+		if _, err := a.send(a.body.Bytes()); err != nil {
+			return 0, err
+		}
+		a.body.Reset()
+		return a.send(p)
 	case a.held:
 		if room := heldBodyLimit - a.body.Len(); room > 0 {
 			a.body.Write(p[:min(len(p), room)])
@@ -138,7 +148,7 @@ func (a *attemptWriter) sniff(ended bool) error {
 		return nil
 	}
 	a.sniffing = false
-	if status := streamErrorStatus(first); status != 0 && holds(status) {
+	if status := streamErrorStatus(first); failsOver(status) || status == http.StatusNotFound {
 		// the rest of an error stream is held (and capped) like any
 		// failure body; ending the copy with an error would make the
 		// proxy log a warning and abort the handler
@@ -154,9 +164,13 @@ func (a *attemptWriter) sniff(ended bool) error {
 	return err
 }
 
-// finish settles a stream that ended while its first event was still being
-// held.
+// finish settles an answer that ended while held: a 400 that says the
+// credential's key was refused counts as the 401 it stands for, and a
+// stream still waiting for its first event is decided on what came.
 func (a *attemptWriter) finish() error {
+	if a.held && a.failStatus == http.StatusBadRequest && keyRefusedBody(a.body.Bytes()) {
+		a.failStatus = http.StatusUnauthorized
+	}
 	if !a.sniffing {
 		return nil
 	}
@@ -194,10 +208,11 @@ func (a *attemptWriter) release() error {
 }
 
 // holds reports whether a status is held back while another credential
-// may still answer: the failover statuses, and 404, which may say the
-// model does not exist for this credential.
+// may still answer: the failover statuses; 404, which may say the model
+// does not exist for this credential; and 400, which may say its key was
+// refused (Gemini's answer to a dead key).
 func holds(status int) bool {
-	return failsOver(status) || status == http.StatusNotFound
+	return failsOver(status) || status == http.StatusNotFound || status == http.StatusBadRequest
 }
 
 func isEventStream(h http.Header) bool {

@@ -105,7 +105,6 @@ func TestAttemptWriterCommitsAtOnce(t *testing.T) {
 	}{
 		{"success that may hold", 200, true},
 		{"created", 201, true},
-		{"client fault 400", 400, true},
 		{"client fault 413", 413, true},
 		{"client fault 422", 422, true},
 		{"rate limit on the last attempt", 429, false},
@@ -351,4 +350,63 @@ func TestAttemptWriterTrailersAfterCommit(t *testing.T) {
 			assert.Equal(t, "abc123", res.Trailer.Get("X-Checksum"), "upstream trailer lost")
 		})
 	}
+}
+
+// A 400 is held while another credential may answer: it may be a refused
+// key, which counts as the 401 it stands for. Any other 400 goes to the
+// client as it was; one too long to be an error worth failing over on goes
+// through at once, whole.
+func TestAttemptWriterHoldsBadRequest(t *testing.T) {
+	refused := map[string]string{
+		"gemini": `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",` +
+			`"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}`,
+		"gemini stream array": `[{"error":{"code":400,"status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}]`,
+		"anthropic":           `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`,
+		"openai compatible":   `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+	}
+	for name, body := range refused {
+		t.Run(name, func(t *testing.T) {
+			spy := newSpy()
+			aw := newAttemptWriter(spy, true)
+			aw.WriteHeader(http.StatusBadRequest)
+			_, err := aw.Write([]byte(body))
+			require.NoError(t, err)
+			require.NoError(t, aw.finish())
+			assert.True(t, aw.held)
+			assert.Equal(t, http.StatusUnauthorized, aw.failStatus, "a refused key is a credential failure")
+			assert.True(t, spy.untouched())
+		})
+	}
+
+	t.Run("bad request", func(t *testing.T) {
+		spy := newSpy()
+		aw := newAttemptWriter(spy, true)
+		aw.Header().Set("Content-Type", "application/json")
+		aw.WriteHeader(http.StatusBadRequest)
+		body := `{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`
+		_, err := aw.Write([]byte(body))
+		require.NoError(t, err)
+		require.NoError(t, aw.finish())
+		assert.True(t, aw.held)
+		assert.Equal(t, http.StatusBadRequest, aw.failStatus)
+		assert.True(t, spy.untouched())
+		require.NoError(t, aw.release())
+		assert.Equal(t, http.StatusBadRequest, spy.Code)
+		assert.Equal(t, body, spy.Body.String())
+	})
+
+	t.Run("long bad request", func(t *testing.T) {
+		spy := newSpy()
+		aw := newAttemptWriter(spy, true)
+		aw.WriteHeader(http.StatusBadRequest)
+		chunk := bytes.Repeat([]byte("x"), 40<<10)
+		for range 3 {
+			_, err := aw.Write(chunk)
+			require.NoError(t, err)
+		}
+		assert.True(t, aw.committed)
+		assert.False(t, aw.held)
+		assert.Equal(t, http.StatusBadRequest, spy.Code)
+		assert.Equal(t, 3*len(chunk), spy.Body.Len(), "a long 400 was cut")
+	})
 }

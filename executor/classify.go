@@ -85,6 +85,9 @@ func streamErrorStatus(event []byte) int {
 // errorStatus maps a provider error object to the HTTP status it stands
 // for.
 func errorStatus(e gjson.Result) int {
+	if keyRefused(e) {
+		return http.StatusUnauthorized
+	}
 	if code := e.Get("code"); code.Type == gjson.Number && code.Int() >= 400 && code.Int() < 600 {
 		return int(code.Int())
 	}
@@ -131,4 +134,35 @@ func modelNotFound(body []byte) bool {
 	}
 	return strings.Contains(msg, "model") &&
 		(strings.Contains(msg, "not found") || strings.Contains(msg, "not_found") || strings.Contains(msg, "does not exist"))
+}
+
+// keyRefused reports whether a provider error object says the credential's
+// key was refused, whatever status it came with: Anthropic's
+// authentication_error, OpenAI's invalid_api_key, and Gemini's
+// INVALID_ARGUMENT whose ErrorInfo reason is API_KEY_INVALID (Gemini answers
+// a dead key with 400, which would otherwise read as the client's fault).
+func keyRefused(e gjson.Result) bool {
+	if e.Get("type").String() == "authentication_error" || e.Get("code").String() == "invalid_api_key" {
+		return true
+	}
+	refused := false
+	e.Get("details").ForEach(func(_, d gjson.Result) bool {
+		refused = d.Get("reason").String() == "API_KEY_INVALID"
+		return !refused
+	})
+	return refused
+}
+
+// keyRefusedBody reports whether an error response body says the
+// credential's key was refused. Gemini's JSON-array stream wraps its error
+// in the array.
+func keyRefusedBody(body []byte) bool {
+	if !gjson.ValidBytes(body) {
+		return false
+	}
+	doc := gjson.ParseBytes(body)
+	if doc.IsArray() {
+		doc = doc.Get("0")
+	}
+	return keyRefused(doc.Get("error"))
 }

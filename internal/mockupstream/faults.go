@@ -20,6 +20,14 @@ type Fault struct {
 	// is answered as a 200 body instead of the normal answer (for simulating a
 	// malformed upstream).
 	Body string
+	// InvalidKey answers as the provider answers a key it does not accept
+	// (revoked, deleted, mistyped), in its own wire shape: Anthropic 401
+	// authentication_error "invalid x-api-key"; OpenAI 401 invalid_api_key
+	// naming the key masked; Gemini 400 INVALID_ARGUMENT with an ErrorInfo
+	// whose reason is API_KEY_INVALID (as a one-element JSON array on
+	// streamGenerateContent without alt=sse); Code Assist 401
+	// UNAUTHENTICATED.
+	InvalidKey bool
 	// FirstByteDelay is how long to wait before writing the response headers.
 	FirstByteDelay time.Duration
 	// EventDelay is the wait between SSE events of a streaming answer.

@@ -209,3 +209,45 @@ func TestFirstByteDelayHonoursClientCancel(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, time.Since(began), 10*time.Second)
 }
+
+// InvalidKey answers in each provider's own shape for a key it refuses;
+// Gemini's is a 400 told from a bad request only by its ErrorInfo reason.
+func TestFaultInvalidKeyShapes(t *testing.T) {
+	const key = "sk-proj-refused-key-wxyz"
+	m, ts := start(t)
+	m.SetFault(key, Fault{InvalidKey: true})
+	for _, ep := range endpoints(key) {
+		for _, stream := range []bool{false, true} {
+			path, body := ep.path, ep.body
+			if stream {
+				path, body = ep.streamReq()
+			}
+			resp := send(t, ts, "POST", path, body, ep.headers...)
+			js := string(readAll(t, resp))
+			switch ep.name {
+			case "anthropic":
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+				assert.Equal(t, "authentication_error", field(js, "error.type").String())
+				assert.Equal(t, "invalid x-api-key", field(js, "error.message").String())
+			case "gemini":
+				assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+				assert.Equal(t, "INVALID_ARGUMENT", field(js, "error.status").String())
+				assert.Equal(t, "type.googleapis.com/google.rpc.ErrorInfo", field(js, "error.details.0.@type").String())
+				assert.Equal(t, "API_KEY_INVALID", field(js, "error.details.0.reason").String())
+				assert.Equal(t, "generativelanguage.googleapis.com", field(js, "error.details.0.metadata.service").String())
+			default:
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+				assert.Equal(t, "invalid_api_key", field(js, "error.code").String())
+				msg := field(js, "error.message").String()
+				assert.Contains(t, msg, "Incorrect API key provided: sk-")
+				assert.Contains(t, msg, "wxyz")
+				assert.NotContains(t, msg, key)
+			}
+		}
+	}
+	// the JSON-array stream of Gemini reports it as its one element
+	resp := send(t, ts, "POST", "/v1beta/models/gemini-x:streamGenerateContent", `{"contents":[]}`, "x-goog-api-key", key)
+	js := string(readAll(t, resp))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "API_KEY_INVALID", field(js, "0.error.details.0.reason").String(), js)
+}

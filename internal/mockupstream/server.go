@@ -201,6 +201,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
+		if f.InvalidKey {
+			c.refuseKey()
+			return
+		}
 		if f.Status != 0 {
 			c.fail(f.Status, faultMessage(rt.family, f.Status, c.key))
 			return
