@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_cooldown <duration>
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
+//	    first_event_timeout <duration>
 //	    pool <name>
 //	    state redis://[user:password@]host:port/db {
 //	        usage_retention <n>
@@ -140,7 +141,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = size
 
-		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval":
+		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout":
 			name := d.Val()
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -157,6 +158,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.MaxCooldown = caddy.Duration(dur)
 			case "probe_interval":
 				h.ProbeInterval = caddy.Duration(dur)
+			case "first_event_timeout":
+				h.FirstEventTimeout = caddy.Duration(dur)
 			default:
 				h.MaxRetryInterval = caddy.Duration(dur)
 			}

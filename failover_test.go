@@ -208,12 +208,7 @@ func TestRefusedKeyFailsOverAndBlocks(t *testing.T) {
 			assert.Len(t, g.mock.Requests(), 3)
 
 			// blocked like a 401: half an hour, with the status it stands for
-			res, err := http.Get(adminURL + "/cliproxy/credentials")
-			require.NoError(t, err)
-			raw, err := readAll(res)
-			require.NoError(t, err)
-			state := gjson.GetBytes(raw, `credentials.#(name=="`+tc.credential+`").models.`+gjson.Escape(tc.model))
-			require.True(t, state.Exists(), "%s", raw)
+			state := credentialModelState(t, tc.credential, tc.model)
 			assert.Equal(t, int64(http.StatusUnauthorized), state.Get("last_error.status").Int(), state.Raw)
 			assert.WithinDuration(t, time.Now().Add(30*time.Minute), state.Get("next_retry_after").Time(), time.Minute, state.Raw)
 		})

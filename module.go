@@ -36,6 +36,7 @@ const (
 	DefaultMaxBody            = 32 << 20
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
+	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -84,6 +85,15 @@ type Handler struct {
 	// recovery when every credential is cooling, instead of answering
 	// 429 at once. Default: 0 (do not wait).
 	MaxRetryInterval caddy.Duration `json:"max_retry_interval,omitempty"`
+
+	// FirstEventTimeout bounds the wait from sending a request upstream to
+	// the first complete event of an event stream, or the first body byte
+	// of any other answer. When it passes before anything reached the
+	// client, the credential rests for TransientCooldown and the request
+	// moves to the next one (504 upstream_timeout when none is left). A
+	// non-streaming request that may take longer (a long generation
+	// answered whole) needs a larger value. Default: 5m.
+	FirstEventTimeout caddy.Duration `json:"first_event_timeout,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -221,6 +231,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.SessionAffinityTTL == 0 {
 		h.SessionAffinityTTL = DefaultSessionAffinityTTL
 	}
+	if h.FirstEventTimeout == 0 {
+		h.FirstEventTimeout = DefaultFirstEventTimeout
+	}
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -305,6 +318,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxAttempts:       h.MaxAttempts,
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
+		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 		OnUsage:           state.recordUsage,
@@ -381,8 +395,8 @@ func (h *Handler) Validate() error {
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval and max_retry_interval must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval and first_event_timeout must not be negative")
 	}
 	if err := h.Management.validate(); err != nil {
 		return err

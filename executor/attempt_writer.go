@@ -23,8 +23,11 @@ const sniffLimit = 64 << 10
 // instead of sending it, so the client never sees a header or byte of a
 // response it is not given. An event stream is held until its first event
 // is complete: a stream that opens with an error event is a failure like
-// the matching status. Everything else goes straight to the client,
-// flushed as the proxy flushes (SSE event by event).
+// the matching status, and the attempt is halted at once rather than left
+// waiting for the upstream to close. Anything else is committed with its
+// first body byte (or when it ends without one) and then goes straight to
+// the client, flushed as the proxy flushes (SSE event by event): until
+// then, an upstream that answered and went silent can still fail over.
 type attemptWriter struct {
 	w      http.ResponseWriter
 	header http.Header
@@ -53,6 +56,13 @@ type attemptWriter struct {
 	// retryAt is when the credential of a held failure may be tried
 	// again; zero when unknown.
 	retryAt time.Time
+
+	// clock, if set, times the first event; once it ran out nothing more
+	// goes to the client.
+	clock *firstEventClock
+	// halt, if set, ends the attempt's upstream request, so the proxy
+	// returns without waiting for an upstream that keeps its stream open.
+	halt func()
 }
 
 func newAttemptWriter(w http.ResponseWriter, mayHold bool) *attemptWriter {
@@ -78,13 +88,14 @@ func (a *attemptWriter) WriteHeader(code int) {
 	a.status = code
 	a.headerAt = time.Now()
 	switch {
+	case code == http.StatusSwitchingProtocols:
+		a.commit()
 	case a.mayHold && holds(code):
 		a.held, a.failStatus = true, code
 	case a.mayHold && code == http.StatusOK && isEventStream(a.header):
 		a.sniffing = true
-	default:
-		a.commit()
 	}
+	// anything else is committed with its first byte
 }
 
 // commit sends the attempt's status and headers to the client.
@@ -103,6 +114,10 @@ func (a *attemptWriter) commit() {
 func (a *attemptWriter) Write(p []byte) (int, error) {
 	if a.status == 0 {
 		a.WriteHeader(http.StatusOK)
+	}
+	if !a.sniffing && !a.clock.arrived() {
+		// too late: the attempt is being halted and fails over
+		return len(p), nil
 	}
 	switch {
 	case a.held && a.body.Len()+len(p) > heldBodyLimit && a.status == a.failStatus && !failsOver(a.status):
@@ -123,6 +138,8 @@ func (a *attemptWriter) Write(p []byte) (int, error) {
 	case a.sniffing:
 		a.body.Write(p)
 		return len(p), a.sniff(false)
+	case !a.committed:
+		a.commit()
 	}
 	return a.send(p)
 }
@@ -147,12 +164,18 @@ func (a *attemptWriter) sniff(ended bool) error {
 	if !complete && !ended && a.body.Len() < sniffLimit {
 		return nil
 	}
+	if !a.clock.arrived() {
+		return nil // too late: the attempt is being halted
+	}
 	a.sniffing = false
 	if status := streamErrorStatus(first); failsOver(status) || status == http.StatusNotFound {
-		// the rest of an error stream is held (and capped) like any
-		// failure body; ending the copy with an error would make the
-		// proxy log a warning and abort the handler
+		// the failure is known: the attempt ends now, whether or not the
+		// upstream closes its stream; what else arrives until then is
+		// held (and capped) like any failure body
 		a.held, a.failStatus = true, status
+		if a.halt != nil {
+			a.halt()
+		}
 		return nil
 	}
 	a.commit()
@@ -164,17 +187,21 @@ func (a *attemptWriter) sniff(ended bool) error {
 	return err
 }
 
-// finish settles an answer that ended while held: a 400 that says the
-// credential's key was refused counts as the 401 it stands for, and a
-// stream still waiting for its first event is decided on what came.
+// finish settles an answer that ended: a held 400 that says the
+// credential's key was refused counts as the 401 it stands for, a stream
+// still waiting for its first event is decided on what came, and an answer
+// without a body byte is committed.
 func (a *attemptWriter) finish() error {
 	if a.held && a.failStatus == http.StatusBadRequest && keyRefusedBody(a.body.Bytes()) {
 		a.failStatus = http.StatusUnauthorized
 	}
-	if !a.sniffing {
-		return nil
+	switch {
+	case a.sniffing:
+		return a.sniff(true)
+	case a.status != 0 && !a.held && !a.committed && a.clock.arrived():
+		a.commit() // an answer without a body
 	}
-	return a.sniff(true)
+	return nil
 }
 
 // FlushError flushes what was committed; a held response has nothing to

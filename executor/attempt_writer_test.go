@@ -97,7 +97,9 @@ func TestAttemptWriterHoldsFailover(t *testing.T) {
 	}
 }
 
-func TestAttemptWriterCommitsAtOnce(t *testing.T) {
+// Anything not held is committed with its first body byte: until then an
+// upstream that answered and went silent can still fail over.
+func TestAttemptWriterCommitsWithFirstByte(t *testing.T) {
 	tests := []struct {
 		name    string
 		status  int
@@ -118,16 +120,18 @@ func TestAttemptWriterCommitsAtOnce(t *testing.T) {
 			aw.Header().Set("Content-Type", "application/x-ndjson")
 			aw.Header().Set("X-Request-Id", "req_1")
 			aw.WriteHeader(tt.status)
-
+			require.NoError(t, aw.FlushError())
 			assert.False(t, aw.held)
-			assert.True(t, aw.committed)
-			assert.Equal(t, 1, spy.writeHeaders, "status not sent at once")
-			assert.Equal(t, tt.status, spy.Code)
-			assert.Equal(t, "application/x-ndjson", spy.Header().Get("Content-Type"))
-			assert.Equal(t, "req_1", spy.Header().Get("X-Request-Id"))
+			assert.False(t, aw.committed)
+			assert.True(t, spy.untouched(), "headers went out before a body byte")
 
 			_, err := aw.Write([]byte("data: 1\n\n"))
 			require.NoError(t, err)
+			assert.True(t, aw.committed)
+			assert.Equal(t, 1, spy.writeHeaders)
+			assert.Equal(t, tt.status, spy.Code)
+			assert.Equal(t, "application/x-ndjson", spy.Header().Get("Content-Type"))
+			assert.Equal(t, "req_1", spy.Header().Get("X-Request-Id"))
 			assert.Equal(t, "data: 1\n\n", spy.Body.String(), "body not passed through")
 			require.NoError(t, aw.FlushError())
 			assert.Equal(t, 1, spy.flushes, "flush did not reach the client")
@@ -151,11 +155,25 @@ func TestAttemptWriterImplicitOK(t *testing.T) {
 	assert.Equal(t, "hello", spy.Body.String())
 }
 
+// An answer that ends without a body byte is committed when it ends.
+func TestAttemptWriterCommitsEmptyAnswerAtFinish(t *testing.T) {
+	spy := newSpy()
+	aw := newAttemptWriter(spy, true)
+	aw.Header().Set("X-Request-Id", "req_2")
+	aw.WriteHeader(http.StatusNoContent)
+	assert.True(t, spy.untouched())
+	require.NoError(t, aw.finish())
+	assert.True(t, aw.committed)
+	assert.Equal(t, http.StatusNoContent, spy.Code)
+	assert.Equal(t, "req_2", spy.Header().Get("X-Request-Id"))
+}
+
 func TestAttemptWriterIgnoresSecondStatus(t *testing.T) {
 	spy := newSpy()
 	aw := newAttemptWriter(spy, true)
 	aw.WriteHeader(200)
 	aw.WriteHeader(500)
+	_, _ = aw.Write([]byte("x"))
 	assert.Equal(t, 200, spy.Code)
 	assert.Equal(t, 1, spy.writeHeaders)
 	assert.False(t, aw.held)
@@ -286,6 +304,7 @@ func TestAttemptWriterOnHeader(t *testing.T) {
 			aw.Header().Set("X-Upstream", "1")
 			aw.WriteHeader(tt.status)
 			aw.WriteHeader(tt.status) // ignored, and not seen again
+			_, _ = aw.Write([]byte("x"))
 			assert.Equal(t, tt.held, aw.held)
 			if tt.held {
 				// a held answer was recorded as a failure already: its
@@ -320,6 +339,7 @@ func TestAttemptWriterUnwrap(t *testing.T) {
 	assert.Same(t, spy, aw.Unwrap().(*spyWriter))
 	// http.ResponseController finds the client's flusher through Unwrap
 	aw.WriteHeader(http.StatusOK)
+	_, _ = aw.Write([]byte("x"))
 	require.NoError(t, http.NewResponseController(aw).Flush())
 	assert.Equal(t, 1, spy.flushes)
 }

@@ -18,6 +18,7 @@ const (
 	CodeRequestTooLarge     = "request_too_large"
 	CodeInvalidRequest      = "invalid_request"
 	CodeUpstreamUnreachable = "upstream_unreachable"
+	CodeUpstreamTimeout     = "upstream_timeout"
 )
 
 // ClientError is an error the gateway answers itself, written in the shape

@@ -57,6 +57,12 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// FirstEventTimeout bounds the wait from sending an attempt's request
+	// to its answer's first complete event (an event stream) or first body
+	// byte (anything else); past it, before anything reached the client,
+	// the credential rests like after a connection error and the request
+	// moves on. 0 waits for ever.
+	FirstEventTimeout time.Duration
 	// UsageLogger, when set, gets one entry per request served from the
 	// pool: client, provider, model, credential, status, attempts,
 	// latency, time to first byte and tokens.

@@ -85,19 +85,24 @@ func (rn *run) observe() time.Duration {
 // attempted notes an attempt of c that ended, for the observer and the
 // request log.
 func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptWriter, start time.Time, err error) {
+	// an answer whose first event never came counts as none
+	status := aw.status
+	if errors.Is(err, errFirstEventTimeout) {
+		status = 0
+	}
 	var ttfb time.Duration
-	if aw.status != 0 {
+	if status != 0 {
 		ttfb = aw.headerAt.Sub(start)
 	}
 	took := time.Since(start)
 	if o := rn.e.opts.Observer; o != nil {
-		o.ObserveAttempt(AttemptReport{Credential: c, Status: aw.status, FirstByte: ttfb, Duration: took})
+		o.ObserveAttempt(AttemptReport{Credential: c, Status: status, FirstByte: ttfb, Duration: took})
 	}
 	if rn.e.opts.RequestLog == nil {
 		return
 	}
 	a := reqlog.Attempt{
-		Credential: c.Name, Provider: string(c.Provider), Status: aw.status,
+		Credential: c.Name, Provider: string(c.Provider), Status: status,
 		Start: start, FirstByte: ttfb, Duration: took,
 	}
 	switch {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -128,7 +129,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if err != nil {
 			rn.fail(c, connOutcome(err))
-			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
+			rn.logAttempt(c, 0, err, "upstream unreachable or silent, failing over")
 			held, connErr = nil, err
 			continue
 		}
@@ -139,6 +140,13 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		// the upstream account (OpenAI echoes a masked key), and a 401 of
 		// an upstream would read to the client as its own key refused
 		return rn.exhausted(w, tried, held)
+	}
+	if errors.Is(connErr, errFirstEventTimeout) {
+		return rn.writeError(w, &ClientError{
+			Status:  http.StatusGatewayTimeout,
+			Code:    CodeUpstreamTimeout,
+			Message: fmt.Sprintf("the %s upstream sent nothing for model %q within the first-event timeout", providersOf(eligible), rn.model),
+		})
 	}
 	if connErr != nil {
 		return rn.writeError(w, &ClientError{
@@ -282,14 +290,21 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 	if err == nil {
 		err = aw.finish()
 	}
+	if aw.clock.expired() {
+		err = errFirstEventTimeout
+	}
 	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
 }
 
 // connOutcome describes an attempt that got no answer: a connection
-// failure, or an OAuth credential whose token could not be had; a revoked
-// refresh token disables the credential.
+// failure, an upstream that sent nothing in time, or an OAuth credential
+// whose token could not be had; a revoked refresh token disables the
+// credential.
 func connOutcome(err error) auth.Outcome {
+	if errors.Is(err, errFirstEventTimeout) {
+		return auth.Outcome{Message: "no first event within first_event_timeout"}
+	}
 	var te *tokenError
 	if !errors.As(err, &te) {
 		return auth.Outcome{}
@@ -508,7 +523,18 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	// let Go's transport negotiate and decode compression, so hints,
 	// stream errors and Code Assist envelopes are read as plain bytes
 	req.Header.Del("Accept-Encoding")
-	req = req.WithContext(withCredential(req.Context(), ac))
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	ac.haltable = true
+	aw.halt = func() {
+		ac.halted.Store(true)
+		cancel()
+	}
+	if d := rn.e.opts.FirstEventTimeout; d > 0 {
+		aw.clock = startFirstEventClock(d, aw.halt)
+		defer aw.clock.stop()
+	}
+	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
 		req.Body = rn.body.reader()
 		req.ContentLength = int64(len(rn.body.bytes()))
@@ -683,6 +709,9 @@ func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string)
 // describeProxyError names a proxy failure without echoing its text, which
 // may carry upstream URLs.
 func describeProxyError(err error) string {
+	if errors.Is(err, errFirstEventTimeout) {
+		return "no first event within first_event_timeout"
+	}
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) {
 		return "proxy error status " + strconv.Itoa(he.StatusCode)

@@ -64,13 +64,27 @@ func (c *call) requireJSON() bool {
 	return true
 }
 
-// writeJSON answers 200 with v as JSON and the family's request-id header.
+// writeJSON answers 200 with v as JSON and the family's request-id header;
+// a Stall parts the headers from the body.
 func (c *call) writeJSON(v any) {
 	setRequestID(c.w, c.rt.family)
 	if c.rt.family == familyGemini {
 		c.w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	}
-	writeJSONStatus(c.w, http.StatusOK, v)
+	if c.fault.Stall <= 0 {
+		writeJSONStatus(c.w, http.StatusOK, v)
+		return
+	}
+	b := mustJSON(v)
+	if c.w.Header().Get("Content-Type") == "" {
+		c.w.Header().Set("Content-Type", "application/json")
+	}
+	c.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	c.w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(c.w).Flush()
+	if sleepCtx(c.r.Context(), c.fault.Stall) {
+		_, _ = c.w.Write(b)
+	}
 }
 
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {

@@ -30,6 +30,12 @@ type Fault struct {
 	InvalidKey bool
 	// FirstByteDelay is how long to wait before writing the response headers.
 	FirstByteDelay time.Duration
+	// Stall is how long the answer goes silent after its 200 headers went
+	// out (flushed), before its first event or body byte; for a
+	// StreamError, after the error event, before the stream ends. The
+	// stall ends early when the client goes away. Like an upstream that
+	// answered and then hung.
+	Stall time.Duration
 	// EventDelay is the wait between SSE events of a streaming answer.
 	EventDelay time.Duration
 	// ResetAfter, for a streaming answer, aborts the connection abruptly after

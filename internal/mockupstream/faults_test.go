@@ -251,3 +251,39 @@ func TestFaultInvalidKeyShapes(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Equal(t, "API_KEY_INVALID", field(js, "0.error.details.0.reason").String(), js)
 }
+
+// Stall sends the 200 headers at once and then nothing for its duration:
+// before the first event of a stream or the body of a JSON answer, and
+// after the error event of a StreamError.
+func TestFaultStall(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	m, ts := start(t)
+	for _, ep := range endpoints("ks") {
+		for _, f := range []Fault{{Stall: stall}, {Stall: stall, StreamError: "overloaded_error"}} {
+			for _, stream := range []bool{false, true} {
+				if f.StreamError != "" && !stream {
+					continue
+				}
+				m.SetFault("ks", f)
+				path, body := ep.path, ep.body
+				if stream {
+					path, body = ep.streamReq()
+				}
+				began := time.Now()
+				resp := send(t, ts, "POST", path, body, ep.headers...)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Less(t, time.Since(began), stall, "%s: the headers waited for the stall", ep.name)
+				first := make([]byte, 1)
+				_, err := io.ReadFull(resp.Body, first)
+				require.NoError(t, err)
+				if f.StreamError == "" {
+					assert.GreaterOrEqual(t, time.Since(began), stall, "%s: the first byte did not wait for the stall", ep.name)
+				} else {
+					assert.Less(t, time.Since(began), stall, "%s: the error event waited", ep.name)
+				}
+				_ = readAll(t, resp)
+				assert.GreaterOrEqual(t, time.Since(began), stall, "%s: the answer ended before the stall", ep.name)
+			}
+		}
+	}
+}
