@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
 )
 
 // heldBodyLimit caps how much of a held-back failure response is kept;
@@ -63,6 +65,10 @@ type attemptWriter struct {
 	// halt, if set, ends the attempt's upstream request, so the proxy
 	// returns without waiting for an upstream that keeps its stream open.
 	halt func()
+	// ac, if set, is the attempt's credential, whose secrets an error
+	// answer is scrubbed of (see scrubSecrets); scrub does it once on.
+	ac    *attemptCredential
+	scrub *reqlog.Scrubber
 }
 
 func newAttemptWriter(w http.ResponseWriter, mayHold bool) *attemptWriter {
@@ -100,6 +106,9 @@ func (a *attemptWriter) WriteHeader(code int) {
 
 // commit sends the attempt's status and headers to the client.
 func (a *attemptWriter) commit() {
+	if a.status >= 400 {
+		a.scrubSecrets()
+	}
 	if a.onHeader != nil {
 		a.onHeader(a.status, a.header)
 	}
@@ -144,8 +153,23 @@ func (a *attemptWriter) Write(p []byte) (int, error) {
 	return a.send(p)
 }
 
-// send writes to the client, and shows what was written to the tap.
+// send writes p to the client, scrubbed of the attempt's secrets once
+// they are being scrubbed.
 func (a *attemptWriter) send(p []byte) (int, error) {
+	if a.scrub == nil {
+		return a.emit(p)
+	}
+	if _, err := a.emit(a.scrub.Next(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// emit writes to the client, and shows what was written to the tap.
+func (a *attemptWriter) emit(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	n, err := a.w.Write(p)
 	if a.tap != nil && n > 0 {
 		_, _ = a.tap.Write(p[:n])
@@ -168,15 +192,18 @@ func (a *attemptWriter) sniff(ended bool) error {
 		return nil // too late: the attempt is being halted
 	}
 	a.sniffing = false
-	if status := streamErrorStatus(first); failsOver(status) || status == http.StatusNotFound {
-		// the failure is known: the attempt ends now, whether or not the
-		// upstream closes its stream; what else arrives until then is
-		// held (and capped) like any failure body
-		a.held, a.failStatus = true, status
-		if a.halt != nil {
-			a.halt()
+	if e, isError := errorEvent(first); isError {
+		if status := errorStatus(e); failsOver(status) || status == http.StatusNotFound {
+			// the failure is known: the attempt ends now, whether or not
+			// the upstream closes its stream; what else arrives until
+			// then is held (and capped) like any failure body
+			a.held, a.failStatus = true, status
+			if a.halt != nil {
+				a.halt()
+			}
+			return nil
 		}
-		return nil
+		a.scrubSecrets() // an error stream the client gets
 	}
 	a.commit()
 	_, err := a.send(a.body.Bytes())
@@ -197,9 +224,15 @@ func (a *attemptWriter) finish() error {
 	}
 	switch {
 	case a.sniffing:
-		return a.sniff(true)
+		if err := a.sniff(true); err != nil {
+			return err
+		}
 	case a.status != 0 && !a.held && !a.committed && a.clock.arrived():
 		a.commit() // an answer without a body
+	}
+	if a.committed && a.scrub != nil {
+		_, err := a.emit(a.scrub.End())
+		return err
 	}
 	return nil
 }
@@ -227,10 +260,15 @@ func (a *attemptWriter) release() error {
 	// a released failure was already recorded as one: it must not count
 	// as the success or client fault a committed answer is
 	a.onHeader = nil
-	// the held body may have been cut at heldBodyLimit
-	a.header.Set("Content-Length", strconv.Itoa(a.body.Len()))
+	a.scrubSecrets()
+	body := a.body.Bytes()
+	if a.scrub != nil {
+		body = append(a.scrub.Next(body), a.scrub.End()...)
+	}
+	// the held body may have been cut at heldBodyLimit, and scrubbed
+	a.header.Set("Content-Length", strconv.Itoa(len(body)))
 	a.commit()
-	_, err := a.send(a.body.Bytes())
+	_, err := a.emit(body)
 	return err
 }
 

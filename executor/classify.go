@@ -56,6 +56,16 @@ func firstEvent(stream []byte) ([]byte, bool) {
 // Anthropic's "event: error", OpenAI's "response.failed" and "error"
 // events or a chunk carrying "error", and Gemini's error JSON.
 func streamErrorStatus(event []byte) int {
+	e, ok := errorEvent(event)
+	if !ok {
+		return 0
+	}
+	return errorStatus(e)
+}
+
+// errorEvent returns the error object of a server-sent event that reports
+// an error, in any provider's format.
+func errorEvent(event []byte) (gjson.Result, bool) {
 	var name string
 	var data []byte
 	for _, line := range bytes.Split(event, []byte("\n")) {
@@ -68,18 +78,15 @@ func streamErrorStatus(event []byte) int {
 		}
 	}
 	typ := gjson.GetBytes(data, "type").String()
-	var e gjson.Result
 	switch {
 	case name == "response.failed" || typ == "response.failed":
-		e = gjson.GetBytes(data, "response.error")
+		return gjson.GetBytes(data, "response.error"), true
 	case gjson.GetBytes(data, "error").Exists():
-		e = gjson.GetBytes(data, "error")
+		return gjson.GetBytes(data, "error"), true
 	case name == "error" || typ == "error":
-		e = gjson.ParseBytes(data)
-	default:
-		return 0
+		return gjson.ParseBytes(data), true
 	}
-	return errorStatus(e)
+	return gjson.Result{}, false
 }
 
 // errorStatus maps a provider error object to the HTTP status it stands

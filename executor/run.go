@@ -285,6 +285,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
+	aw.ac = ac
 	start := time.Now()
 	err := rn.attempt(aw, ac)
 	if err == nil {

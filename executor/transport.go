@@ -114,16 +114,22 @@ type attemptCredential struct {
 // errHalted is the round trip of an attempt halted before its answer came.
 var errHalted = errors.New("upstream request halted by the gateway")
 
-// haltableBody ends at EOF once its attempt was halted, whatever error the
-// cancelled read returned.
-type haltableBody struct {
+// attemptBody is the body of an attempt's answer. It ends at EOF once its
+// attempt was halted, whatever error the cancelled read returned, and
+// scrubs the trailers that arrive with its end.
+type attemptBody struct {
 	io.ReadCloser
-	a *attemptCredential
+	a      *attemptCredential
+	res    *http.Response
+	secret string
 }
 
-func (b *haltableBody) Read(p []byte) (int, error) {
+func (b *attemptBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && b.a.halted.Load() {
+	switch {
+	case err == io.EOF:
+		scrubResponseHeader(b.res.Trailer, b.secret)
+	case err != nil && b.a.halted.Load():
 		err = io.EOF
 	}
 	return n, err
@@ -163,8 +169,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	// before the proxy logs the headers or copies them to anyone
+	scrubResponseHeader(res.Header, secret)
 	if a.haltable {
-		res.Body = &haltableBody{ReadCloser: res.Body, a: a}
+		res.Body = &attemptBody{ReadCloser: res.Body, a: a, res: res, secret: secret}
 	}
 	return res, nil
 }

@@ -28,6 +28,10 @@ type Fault struct {
 	// streamGenerateContent without alt=sse); Code Assist 401
 	// UNAUTHENTICATED.
 	InvalidKey bool
+	// BodyChunk, with Body, sends it in pieces of this many bytes, each
+	// flushed on its own and EventDelay apart (0: in one piece), as a
+	// body that crosses the network in several reads.
+	BodyChunk int
 	// FirstByteDelay is how long to wait before writing the response headers.
 	FirstByteDelay time.Duration
 	// Stall is how long the answer goes silent after its 200 headers went

@@ -287,3 +287,13 @@ func TestFaultStall(t *testing.T) {
 		}
 	}
 }
+
+// BodyChunk sends a programmed body in pieces, each flushed on its own.
+func TestFaultBodyChunk(t *testing.T) {
+	m, ts := start(t)
+	m.SetFault("k", Fault{Status: 400, Body: "0123456789abcdef", BodyChunk: 5})
+	resp := send(t, ts, "POST", "/v1/messages", `{"model":"x"}`, "x-api-key", "k")
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Equal(t, []string{"chunked"}, resp.TransferEncoding, "the pieces were not flushed apart")
+	assert.Equal(t, "0123456789abcdef", string(readAll(t, resp)))
+}

@@ -210,7 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if f.Body != "" {
-			writeRaw(w, http.StatusOK, f.Body)
+			writeRaw(w, http.StatusOK, f)
 			return
 		}
 		if f.StreamError != "" && c.stream {
