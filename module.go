@@ -37,6 +37,7 @@ const (
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
 	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
+	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -67,6 +68,13 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes; larger
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// BodyReadTimeout is how long a client has to send its request body
+	// when the server sets no timeouts { read_body } (which then applies
+	// instead); past it the request is refused with 408 and the
+	// connection closed. Caddy's read_body_idle (default 1m) drops a body
+	// that stalls, whatever this says. Default: 2m.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
 	// TransientCooldown is how long a credential rests after a 408, 5xx,
 	// 529 or connection error. Default: 60s.
@@ -234,6 +242,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.FirstEventTimeout == 0 {
 		h.FirstEventTimeout = DefaultFirstEventTimeout
 	}
+	if h.BodyReadTimeout == 0 {
+		h.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -319,6 +330,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
+		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 		OnUsage:           state.recordUsage,
@@ -395,8 +407,8 @@ func (h *Handler) Validate() error {
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval and first_event_timeout must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
 	}
 	if err := h.Management.validate(); err != nil {
 		return err

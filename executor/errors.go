@@ -16,6 +16,7 @@ const (
 	CodeAuthUnavailable     = "auth_unavailable"
 	CodeModelNotSupported   = "model_not_supported"
 	CodeRequestTooLarge     = "request_too_large"
+	CodeRequestTimeout      = "request_timeout"
 	CodeInvalidRequest      = "invalid_request"
 	CodeUpstreamUnreachable = "upstream_unreachable"
 	CodeUpstreamTimeout     = "upstream_timeout"

@@ -57,6 +57,11 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// BodyReadTimeout bounds the time a client has to send its request
+	// body, unless the server sets timeouts { read_body }, which then
+	// applies alone; past it the request is refused with 408 and its
+	// connection closed. 0: no bound of the gateway's own.
+	BodyReadTimeout time.Duration
 	// FirstEventTimeout bounds the wait from sending an attempt's request
 	// to its answer's first complete event (an event stream) or first body
 	// byte (anything else); past it, before anything reached the client,
@@ -142,7 +147,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		}
 	}()
 	if route.HasBody {
-		b, err := readBody(r, e.opts.MaxBody)
+		b, err := readBody(w, r, e.opts.MaxBody, e.bodyReadTimeout(r))
 		if err != nil {
 			return rn.bodyError(w, err)
 		}
@@ -251,6 +256,14 @@ func (rn *run) bodyError(w http.ResponseWriter, err error) error {
 			Status:  http.StatusRequestEntityTooLarge,
 			Code:    CodeRequestTooLarge,
 			Message: fmt.Sprintf("request body exceeds this gateway's limit of %d bytes", e.opts.MaxBody),
+		}
+	case errors.Is(err, errBodyTimeout):
+		// what is left of the body is not read: the connection goes
+		w.Header().Set("Connection", "close")
+		ce = &ClientError{
+			Status:  http.StatusRequestTimeout,
+			Code:    CodeRequestTimeout,
+			Message: "the request body did not arrive in time",
 		}
 	case errors.Is(err, errUnsupportedEncoding):
 		ce = &ClientError{
