@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/pool"
 )
 
 func init() {
@@ -51,6 +52,11 @@ func serveAdmin(w http.ResponseWriter, r *http.Request) error {
 		management.WriteJSON(w, http.StatusOK, map[string]any{"pools": names})
 		return nil
 	}
+	if management.IsPage(rel) {
+		// the dashboard picks its pool itself
+		management.ServePage(w, r, rel)
+		return nil
+	}
 	state, err := findPool(r.URL.Query().Get("pool"))
 	if err != nil {
 		management.WriteError(w, err)
@@ -75,16 +81,16 @@ func poolNames() []string {
 
 // findPool returns the state of the pool called name; for "", the pool
 // "default" or else the only one.
-func findPool(name string) (*poolState, error) {
-	var only *poolState
-	var found *poolState
+func findPool(name string) (*pool.State, error) {
+	var only *pool.State
+	var found *pool.State
 	n := 0
 	want := name
 	if want == "" {
 		want = DefaultPool
 	}
 	pools.Range(func(key, val any) bool {
-		st, ok := val.(*poolState)
+		st, ok := val.(*pool.State)
 		if !ok {
 			return true
 		}
@@ -102,8 +108,10 @@ func findPool(name string) (*poolState, error) {
 	case name == "" && n == 1:
 		return only, nil
 	case name == "" && n > 1:
-		return nil, &management.Error{Status: http.StatusBadRequest, Code: management.CodePoolRequired,
-			Message: fmt.Sprintf("several pools are in use (%s); name one with ?pool=", strings.Join(poolNames(), ", "))}
+		return nil, &management.Error{
+			Status: http.StatusBadRequest, Code: management.CodePoolRequired,
+			Message: fmt.Sprintf("several pools are in use (%s); name one with ?pool=", strings.Join(poolNames(), ", ")),
+		}
 	}
 	return nil, &management.Error{Status: http.StatusNotFound, Code: management.CodePoolNotFound, Message: fmt.Sprintf("no pool %q is in use", want)}
 }

@@ -183,7 +183,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("oauth_token_url: unknown provider %q (want claude, codex or google)", args[0])
 			}
 			if !strings.Contains(args[1], "{") {
-				if _, err := parseBaseURL(args[1]); err != nil {
+				if _, err := auth.ParseBaseURL(args[1]); err != nil {
 					return d.Errf("oauth_token_url %s: %v", args[0], err)
 				}
 			}
@@ -355,7 +355,7 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				return c, err
 			}
 			if !strings.Contains(c.BaseURL, "{") {
-				if _, err := parseBaseURL(c.BaseURL); err != nil {
+				if _, err := auth.ParseBaseURL(c.BaseURL); err != nil {
 					return c, d.Errf("credential %s: %v", c.Name, err)
 				}
 			}

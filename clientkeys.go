@@ -22,7 +22,7 @@ func (h *Handler) buildKeySet(repl *caddy.Replacer) (*access.KeySet, error) {
 		if k.Key != "" {
 			e.Key = repl.ReplaceKnown(k.Key, "")
 			if e.Key == "" {
-				return nil, fmt.Errorf("provisioning cliproxy: client key %q is empty after resolving placeholders", name)
+				return nil, fmt.Errorf("client key %q is empty after resolving placeholders", name)
 			}
 		}
 		entries = append(entries, e)
@@ -30,21 +30,21 @@ func (h *Handler) buildKeySet(repl *caddy.Replacer) (*access.KeySet, error) {
 	if h.ClientKeysFile != "" {
 		f, err := os.Open(h.ClientKeysFile)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: opening client_keys_file: %w", err)
+			return nil, fmt.Errorf("opening client_keys_file: %w", err)
 		}
 		defer f.Close()
 		fromFile, err := access.ParseKeysFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: client_keys_file %s: %w", h.ClientKeysFile, err)
+			return nil, fmt.Errorf("client_keys_file %s: %w", h.ClientKeysFile, err)
 		}
 		entries = append(entries, fromFile...)
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("provisioning cliproxy: at least one client_key or a client_keys_file is required")
+		return nil, fmt.Errorf("at least one client_key or a client_keys_file is required")
 	}
 	ks, err := access.NewKeySet(entries)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	return ks, nil
 }

@@ -2,19 +2,18 @@ package cliproxy
 
 import (
 	"fmt"
-	"slices"
-	"time"
-
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
-
-	"go.uber.org/zap"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 // Credential configures one upstream credential.
@@ -119,7 +118,7 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		out.Weight = *c.Weight
 	}
 	if c.BaseURL != "" {
-		u, err := parseBaseURL(repl.ReplaceKnown(c.BaseURL, ""))
+		u, err := auth.ParseBaseURL(repl.ReplaceKnown(c.BaseURL, ""))
 		if err != nil {
 			return nil, fmt.Errorf("credential %s: %w", c.Name, err)
 		}
@@ -143,32 +142,13 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 	return out, nil
 }
 
-// parseBaseURL accepts an absolute http or https URL without query or
-// fragment.
-func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("invalid base_url: %v", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("invalid base_url %q: scheme must be http or https", raw)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("invalid base_url %q: missing host", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("invalid base_url %q: must not carry a query, fragment or user info", raw)
-	}
-	return u, nil
-}
-
 // buildCredentials resolves the credentials of the configuration.
 func (h *Handler) buildCredentials(repl *caddy.Replacer) ([]*auth.Credential, error) {
 	creds := make([]*auth.Credential, 0, len(h.Credentials))
 	for _, c := range h.Credentials {
 		built, err := c.build(repl)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+			return nil, err
 		}
 		creds = append(creds, built)
 	}
@@ -185,7 +165,7 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 		for _, c := range creds {
 			taken[c.Name] = true
 		}
-		for _, c := range h.authDir.credentials() {
+		for _, c := range h.authDir.Credentials() {
 			if taken[c.Name] {
 				h.logger.Error("skipping auth file credential: a configured credential has its name", zap.String("credential", c.Name))
 				continue
@@ -194,15 +174,15 @@ func (h *Handler) buildPool() (*auth.Pool, error) {
 			creds = append(creds, c)
 		}
 	}
-	pool, err := auth.NewPoolWithHealth(h.state.withOverrides(creds), h.state.health, h.policy)
+	pool, err := auth.NewPoolWithHealth(h.state.WithOverrides(creds), h.state.Health, h.policy)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	return pool, nil
 }
 
 // refresher builds the OAuth refresher with the configured token URLs.
-func (h *Handler) refresher() (*auth.Refresher, error) {
+func (h *Handler) refresher() (*oauth.Refresher, error) {
 	client := &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -210,16 +190,16 @@ func (h *Handler) refresher() (*auth.Refresher, error) {
 		// endpoint and nowhere a redirect points
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	r := &auth.Refresher{Client: client, TokenURLs: map[auth.OAuthProvider]string{}}
+	r := &oauth.Refresher{Client: client, TokenURLs: map[oauth.OAuthProvider]string{}}
 	for name, u := range h.OAuthTokenURLs {
-		p, err := auth.ParseOAuthProvider(name)
+		p, err := oauth.ParseOAuthProvider(name)
 		if err != nil {
-			return nil, fmt.Errorf("provisioning cliproxy: oauth_token_url: %w", err)
+			return nil, fmt.Errorf("oauth_token_url: %w", err)
 		}
 		r.TokenURLs[p] = u
 	}
 	// token refresh leaves through the same egress as the requests
-	return refresherVia(r, h.egressProxy()), nil
+	return r.Via(h.egressProxy()), nil
 }
 
 // egressProxy is the URL proxy the transport options name

@@ -23,7 +23,7 @@ func TestSiteManagementRefusesRemotePeers(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = pools.Delete("unit-mgmt-remote") })
 	m := &ManagementConfig{Key: "mgmt-unit-key"}
-	guard, err := m.guard(caddy.NewReplacer(), st.lockout)
+	guard, err := m.guard(caddy.NewReplacer(), st.Lockout)
 	require.NoError(t, err)
 	h := &Handler{Management: m, guard: guard, state: st}
 	nextCalled := false
@@ -85,7 +85,7 @@ func TestSiteManagementRefusesRemotePeers(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serve("/v0/management/strategy", "127.0.0.1:1", "").Code)
 
 	m.AllowRemote = true
-	h.guard, err = m.guard(caddy.NewReplacer(), st.lockout)
+	h.guard, err = m.guard(caddy.NewReplacer(), st.Lockout)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, serve("/v0/management/usage", "203.0.113.5:4711", "").Code)
 

@@ -8,8 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
-	"github.com/caddy-cliproxy/cliproxy/executor"
-	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
 // The collectors are made once per process and registered into the
@@ -187,48 +186,61 @@ func statusClass(status int) string {
 	return strconv.Itoa(status/100) + "xx"
 }
 
-// ObserveAttempt implements executor.Observer.
-func (hm *handlerMetrics) ObserveAttempt(a executor.AttemptReport) {
-	p, n := string(a.Credential.Provider), a.Credential.Name
+// Attempt implements outcome.Recorder.
+func (hm *handlerMetrics) Attempt(a outcome.Attempt) {
+	p, n := a.Provider, a.Credential
 	hm.set.attempts.WithLabelValues(p, n, statusClass(a.Status)).Inc()
 	if a.Status != 0 {
 		hm.set.ttfb.WithLabelValues(p, n).Observe(a.FirstByte.Seconds())
 	}
 }
 
-// affinityOutcomes are the outcome label values, by selector.Outcome.
-var affinityOutcomes = map[selector.Outcome]string{
-	selector.Hit:    "hit",
-	selector.Miss:   "miss",
-	selector.Rebind: "rebind",
-	selector.Detour: "detour",
-}
+// Failure implements outcome.Recorder; failures are counted as
+// attempts and requests.
+func (hm *handlerMetrics) Failure(outcome.Failure) {}
 
-// ObserveAffinity implements executor.Observer.
-func (hm *handlerMetrics) ObserveAffinity(o selector.Outcome) {
-	if name, ok := affinityOutcomes[o]; ok {
+// Request implements outcome.Recorder.
+func (hm *handlerMetrics) Request(r *outcome.Request) {
+	for _, name := range r.Affinity {
 		hm.set.affinity.WithLabelValues(name).Inc()
 	}
-}
-
-// ObserveRequest implements executor.Observer.
-func (hm *handlerMetrics) ObserveRequest(r executor.RequestReport) {
-	var p, n string
-	if r.Credential != nil {
-		p, n = string(r.Credential.Provider), r.Credential.Name
-	}
+	p, n := r.Provider, r.Credential
 	hm.set.requests.WithLabelValues(p, n, statusClass(r.Status)).Inc()
-	u := r.Usage
-	if r.Credential == nil || u == (executor.Usage{}) {
+	u := r.Tokens
+	if n == "" || u == (outcome.Tokens{}) {
 		return
 	}
 	for _, k := range [...]struct {
 		kind string
 		n    int64
 	}{{"input", u.Input}, {"output", u.Output}, {"cache_read", u.CacheRead}, {"cache_creation", u.CacheCreation}} {
-		hm.set.tokens.WithLabelValues(p, n, r.Principal, k.kind).Add(float64(max(k.n, 0)))
+		hm.set.tokens.WithLabelValues(p, n, r.Client, k.kind).Add(float64(max(k.n, 0)))
 	}
 }
 
 // Interface guard
-var _ executor.Observer = (*handlerMetrics)(nil)
+var _ outcome.Recorder = (*handlerMetrics)(nil)
+
+// redisUp is the caddy_cliproxy_redis_up gauge of one metrics registry:
+// 1 while the pool's Redis state is reachable, 0 while the pool serves
+// from its local state.
+func redisUp(reg *prometheus.Registry) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "caddy",
+		Subsystem: "cliproxy",
+		Name:      "redis_up",
+		Help:      "Whether the pool's Redis state is reachable (1) or the pool serves from local state (0).",
+	}, []string{"pool"})
+	if reg == nil {
+		return g
+	}
+	if err := reg.Register(g); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.GaugeVec); ok {
+				return existing
+			}
+		}
+	}
+	return g
+}

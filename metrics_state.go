@@ -9,7 +9,11 @@ import (
 )
 
 // stateCollector reports the credentials' health as it is at scrape time,
-// so a gauge is never stale and a removed credential has no series.
+// so a gauge is never stale and a removed credential has no series. The
+// per-model series name only models known to exist (auth.Pool.ServedModels):
+// a state of a model name an upstream refused (404) stays in the pool and
+// the management API, but makes no series, or any member could make a
+// thousand series per credential with made-up names.
 type stateCollector struct {
 	available      *prometheus.Desc
 	modelAvailable *prometheus.Desc
@@ -29,7 +33,7 @@ func newStateCollector(ns, sub string) *stateCollector {
 			"1 when the credential may serve (some of) its models, 0 when it is disabled or blocked as a whole.",
 			[]string{"provider", "credential"}, nil),
 		modelAvailable: prometheus.NewDesc(name("credential_model_available"),
-			"1 when the credential may serve the model, 0 while the model is blocked on it; only for models that failed since their last success.",
+			"1 when the credential may serve the model, 0 while the model is blocked on it; only for models that failed since their last success, and that the pool has served or the config names.",
 			[]string{"provider", "credential", "model"}, nil),
 		cooldownUntil: prometheus.NewDesc(name("credential_cooldown_until_seconds"),
 			"Unix time until which the credential is blocked for the model (model \"*\": for every model), while it is.",
@@ -70,18 +74,20 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Unlock()
 	seen := make(map[credLabels]bool)
 	for _, p := range pools {
+		known := p.ServedModels()
 		for _, c := range p.Snapshot() {
 			key := credLabels{string(c.Provider), c.Name}
 			if seen[key] {
 				continue
 			}
 			seen[key] = true
-			s.collectCredential(ch, c)
+			s.collectCredential(ch, c, known)
 		}
 	}
 }
 
-func (s *stateCollector) collectCredential(ch chan<- prometheus.Metric, c auth.CredentialSnapshot) {
+// collectCredential reports c's health, per model for the known models.
+func (s *stateCollector) collectCredential(ch chan<- prometheus.Metric, c auth.CredentialSnapshot, known map[string]bool) {
 	provider := string(c.Provider)
 	up := 0.0
 	if c.Status == auth.StatusAvailable || c.Status == auth.StatusDegraded {
@@ -92,6 +98,9 @@ func (s *stateCollector) collectCredential(ch chan<- prometheus.Metric, c auth.C
 		s.collectBlock(ch, provider, c.Name, wholeModel, *c.Whole)
 	}
 	for model, st := range c.Models {
+		if !known[model] {
+			continue
+		}
 		ok := 0.0
 		if st.Status == auth.StatusAvailable {
 			ok = 1

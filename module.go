@@ -7,6 +7,7 @@
 package cliproxy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,9 +20,12 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
+	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -184,12 +188,13 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
-	state       *poolState
+	state       *pool.State
+	member      *pool.Member
 	strategy    string // canonical, as configured
-	selector    *switchSelector
+	selector    *pool.Switch
 	reloadMu    *sync.Mutex // serializes pool rebuilds
 	guard       *management.Guard
-	authDir     *authDir
+	authDir     *authfile.Dir
 	authDirKey  string
 	configCreds []*auth.Credential
 	policy      auth.Policy
@@ -280,35 +285,29 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		if h.authDir, h.authDirKey, err = state.openAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.cluster, h.logger); err != nil {
-			return fmt.Errorf("provisioning cliproxy: %w", err)
+		if h.authDir, h.authDirKey, err = state.OpenAuthDir(repl.ReplaceKnown(h.AuthDir, ""), refresher, h.logger); err != nil {
+			return err
 		}
 	}
-	pool, err := h.buildPool()
+	built, err := h.buildPool()
 	if err != nil {
 		return err
 	}
 	if h.strategy, err = selector.NormalizeStrategy(h.Strategy); err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
-	sel, err := state.strategy(state.effectiveStrategy(h.strategy))
-	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+	if h.selector, err = state.Selector(h.strategy); err != nil {
+		return err
 	}
-	h.selector = newSwitchSelector(sel)
 	var affinity *selector.Affinity
 	if h.SessionAffinity {
-		affinity = &selector.Affinity{Next: h.selector, Bindings: state.bindings}
+		affinity = &selector.Affinity{Next: h.selector, Bindings: state.Sessions}
 		if h.cluster != nil {
 			affinity.Bindings = h.cluster.Bindings()
 		}
 	}
-	var events executor.Events
-	if h.cluster != nil {
-		events = clusterEvents{h.cluster}
-	}
-	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+	if h.guard, err = h.Management.guard(repl, state.Lockout); err != nil {
+		return err
 	}
 	plain, tlsProxy, err := h.loadProxies(ctx)
 	if err != nil {
@@ -318,7 +317,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	opts := executor.Options{
-		Pool:              pool,
+		Pool:              built,
 		Selector:          h.selector,
 		Affinity:          affinity,
 		SeparateSubagents: h.SubagentAffinity == SubagentSeparate,
@@ -332,31 +331,44 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
 		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
 		Logger:            h.logger,
-		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
-		OnUsage:           state.recordUsage,
-		Events:            events,
 	}
-	if h.requestLog != nil {
-		opts.RequestLog = h.requestLog
-	}
+	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
 		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
-			return fmt.Errorf("provisioning cliproxy: registering metrics: %w", err)
+			return fmt.Errorf("registering metrics: %w", err)
 		}
-		opts.Observer = h.metrics
+		opts.Recorders = append(opts.Recorders, h.metrics)
+	}
+	if h.requestLog != nil {
+		opts.Recorders = append(opts.Recorders, h.requestLog)
+	}
+	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")})
+	if h.cluster != nil {
+		opts.Recorders = append(opts.Recorders, h.cluster)
 	}
 	h.exec, err = executor.New(opts)
 	if err != nil {
-		return fmt.Errorf("provisioning cliproxy: %w", err)
+		return err
 	}
 	if h.metrics != nil {
-		h.metrics.track(pool, h.keys.Names())
+		h.metrics.track(built, h.keys.Names())
 	}
 	if h.authDir != nil {
-		h.authDir.subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
-		h.logCredentials(pool, "credentials loaded")
+		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
+		h.logCredentials(built, "credentials loaded")
 	}
-	state.register(h)
+	h.member = &pool.Member{
+		Pool:     h.currentPool,
+		Strategy: h.strategy,
+		Selector: h.selector,
+		Changed:  h.reloadPool,
+		Affinity: management.Affinity{
+			Enabled:    h.SessionAffinity,
+			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
+			Subagents:  cmp.Or(h.SubagentAffinity, SubagentParent),
+		},
+	}
+	state.Register(h.member)
 	return nil
 }
 
@@ -451,7 +463,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
 	if !ok {
 		if h.metrics != nil {
-			h.metrics.ObserveRequest(executor.RequestReport{Family: route.Family, Status: http.StatusUnauthorized})
+			h.metrics.Request(&outcome.Request{Family: route.Family.String(), Status: http.StatusUnauthorized})
 		}
 		return executor.WriteError(w, route.Family, &executor.ClientError{
 			Status:  http.StatusUnauthorized,
@@ -476,21 +488,40 @@ func (h *Handler) Cleanup() error {
 	if h.requestLogDir != "" {
 		_, _ = requestLogStores.Delete(h.requestLogDir)
 	}
-	if h.state != nil {
-		h.state.unregister(h)
+	if h.member != nil {
+		h.state.Unregister(h.member)
 	}
 	if h.authDir != nil {
-		h.authDir.unsubscribe(h)
+		h.authDir.Unsubscribe(h)
 	}
 	h.releaseCluster()
 	if h.authDir != nil {
-		h.state.releaseAuthDir(h.authDirKey)
+		h.state.ReleaseAuthDir(h.authDirKey)
 	}
 	if h.state != nil {
 		_, err := pools.Delete(h.Pool)
 		return err
 	}
 	return nil
+}
+
+// pools holds the state of each named credential pool across config
+// reloads: the new handler is provisioned while the old one still runs, so
+// both hold a reference and the state lives on as long as either does.
+var pools = caddy.NewUsagePool()
+
+// loadPoolState returns the shared state of the pool called name, with the
+// session TTL set to ttl.
+func loadPoolState(name string, ttl time.Duration) (*pool.State, error) {
+	val, _, err := pools.LoadOrNew(name, func() (caddy.Destructor, error) {
+		return pool.New(ttl), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading pool %q: %w", name, err)
+	}
+	st := val.(*pool.State)
+	st.Sessions.SetTTL(ttl)
+	return st, nil
 }
 
 // The values of SubagentAffinity.

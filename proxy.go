@@ -24,7 +24,7 @@ func (h *Handler) loadProxies(ctx caddy.Context) (plain, tlsProxy caddyhttp.Midd
 	transport := map[string]any{}
 	if len(h.Transport) > 0 {
 		if err := json.Unmarshal(h.Transport, &transport); err != nil {
-			return nil, nil, fmt.Errorf("provisioning cliproxy: decoding transport: %v", err)
+			return nil, nil, fmt.Errorf("decoding transport: %v", err)
 		}
 	}
 	transport["protocol"] = "cliproxy"
@@ -75,11 +75,11 @@ func loadProxy(ctx caddy.Context, transport map[string]any) (caddyhttp.Middlewar
 	}
 	mod, err := ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: loading reverse_proxy: %v", err)
+		return nil, fmt.Errorf("loading reverse_proxy: %v", err)
 	}
 	handler, ok := mod.(caddyhttp.MiddlewareHandler)
 	if !ok {
-		return nil, fmt.Errorf("provisioning cliproxy: reverse_proxy is %T, not a handler", mod)
+		return nil, fmt.Errorf("reverse_proxy is %T, not a handler", mod)
 	}
 	return handler, nil
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 )
 
@@ -46,7 +46,7 @@ type requestLogger struct {
 func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 	mode, err := reqlog.ParseMode(h.RequestLog)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	if mode == reqlog.Off {
 		return nil, nil
@@ -56,7 +56,7 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 		dir = repl.ReplaceKnown(h.RequestLogDir, "")
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: resolving request_log_dir: %w", err)
+		return nil, fmt.Errorf("resolving request_log_dir: %w", err)
 	}
 	opts := reqlog.Options{MaxFiles: h.RequestLogMaxFiles, MaxBytes: h.RequestLogMaxBytes, MaxBody: h.RequestLogMaxBody}
 	val, loaded, err := requestLogStores.LoadOrNew(dir, func() (caddy.Destructor, error) {
@@ -74,7 +74,7 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("provisioning cliproxy: %w", err)
+		return nil, err
 	}
 	store := val.(requestLogStore).Store
 	if loaded {
@@ -88,18 +88,28 @@ func (h *Handler) openRequestLog(repl *caddy.Replacer) (*requestLogger, error) {
 	return &requestLogger{mode: mode, store: store, maxBody: int(maxBody), logger: h.logger}, nil
 }
 
-// Wants implements executor.RequestLogger.
+// Wants implements outcome.Capturer.
 func (l *requestLogger) Wants(status int) bool { return l.mode.Wants(status) }
 
-// CaptureLimit implements executor.RequestLogger.
+// CaptureLimit implements outcome.Capturer.
 func (l *requestLogger) CaptureLimit() int { return l.maxBody }
 
-// LogRequest implements executor.RequestLogger.
-func (l *requestLogger) LogRequest(rec *reqlog.Record) {
-	if _, err := l.store.Write(rec); err != nil {
+// Request implements outcome.Recorder: it writes the request's record,
+// when the executor captured one.
+func (l *requestLogger) Request(r *outcome.Request) {
+	if r.Log == nil {
+		return
+	}
+	if _, err := l.store.Write(r.Log); err != nil {
 		l.logger.Error("writing request log", zap.Error(err))
 	}
 }
 
+// Attempt implements outcome.Recorder; the record holds the attempts.
+func (l *requestLogger) Attempt(outcome.Attempt) {}
+
+// Failure implements outcome.Recorder; the record holds the failures.
+func (l *requestLogger) Failure(outcome.Failure) {}
+
 // Interface guard
-var _ executor.RequestLogger = (*requestLogger)(nil)
+var _ outcome.Capturer = (*requestLogger)(nil)

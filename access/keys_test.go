@@ -125,17 +125,27 @@ func TestParseKeysFile(t *testing.T) {
 		},
 		{name: "empty file", file: "", want: nil},
 		{name: "only comments", file: "# nothing\n#alice key\n", want: nil},
-		{name: "CRLF line ends", file: "alice " + aliceKey + "\r\nbob " + bobKey + "\r\n",
-			want: []access.Entry{{Name: "alice", Key: aliceKey}, {Name: "bob", Key: bobKey}}},
+		{
+			name: "CRLF line ends", file: "alice " + aliceKey + "\r\nbob " + bobKey + "\r\n",
+			want: []access.Entry{{Name: "alice", Key: aliceKey}, {Name: "bob", Key: bobKey}},
+		},
 		{name: "no final newline", file: "alice " + aliceKey, want: []access.Entry{{Name: "alice", Key: aliceKey}}},
-		{name: "sha256 prefix is not part of the key", file: "bob sha256:" + sha(bobKey),
-			want: []access.Entry{{Name: "bob", SHA256: sha(bobKey)}}},
-		{name: "key only", file: "# header\nalice " + aliceKey + "\n" + bobKey + "\n",
-			wantErr: "line 3", secret: bobKey},
-		{name: "three fields", file: "alice " + aliceKey + "\n\nbob " + bobKey + " extra\n",
-			wantErr: "line 3", secret: bobKey},
-		{name: "trailing comment on a key line", file: "alice " + aliceKey + " # laptop\n",
-			wantErr: "line 1", secret: aliceKey},
+		{
+			name: "sha256 prefix is not part of the key", file: "bob sha256:" + sha(bobKey),
+			want: []access.Entry{{Name: "bob", SHA256: sha(bobKey)}},
+		},
+		{
+			name: "key only", file: "# header\nalice " + aliceKey + "\n" + bobKey + "\n",
+			wantErr: "line 3", secret: bobKey,
+		},
+		{
+			name: "three fields", file: "alice " + aliceKey + "\n\nbob " + bobKey + " extra\n",
+			wantErr: "line 3", secret: bobKey,
+		},
+		{
+			name: "trailing comment on a key line", file: "alice " + aliceKey + " # laptop\n",
+			wantErr: "line 1", secret: aliceKey,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,10 +17,8 @@ const (
 // Authorization, else x-api-key, else x-goog-api-key, else the key query
 // parameter. It returns "" when there is none.
 func ClientKey(r *http.Request) string {
-	if v := r.Header.Get(headerAuthorization); v != "" {
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			return strings.TrimSpace(v[7:])
-		}
+	if v := BearerToken(r.Header.Get(headerAuthorization)); v != "" {
+		return v
 	}
 	if v := r.Header.Get(headerAPIKey); v != "" {
 		return v
@@ -34,22 +32,74 @@ func ClientKey(r *http.Request) string {
 	return ""
 }
 
-// StripClientCredentials removes every place a client key can hide from r,
+// BearerToken returns the token of an Authorization value of the Bearer
+// scheme, which RFC 9110 makes case-insensitive ("bearer", "BEARER"), with
+// the surrounding space trimmed; "" for any other scheme or no token.
+func BearerToken(authorization string) string {
+	const scheme = "bearer "
+	if len(authorization) <= len(scheme) || !strings.EqualFold(authorization[:len(scheme)], scheme) {
+		return ""
+	}
+	return strings.TrimSpace(authorization[len(scheme):])
+}
+
+// credentialHeaders are the headers known to carry a credential or an
+// account of the client: the ones the gateway reads a key from, and the
+// ones other clients, SDKs and proxies in front put one in. Every one is
+// stripped; the upstream's own are set afterwards, from the credential.
+var credentialHeaders = []string{
+	headerAuthorization, headerAPIKey, headerGoogAPIKey,
+	"Proxy-Authorization",
+	"Api-Key",                   // Azure OpenAI SDKs
+	"X-Forwarded-Authorization", // proxies that move Authorization aside
+	"Ocp-Apim-Subscription-Key", // Azure API Management
+	"Cookie",
+	// the WebSocket subprotocol list, where browser clients of OpenAI's
+	// Realtime API put their key (openai-insecure-api-key.<key>)
+	"Sec-Websocket-Protocol",
+	// a member's own account selectors must not reach an upstream with a
+	// pooled key: OpenAI answers a foreign organization or project with
+	// 401, which would block the credential
+	"Openai-Organization", "Openai-Project", "Chatgpt-Account-Id",
+}
+
+// credentialMarkers are parts of a header name that say it carries a
+// secret: the tokens and assertions identity-aware proxies forward
+// (X-Amzn-Oidc-Accesstoken, Cf-Access-Jwt-Assertion, X-Auth-Request-Access-Token,
+// X-Ms-Token-Aad-Id-Token) and any header a client names an API key.
+var credentialMarkers = []string{
+	"authorization", "api-key", "api_key", "apikey", "access-key", "subscription-key",
+	"token", "secret", "password", "credential", "jwt", "assertion", "cookie",
+}
+
+// IsCredentialHeader reports whether a header called name can carry a
+// client credential, and so must not reach an upstream.
+func IsCredentialHeader(name string) bool {
+	for _, h := range credentialHeaders {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	lower := strings.ToLower(name)
+	for _, m := range credentialMarkers {
+		if strings.Contains(lower, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// StripClientCredentials removes every place a client key can hide from r
+// (every header IsCredentialHeader names, and the key query parameter),
 // and the client's own account headers (cookies, OpenAI organization and
 // project, ChatGPT account), so that nothing the client authenticated or
 // identified itself with reaches an upstream.
 func StripClientCredentials(r *http.Request) {
-	r.Header.Del(headerAuthorization)
-	r.Header.Del(headerAPIKey)
-	r.Header.Del(headerGoogAPIKey)
-	r.Header.Del("Proxy-Authorization")
-	// a member's own account selectors and cookies must not reach an
-	// upstream with a pooled key: OpenAI answers a foreign organization
-	// or project with 401, which would block the credential
-	r.Header.Del("Cookie")
-	r.Header.Del("Openai-Organization")
-	r.Header.Del("Openai-Project")
-	r.Header.Del("Chatgpt-Account-Id")
+	for name := range r.Header {
+		if IsCredentialHeader(name) {
+			delete(r.Header, name)
+		}
+	}
 	// the raw query may spell the name percent-encoded (%6Bey), so decide
 	// on the decoded form, as ClientKey reads it
 	if r.URL != nil && r.URL.RawQuery != "" {

@@ -143,3 +143,64 @@ func TestStripClientCredentialsKeepsPath(t *testing.T) {
 	access.StripClientCredentials(r)
 	assert.Equal(t, "b=2&a=1&c=%7e", r.URL.RawQuery)
 }
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Bearer k", "k"},
+		{"bearer k", "k"},
+		{"BEARER k", "k"},
+		{"bEaReR  k ", "k"},
+		{"Bearer", ""},
+		{"Bearer ", ""},
+		{"Bearerk", ""},
+		{"Basic dXNlcjpwYXNz", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, access.BearerToken(tt.in), "%q", tt.in)
+	}
+}
+
+// Headers the gateway never reads a key from still carry one for other
+// clients and proxies; they are stripped too, and what the upstream needs
+// (session, beta and client metadata headers) is kept.
+func TestStripClientCredentialsUnreadHeaders(t *testing.T) {
+	credentials := []string{
+		"Api-Key", "X-Forwarded-Authorization", "Ocp-Apim-Subscription-Key", "Cookie",
+		"Sec-Websocket-Protocol", "X-Amzn-Oidc-Accesstoken", "X-Amzn-Oidc-Data-Token",
+		"Cf-Access-Jwt-Assertion", "X-Goog-Iap-Jwt-Assertion", "X-Auth-Request-Access-Token",
+		"X-Ms-Token-Aad-Id-Token", "X-Forwarded-Access-Token", "X-Auth-Token", "X-Access-Key",
+		"Anthropic-Api-Key", "Openai-Api-Key", "X-Client-Secret", "X-Password", "X-Api-Credential",
+		"Openai-Organization", "Openai-Project", "Chatgpt-Account-Id",
+	}
+	keep := []string{
+		"Anthropic-Version", "Anthropic-Beta", "X-Claude-Code-Session-Id", "X-Claude-Code-Agent-Id",
+		"Session-Id", "Thread-Id", "X-Client-Request-Id", "X-Codex-Turn-Metadata", "Originator",
+		"Openai-Beta", "X-Goog-Api-Client", "X-Goog-User-Project", "X-Session-Id", "Idempotency-Key",
+		"X-Stainless-Retry-Count", "X-Stainless-Lang", "User-Agent", "Content-Type", "Accept", "X-App",
+	}
+	r := request("/v1/messages")
+	for _, h := range credentials {
+		r.Header.Set(h, "secret-"+h)
+	}
+	for _, h := range keep {
+		r.Header.Set(h, "value")
+	}
+	// names a client sends outside Go's canonical form stay as sent
+	r.Header["api_key"] = []string{"secret-underscore"}
+	r.Header["x-forwarded-authorization"] = []string{"Bearer secret-lower"}
+
+	access.StripClientCredentials(r)
+
+	for name := range r.Header {
+		assert.NotContains(t, r.Header.Get(name), "secret", "%s reached the upstream", name)
+	}
+	for _, h := range credentials {
+		assert.Empty(t, r.Header.Values(h), h)
+		assert.True(t, access.IsCredentialHeader(h), h)
+	}
+	for _, h := range keep {
+		assert.Equal(t, "value", r.Header.Get(h), "%s was stripped", h)
+		assert.False(t, access.IsCredentialHeader(h), h)
+	}
+}

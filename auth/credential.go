@@ -97,6 +97,25 @@ type Credential struct {
 	ProxyURL *url.URL
 }
 
+// ParseBaseURL reads a credential's base_url: it accepts an absolute http or https URL without query or
+// fragment.
+func ParseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base_url: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid base_url %q: scheme must be http or https", raw)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("invalid base_url %q: missing host", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("invalid base_url %q: must not carry a query, fragment or user info", raw)
+	}
+	return u, nil
+}
+
 // ParseProxyURL reads an egress proxy URL: http, https, socks5 or socks5h,
 // with a host, and user info if the proxy wants it.
 func ParseProxyURL(raw string) (*url.URL, error) {

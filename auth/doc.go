@@ -4,5 +4,7 @@
 // credential may serve a model right now.
 //
 // The package has no dependency on Caddy; other Go programs can use it as a
-// library. A [Pool] is safe for concurrent use.
+// library. A [Pool] is safe for concurrent use. OAuth tokens and their
+// refresh live in auth/oauth; the credential files of an auth directory in
+// auth/authfile.
 package auth

@@ -115,13 +115,13 @@ func (h *Health) RevokeSource(source, reason string, now time.Time) {
 
 // revoke disables the whole credential for rv and tells the cluster, if
 // any, so other instances take the account out too.
-func (ch *credentialHealth) revoke(rv revocation) {
-	ch.mu.Lock()
-	if ch.whole == nil {
-		ch.whole = &ModelState{}
+func (h *credentialHealth) revoke(rv revocation) {
+	h.mu.Lock()
+	if h.whole == nil {
+		h.whole = &ModelState{}
 	}
-	Policy{}.apply(ch.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: rv.reason}, rv.at)
-	change := shared(ch.key, "", true, ch.whole)
-	ch.mu.Unlock()
-	ch.report(change)
+	Policy{}.apply(h.whole, Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: rv.reason}, rv.at)
+	change := shared(h.key, "", true, h.whole)
+	h.mu.Unlock()
+	h.report(change)
 }

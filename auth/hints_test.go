@@ -97,26 +97,46 @@ func TestParseHint(t *testing.T) {
 		{"retry-after lower-case header name", h("retry-after", "7"), "", auth.Hint{RetryAfter: 7 * time.Second}},
 
 		// Anthropic unified limits
-		{"unified rejected", h("Anthropic-Ratelimit-Unified-Status", "rejected", "Anthropic-Ratelimit-Unified-Reset", epoch(3*time.Hour)), "",
-			auth.Hint{RetryAfter: 3 * time.Hour, Whole: true, Reason: "unified"}},
-		{"unified 5h rejected", h("anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", epoch(90*time.Minute)), "",
-			auth.Hint{RetryAfter: 90 * time.Minute, Whole: true, Reason: "unified_5h"}},
-		{"unified 7d rejected, RFC 3339 reset", h("anthropic-ratelimit-unified-7d-status", "rejected", "anthropic-ratelimit-unified-7d-reset", rfc(50*time.Hour)), "",
-			auth.Hint{RetryAfter: 50 * time.Hour, Whole: true, Reason: "unified_7d"}},
-		{"unified rejected in capitals", h("Anthropic-Ratelimit-Unified-5h-Status", " REJECTED ", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(time.Hour)), "",
-			auth.Hint{RetryAfter: time.Hour, Whole: true, Reason: "unified_5h"}},
-		{"unified rejected without reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected"), "",
-			auth.Hint{Whole: true, Reason: "unified_5h"}},
-		{"unified rejected with a past reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(-time.Hour)), "",
-			auth.Hint{Whole: true, Reason: "unified_5h"}},
-		{"unified rejected with a reset of now", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(0)), "",
-			auth.Hint{Whole: true, Reason: "unified_5h"}},
-		{"unified rejected with a garbage reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", "tomorrow"), "",
-			auth.Hint{Whole: true, Reason: "unified_5h"}},
-		{"unified rejected with a huge reset", h("Anthropic-Ratelimit-Unified-7d-Status", "rejected", "Anthropic-Ratelimit-Unified-7d-Reset", "9223372036854775807"), "",
-			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "unified_7d"}},
-		{"unified rejected with another window's reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-7d-Reset", epoch(time.Hour)), "",
-			auth.Hint{Whole: true, Reason: "unified_5h"}},
+		{
+			"unified rejected", h("Anthropic-Ratelimit-Unified-Status", "rejected", "Anthropic-Ratelimit-Unified-Reset", epoch(3*time.Hour)), "",
+			auth.Hint{RetryAfter: 3 * time.Hour, Whole: true, Reason: "unified"},
+		},
+		{
+			"unified 5h rejected", h("anthropic-ratelimit-unified-5h-status", "rejected", "anthropic-ratelimit-unified-5h-reset", epoch(90*time.Minute)), "",
+			auth.Hint{RetryAfter: 90 * time.Minute, Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified 7d rejected, RFC 3339 reset", h("anthropic-ratelimit-unified-7d-status", "rejected", "anthropic-ratelimit-unified-7d-reset", rfc(50*time.Hour)), "",
+			auth.Hint{RetryAfter: 50 * time.Hour, Whole: true, Reason: "unified_7d"},
+		},
+		{
+			"unified rejected in capitals", h("Anthropic-Ratelimit-Unified-5h-Status", " REJECTED ", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(time.Hour)), "",
+			auth.Hint{RetryAfter: time.Hour, Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified rejected without reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected"), "",
+			auth.Hint{Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified rejected with a past reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(-time.Hour)), "",
+			auth.Hint{Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified rejected with a reset of now", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(0)), "",
+			auth.Hint{Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified rejected with a garbage reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-5h-Reset", "tomorrow"), "",
+			auth.Hint{Whole: true, Reason: "unified_5h"},
+		},
+		{
+			"unified rejected with a huge reset", h("Anthropic-Ratelimit-Unified-7d-Status", "rejected", "Anthropic-Ratelimit-Unified-7d-Reset", "9223372036854775807"), "",
+			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "unified_7d"},
+		},
+		{
+			"unified rejected with another window's reset", h("Anthropic-Ratelimit-Unified-5h-Status", "rejected", "Anthropic-Ratelimit-Unified-7d-Reset", epoch(time.Hour)), "",
+			auth.Hint{Whole: true, Reason: "unified_5h"},
+		},
 		{"unified allowed", h("Anthropic-Ratelimit-Unified-Status", "allowed", "Anthropic-Ratelimit-Unified-Reset", epoch(time.Hour)), "", auth.Hint{}},
 		{"unified allowed_warning", h("Anthropic-Ratelimit-Unified-5h-Status", "allowed_warning", "Anthropic-Ratelimit-Unified-5h-Reset", epoch(time.Hour)), "", auth.Hint{}},
 		{"unified reset alone", h("Anthropic-Ratelimit-Unified-Reset", epoch(time.Hour)), "", auth.Hint{}},
@@ -128,62 +148,110 @@ func TestParseHint(t *testing.T) {
 			"Retry-After", "20"), "", auth.Hint{RetryAfter: 20 * time.Second}},
 
 		// Codex
-		{"codex resets_at", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":%s}}`, epoch(2*time.Hour)),
-			auth.Hint{RetryAfter: 2 * time.Hour, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":1800}}`,
-			auth.Hint{RetryAfter: 30 * time.Minute, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex both, the later wins", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s,"resets_in_seconds":1800}}`, epoch(time.Hour)),
-			auth.Hint{RetryAfter: time.Hour, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex both, the later wins (2)", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s,"resets_in_seconds":7200}}`, epoch(time.Hour)),
-			auth.Hint{RetryAfter: 2 * time.Hour, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex code instead of type", nil, `{"error":{"code":"usage_limit_reached","resets_in_seconds":60}}`,
-			auth.Hint{RetryAfter: time.Minute, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex without a reset", nil, `{"error":{"type":"usage_limit_reached"}}`,
-			auth.Hint{Whole: true, Reason: "usage_limit_reached"}},
-		{"codex past resets_at", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s}}`, epoch(-time.Hour)),
-			auth.Hint{Whole: true, Reason: "usage_limit_reached"}},
-		{"codex negative resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":-50}}`,
-			auth.Hint{Whole: true, Reason: "usage_limit_reached"}},
-		{"codex garbage resets", nil, `{"error":{"type":"usage_limit_reached","resets_at":"soon","resets_in_seconds":{}}}`,
-			auth.Hint{Whole: true, Reason: "usage_limit_reached"}},
-		{"codex huge resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":1000000000000}}`,
-			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex huge resets_at", nil, `{"error":{"type":"usage_limit_reached","resets_at":9000000000000}}`,
-			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "usage_limit_reached"}},
-		{"codex with retry-after", h("Retry-After", "10"), `{"error":{"type":"usage_limit_reached","resets_in_seconds":600}}`,
-			auth.Hint{RetryAfter: 10 * time.Minute, Whole: true, Reason: "usage_limit_reached"}},
+		{
+			"codex resets_at", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":%s}}`, epoch(2*time.Hour)),
+			auth.Hint{RetryAfter: 2 * time.Hour, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":1800}}`,
+			auth.Hint{RetryAfter: 30 * time.Minute, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex both, the later wins", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s,"resets_in_seconds":1800}}`, epoch(time.Hour)),
+			auth.Hint{RetryAfter: time.Hour, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex both, the later wins (2)", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s,"resets_in_seconds":7200}}`, epoch(time.Hour)),
+			auth.Hint{RetryAfter: 2 * time.Hour, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex code instead of type", nil, `{"error":{"code":"usage_limit_reached","resets_in_seconds":60}}`,
+			auth.Hint{RetryAfter: time.Minute, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex without a reset", nil, `{"error":{"type":"usage_limit_reached"}}`,
+			auth.Hint{Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex past resets_at", nil, fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%s}}`, epoch(-time.Hour)),
+			auth.Hint{Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex negative resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":-50}}`,
+			auth.Hint{Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex garbage resets", nil, `{"error":{"type":"usage_limit_reached","resets_at":"soon","resets_in_seconds":{}}}`,
+			auth.Hint{Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex huge resets_in_seconds", nil, `{"error":{"type":"usage_limit_reached","resets_in_seconds":1000000000000}}`,
+			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex huge resets_at", nil, `{"error":{"type":"usage_limit_reached","resets_at":9000000000000}}`,
+			auth.Hint{RetryAfter: hintCap, Whole: true, Reason: "usage_limit_reached"},
+		},
+		{
+			"codex with retry-after", h("Retry-After", "10"), `{"error":{"type":"usage_limit_reached","resets_in_seconds":600}}`,
+			auth.Hint{RetryAfter: 10 * time.Minute, Whole: true, Reason: "usage_limit_reached"},
+		},
 		{"another openai error", nil, `{"error":{"type":"rate_limit_exceeded","resets_in_seconds":600}}`, auth.Hint{}},
 		{"usage_limit_reached outside an error", nil, `{"type":"usage_limit_reached","resets_in_seconds":600}`, auth.Hint{}},
 
 		// Gemini
-		{"gemini retry delay", nil, gemini(fmt.Sprintf(retryInfo, "35s")),
-			auth.Hint{RetryAfter: 35 * time.Second, Reason: "resource_exhausted"}},
-		{"gemini fractional retry delay", nil, gemini(fmt.Sprintf(retryInfo, "1.5s")),
-			auth.Hint{RetryAfter: 1500 * time.Millisecond, Reason: "resource_exhausted"}},
-		{"gemini quotaResetDelay", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetDelay":"1h2m3s"`)),
-			auth.Hint{RetryAfter: time.Hour + 2*time.Minute + 3*time.Second, Reason: "resource_exhausted"}},
-		{"gemini quotaResetTimeStamp", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetTimeStamp":"`+rfc(4*time.Hour)+`"`)),
-			auth.Hint{RetryAfter: 4 * time.Hour, Reason: "resource_exhausted"}},
-		{"gemini past quotaResetTimeStamp", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetTimeStamp":"`+rfc(-4*time.Hour)+`"`)),
-			auth.Hint{Reason: "resource_exhausted"}},
-		{"gemini every detail, the latest wins", nil,
+		{
+			"gemini retry delay", nil, gemini(fmt.Sprintf(retryInfo, "35s")),
+			auth.Hint{RetryAfter: 35 * time.Second, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini fractional retry delay", nil, gemini(fmt.Sprintf(retryInfo, "1.5s")),
+			auth.Hint{RetryAfter: 1500 * time.Millisecond, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini quotaResetDelay", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetDelay":"1h2m3s"`)),
+			auth.Hint{RetryAfter: time.Hour + 2*time.Minute + 3*time.Second, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini quotaResetTimeStamp", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetTimeStamp":"`+rfc(4*time.Hour)+`"`)),
+			auth.Hint{RetryAfter: 4 * time.Hour, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini past quotaResetTimeStamp", nil, gemini(fmt.Sprintf(errorInfo, `"quotaResetTimeStamp":"`+rfc(-4*time.Hour)+`"`)),
+			auth.Hint{Reason: "resource_exhausted"},
+		},
+		{
+			"gemini every detail, the latest wins", nil,
 			gemini(fmt.Sprintf(retryInfo, "35s") + "," + fmt.Sprintf(errorInfo, `"quotaResetDelay":"10m","quotaResetTimeStamp":"`+rfc(time.Hour)+`"`)),
-			auth.Hint{RetryAfter: time.Hour, Reason: "resource_exhausted"}},
-		{"gemini every detail, the latest wins (2)", nil,
+			auth.Hint{RetryAfter: time.Hour, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini every detail, the latest wins (2)", nil,
 			gemini(fmt.Sprintf(errorInfo, `"quotaResetDelay":"2h","quotaResetTimeStamp":"`+rfc(time.Hour)+`"`) + "," + fmt.Sprintf(retryInfo, "35s")),
-			auth.Hint{RetryAfter: 2 * time.Hour, Reason: "resource_exhausted"}},
-		{"gemini malformed delays", nil,
+			auth.Hint{RetryAfter: 2 * time.Hour, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini malformed delays", nil,
 			gemini(fmt.Sprintf(retryInfo, "soon") + "," + fmt.Sprintf(retryInfo, "35") + "," + fmt.Sprintf(retryInfo, "-5s") + "," +
 				fmt.Sprintf(errorInfo, `"quotaResetDelay":"x","quotaResetTimeStamp":"tomorrow"`)),
-			auth.Hint{Reason: "resource_exhausted"}},
-		{"gemini huge delay", nil, gemini(fmt.Sprintf(retryInfo, "876000h")),
-			auth.Hint{RetryAfter: hintCap, Reason: "resource_exhausted"}},
-		{"gemini with retry-after", h("Retry-After", "60"), gemini(fmt.Sprintf(retryInfo, "35s")),
-			auth.Hint{RetryAfter: time.Minute, Reason: "resource_exhausted"}},
-		{"gemini other status", nil, `{"error":{"code":503,"status":"UNAVAILABLE","details":[` + fmt.Sprintf(retryInfo, "5s") + `]}}`,
-			auth.Hint{RetryAfter: 5 * time.Second}},
-		{"gemini unknown detail", nil, gemini(`{"@type":"type.googleapis.com/google.rpc.Help","retryDelay":"35s"}`),
-			auth.Hint{}},
+			auth.Hint{Reason: "resource_exhausted"},
+		},
+		{
+			"gemini huge delay", nil, gemini(fmt.Sprintf(retryInfo, "876000h")),
+			auth.Hint{RetryAfter: hintCap, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini with retry-after", h("Retry-After", "60"), gemini(fmt.Sprintf(retryInfo, "35s")),
+			auth.Hint{RetryAfter: time.Minute, Reason: "resource_exhausted"},
+		},
+		{
+			"gemini other status", nil, `{"error":{"code":503,"status":"UNAVAILABLE","details":[` + fmt.Sprintf(retryInfo, "5s") + `]}}`,
+			auth.Hint{RetryAfter: 5 * time.Second},
+		},
+		{
+			"gemini unknown detail", nil, gemini(`{"@type":"type.googleapis.com/google.rpc.Help","retryDelay":"35s"}`),
+			auth.Hint{},
+		},
 		{"gemini details not an array", nil, `{"error":{"status":"RESOURCE_EXHAUSTED","details":{"retryDelay":"35s"}}}`, auth.Hint{}},
 
 		// bodies that are not JSON errors

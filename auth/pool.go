@@ -193,7 +193,8 @@ func (p *Pool) Reset(c *Credential, model string) int {
 
 // RecordSuccess clears c's failures for model and any credential-wide
 // block: a success proves the account serves again (a probe that came
-// through, or a request that was already under way).
+// through, or a request that was already under way). It also remembers
+// that c served model (see ServedModels).
 func (p *Pool) RecordSuccess(c *Credential, model string) {
 	h := p.health[c]
 	if h == nil {
@@ -202,13 +203,21 @@ func (p *Pool) RecordSuccess(c *Credential, model string) {
 	h.mu.RLock()
 	_, had := h.models[model]
 	whole := h.whole != nil
+	_, known := h.served[model]
+	remember := !known && model != "" && len(h.served) < maxServedModels
 	h.mu.RUnlock()
-	if !had && !whole {
+	if !had && !whole && !remember {
 		return
 	}
 	h.mu.Lock()
 	delete(h.models, model)
 	h.whole = nil
+	if remember && len(h.served) < maxServedModels {
+		if h.served == nil {
+			h.served = make(map[string]struct{})
+		}
+		h.served[model] = struct{}{}
+	}
 	h.mu.Unlock()
 	if h.syncing() {
 		var cleared []SharedState
@@ -220,6 +229,28 @@ func (p *Pool) RecordSuccess(c *Credential, model string) {
 		}
 		h.report(cleared...)
 	}
+}
+
+// ServedModels returns the models some credential of the pool has served
+// with success, and those a credential's models list names exactly (not
+// by a wildcard): the models known to exist, as opposed to any name a
+// request made up and an upstream refused.
+func (p *Pool) ServedModels() map[string]bool {
+	out := make(map[string]bool)
+	for _, c := range p.creds {
+		for _, m := range c.Models {
+			if !strings.Contains(m, "*") {
+				out[m] = true
+			}
+		}
+		h := p.health[c]
+		h.mu.RLock()
+		for m := range h.served {
+			out[m] = true
+		}
+		h.mu.RUnlock()
+	}
+	return out
 }
 
 // RecordFailure applies a failed attempt's outcome to c: to its state for

@@ -118,8 +118,11 @@ func TestRecordFailureBlocks(t *testing.T) {
 	}{
 		{"429 with hint", rateLimited(90 * time.Second), 90 * time.Second, auth.BlockCooldown, auth.StatusCooldown, "rate_limit"},
 		{"429 with a hint as long as max_cooldown", rateLimited(5 * time.Hour), 5 * time.Hour, auth.BlockCooldown, auth.StatusCooldown, "rate_limit"},
-		{"429 with a hint naming its limit", auth.Outcome{Status: 429, Hint: auth.Hint{RetryAfter: time.Minute, Reason: "resource_exhausted"}},
-			time.Minute, auth.BlockCooldown, auth.StatusCooldown, "resource_exhausted"},
+		{
+			"429 with a hint naming its limit",
+			auth.Outcome{Status: 429, Hint: auth.Hint{RetryAfter: time.Minute, Reason: "resource_exhausted"}},
+			time.Minute, auth.BlockCooldown, auth.StatusCooldown, "resource_exhausted",
+		},
 		{"429 without hint", rateLimited(0), time.Second, auth.BlockCooldown, auth.StatusCooldown, "rate_limit"},
 		{"401", auth.Outcome{Status: 401}, 30 * time.Minute, auth.BlockOther, auth.StatusBlocked, ""},
 		{"402", auth.Outcome{Status: 402}, 30 * time.Minute, auth.BlockOther, auth.StatusBlocked, ""},
@@ -404,9 +407,11 @@ func TestWholeCredentialBlockFromParsedHints(t *testing.T) {
 			"Anthropic-Ratelimit-Unified-5h-Status": {"rejected"},
 			"Anthropic-Ratelimit-Unified-5h-Reset":  {fmt.Sprint(now.Add(3 * time.Hour).Unix())},
 		}, "", 3 * time.Hour, "unified_5h"},
-		{"codex usage limit", nil,
+		{
+			"codex usage limit", nil,
 			fmt.Sprintf(`{"error":{"type":"usage_limit_reached","resets_at":%d,"resets_in_seconds":5400}}`, now.Add(90*time.Minute).Unix()),
-			90 * time.Minute, "usage_limit_reached"},
+			90 * time.Minute, "usage_limit_reached",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,6 +455,32 @@ func TestRecordSuccessClearsWholeBlock(t *testing.T) {
 	assert.Nil(t, findSnapshot(t, p.Snapshot(), "a").Whole)
 }
 
+func TestServedModels(t *testing.T) {
+	a, b := cred("a"), cred("b")
+	a.Models = []string{"listed-model", "family-*"}
+	health := auth.NewHealth()
+	p, err := auth.NewPoolWithHealth([]*auth.Credential{a, b}, health, auth.Policy{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"listed-model": true}, p.ServedModels(), "a wildcard names no model")
+
+	p.RecordSuccess(b, "served-by-b")
+	p.RecordSuccess(b, "")
+	p.RecordFailure(a, "refused", auth.Outcome{Status: 404, ModelNotFound: true})
+	assert.Equal(t, map[string]bool{"listed-model": true, "served-by-b": true}, p.ServedModels(),
+		"a model an upstream refused is not known to exist")
+
+	// what a credential served outlives its pool, as its health does
+	p2, err := auth.NewPoolWithHealth([]*auth.Credential{cred("a"), cred("b")}, health, auth.Policy{})
+	require.NoError(t, err)
+	assert.True(t, p2.ServedModels()["served-by-b"])
+
+	// and is bounded: a host that answers any name cannot grow it
+	for i := range 1000 {
+		p.RecordSuccess(a, fmt.Sprintf("any-%d", i))
+	}
+	assert.Less(t, len(p.ServedModels()), 300)
+}
+
 func TestClientFaultKeepsExistingBlock(t *testing.T) {
 	p, clk := newTestPool(t, "a")
 	c := p.Get("a")
@@ -477,8 +508,12 @@ func TestDisableCooling(t *testing.T) {
 	p.Now = clk.Now
 
 	outcomes := []auth.Outcome{
-		rateLimited(time.Hour), rateLimited(0), {Status: 401}, {Status: 500}, {Status: 0},
-		{Status: 404, ModelNotFound: true}, wholeOut(time.Hour, "unified_7d"),
+		rateLimited(time.Hour), rateLimited(0),
+		{Status: 401},
+		{Status: 500},
+		{Status: 0},
+		{Status: 404, ModelNotFound: true},
+		wholeOut(time.Hour, "unified_7d"),
 	}
 	for _, o := range outcomes {
 		assert.True(t, p.RecordFailure(c, "m", o).IsZero(), "status %d blocked", o.Status)
@@ -529,8 +564,10 @@ func TestDisabledAndForeignCredentials(t *testing.T) {
 func TestBlockReasonsAreDistinct(t *testing.T) {
 	reasons := []auth.BlockReason{auth.BlockCooldown, auth.BlockDisabled, auth.BlockOther}
 	assert.Equal(t, []auth.BlockReason{"cooldown", "disabled", "other"}, reasons)
-	statuses := []auth.Status{auth.StatusAvailable, auth.StatusCooldown, auth.StatusBlocked,
-		auth.StatusProbing, auth.StatusDisabled, auth.StatusDegraded}
+	statuses := []auth.Status{
+		auth.StatusAvailable, auth.StatusCooldown, auth.StatusBlocked,
+		auth.StatusProbing, auth.StatusDisabled, auth.StatusDegraded,
+	}
 	seen := map[auth.Status]bool{}
 	for _, s := range statuses {
 		assert.False(t, seen[s], "status %q twice", s)
@@ -614,9 +651,16 @@ func TestPoolConcurrentUse(t *testing.T) {
 	p, clk := newTestPool(t, names...)
 	models := []string{"m0", "m1", "m2"}
 	outcomes := []auth.Outcome{
-		{Status: 0}, {Status: 200}, {Status: 400}, {Status: 401}, rateLimited(0), {Status: 500}, {Status: 503},
+		{Status: 0},
+		{Status: 200},
+		{Status: 400},
+		{Status: 401},
+		rateLimited(0),
+		{Status: 500},
+		{Status: 503},
 		rateLimited(time.Second), rateLimited(24 * time.Hour), wholeOut(2*time.Second, "unified_5h"),
-		wholeOut(24*time.Hour, "unified_7d"), {Status: 404, ModelNotFound: true},
+		wholeOut(24*time.Hour, "unified_7d"),
+		{Status: 404, ModelNotFound: true},
 	}
 
 	var wg sync.WaitGroup

@@ -116,6 +116,9 @@ const (
 	authFailureBlock = 30 * time.Minute
 	modelNotFound    = 12 * time.Hour
 	maxModelStates   = 1024
+	// maxServedModels bounds the models a credential remembers serving:
+	// they are the upstream's real models, a few dozen at most
+	maxServedModels = 256
 )
 
 func (p Policy) withDefaults() Policy {
@@ -137,6 +140,10 @@ type credentialHealth struct {
 	mu     sync.RWMutex
 	models map[string]*ModelState
 	whole  *ModelState
+	// served are the models the credential answered a request for with
+	// success: models the upstream knows, unlike the names of requests
+	// it refused, which any member can make up
+	served map[string]struct{}
 	source string // the auth file of the credential, "" for config
 	key    string // as Health keys it
 	owner  *Health

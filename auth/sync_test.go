@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
-	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 )
 
 // recordingSync keeps what a Health reports.
@@ -97,29 +95,6 @@ func TestHealthSyncReportsChangesThatAnotherHealthApplies(t *testing.T) {
 	rec.take()
 	p.RecordFailure(c, "opus", auth.Outcome{Status: http.StatusServiceUnavailable})
 	assert.Empty(t, rec.take(), "without a sync nothing is reported")
-}
-
-// A coordinator that hands out a token obtained elsewhere spares the
-// refresh, and the token is persisted as a refreshed one.
-func TestTokenSourceRefreshesThroughItsCoordinator(t *testing.T) {
-	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
-	elsewhere := auth.Token{AccessToken: "from-another-instance", RefreshToken: "rt-1", Expiry: env.clk.Now().Add(time.Hour)}
-	co := coordinatorFunc(func(ctx context.Context, cur auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
-		assert.Equal(t, "at-0", cur.AccessToken, "the coordinator sees the token being replaced")
-		return elsewhere, nil
-	})
-	ts := env.source(auth.OAuthClaude, env.expiring(time.Minute), auth.TokenSourceOptions{Coordinator: co})
-	tok, err := ts.Access(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, "from-another-instance", tok)
-	assert.Zero(t, env.mock.Refreshes(), "no refresh of our own")
-	assert.Equal(t, []auth.Token{elsewhere}, env.persistedTokens(), "the token is written to the file all the same")
-}
-
-type coordinatorFunc func(context.Context, auth.Token, func(context.Context) (auth.Token, error)) (auth.Token, error)
-
-func (f coordinatorFunc) Coordinate(ctx context.Context, cur auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
-	return f(ctx, cur, refresh)
 }
 
 // An operator's reset is reported like a success, so it reaches the

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
 
@@ -92,7 +93,7 @@ type Cluster struct {
 
 	state   atomic.Int32 // stateUnknown, stateUp or stateDown
 	gauge   atomic.Pointer[func(bool)]
-	tokens  atomic.Pointer[func(name string, t auth.Token)]
+	tokens  atomic.Pointer[func(name string, t oauth.Token)]
 	writes  chan write
 	events  chan event
 	pending pendingBindings

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
 
@@ -165,17 +168,17 @@ func TestCoordinateRefreshesOnceAcrossInstances(t *testing.T) {
 	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
 	waitUp(t, a, b)
 	var adopted atomic.Value
-	b.cluster.OnToken(func(name string, tok auth.Token) { adopted.Store(name + " " + tok.AccessToken) })
+	b.cluster.OnToken(func(name string, tok oauth.Token) { adopted.Store(name + " " + tok.AccessToken) })
 
 	var refreshes atomic.Int32
-	old := auth.Token{AccessToken: "old", RefreshToken: "r0", Expiry: time.Now().Add(time.Minute)}
-	refresh := func(ctx context.Context) (auth.Token, error) {
+	old := oauth.Token{AccessToken: "old", RefreshToken: "r0", Expiry: time.Now().Add(time.Minute)}
+	refresh := func(ctx context.Context) (oauth.Token, error) {
 		n := refreshes.Add(1)
 		time.Sleep(200 * time.Millisecond) // the other instance arrives meanwhile
-		return auth.Token{AccessToken: "new-" + strconv.Itoa(int(n)), RefreshToken: "r1", Expiry: time.Now().Add(time.Hour)}, nil
+		return oauth.Token{AccessToken: "new-" + strconv.Itoa(int(n)), RefreshToken: "r1", Expiry: time.Now().Add(time.Hour)}, nil
 	}
 	var wg sync.WaitGroup
-	got := make([]auth.Token, 4)
+	got := make([]oauth.Token, 4)
 	for i, in := range []*instance{a, b, a, b} {
 		wg.Add(1)
 		go func() {
@@ -209,12 +212,12 @@ func TestUsageEventsAreListedWithABoundAndPublished(t *testing.T) {
 	a := newInstance(t, srv.URL(0), func(o *cluster.Options) { o.UsageRetention = 5 })
 	waitUp(t, a)
 	for i := range 8 {
-		a.cluster.Usage(map[string]any{"n": i, "model": "sonnet"})
+		a.cluster.Request(&outcome.Request{Model: fmt.Sprintf("sonnet-%d", i), Attempts: 1})
 	}
 	require.Eventually(t, func() bool { return srv.Do("LLEN", "usage") == "5" }, time.Second, 5*time.Millisecond)
 	var first map[string]any
 	require.NoError(t, json.Unmarshal([]byte(srv.Do("LPOP", "usage")), &first))
-	assert.EqualValues(t, 3, first["n"], "the list keeps the newest events, drained oldest first")
+	assert.Equal(t, "sonnet-3", first["model"], "the list keeps the newest events, drained oldest first")
 }
 
 func TestBadURLsAreRefusedWithoutTheirPassword(t *testing.T) {

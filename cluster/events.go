@@ -3,6 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
 // event is one usage or error event on its way to Redis.
@@ -11,14 +14,52 @@ type event struct {
 	payload []byte
 }
 
-// Usage appends ev, as JSON, to the usage list (trimmed to the retention)
-// and publishes it on the usage channel. It never waits for Redis: while
-// Redis is down or the queue is full, the event is dropped (the usage log
-// still has it).
-func (c *Cluster) Usage(ev any) { c.emit(true, ev) }
+// The cluster keeps the pool's usage and error events in Redis.
+var _ outcome.Recorder = (*Cluster)(nil)
 
-// Error publishes ev, as JSON, on the errors channel, as Usage does.
-func (c *Cluster) Error(ev any) { c.emit(false, ev) }
+// Request implements outcome.Recorder: it appends the request's usage
+// event (a UsageRecord), as JSON, to the usage list (trimmed to the
+// retention) and publishes it on the usage channel. It never waits for
+// Redis: while Redis is down or the queue is full, the event is dropped
+// (the usage log still has it).
+func (c *Cluster) Request(r *outcome.Request) { c.emit(true, usageRecordOf(r)) }
+
+// Failure implements outcome.Recorder: it publishes f, as JSON, on the
+// errors channel, as Request does.
+func (c *Cluster) Failure(f outcome.Failure) { c.emit(false, f) }
+
+// Attempt implements outcome.Recorder; attempts are not published.
+func (c *Cluster) Attempt(outcome.Attempt) {}
+
+// UsageRecord is a usage event as a consumer of the Redis list reads it:
+// the fields of the cliproxy.usage log entry, durations in milliseconds.
+type UsageRecord struct {
+	Time                time.Time `json:"time"`
+	Client              string    `json:"client"`
+	Provider            string    `json:"provider"`
+	Model               string    `json:"model"`
+	Credential          string    `json:"credential"`
+	Status              int       `json:"status"`
+	Attempts            int       `json:"attempts"`
+	LatencyMS           float64   `json:"latency_ms"`
+	TTFBMS              float64   `json:"ttfb_ms"`
+	InputTokens         int64     `json:"input_tokens"`
+	OutputTokens        int64     `json:"output_tokens"`
+	CacheReadTokens     int64     `json:"cache_read_tokens"`
+	CacheCreationTokens int64     `json:"cache_creation_tokens"`
+}
+
+func usageRecordOf(r *outcome.Request) UsageRecord {
+	return UsageRecord{
+		Time: time.Now().Add(-r.Latency), Client: r.Client, Provider: r.Provider, Model: r.Model,
+		Credential: r.Credential, Status: r.Status, Attempts: r.Attempts,
+		LatencyMS: millis(r.Latency), TTFBMS: millis(r.FirstByte),
+		InputTokens: r.Tokens.Input, OutputTokens: r.Tokens.Output,
+		CacheReadTokens: r.Tokens.CacheRead, CacheCreationTokens: r.Tokens.CacheCreation,
+	}
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (c *Cluster) emit(usage bool, ev any) {
 	if !c.Up() {

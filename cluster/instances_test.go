@@ -23,7 +23,6 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
-
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 

@@ -10,14 +10,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
 
 const (
-	// lockTTL outlives a refresh attempt (auth.DefaultRefreshTimeout) so
+	// lockTTL outlives a refresh attempt (oauth.DefaultRefreshTimeout) so
 	// a lock is not taken over while its holder still refreshes, and
 	// frees the token of a holder that died.
-	lockTTL = auth.DefaultRefreshTimeout + 5*time.Second
+	lockTTL = oauth.DefaultRefreshTimeout + 5*time.Second
 	// lockPoll is how often a process waiting for another's refresh looks
 	// for its token.
 	lockPoll = 50 * time.Millisecond
@@ -43,7 +43,7 @@ return 0`)
 // OnToken makes fn the receiver of the tokens other processes refreshed,
 // by the name the token was coordinated under (see Coordinate); nil stops
 // it. fn installs the token and writes it to the auth file.
-func (c *Cluster) OnToken(fn func(name string, t auth.Token)) {
+func (c *Cluster) OnToken(fn func(name string, t oauth.Token)) {
 	if fn == nil {
 		c.tokens.Store(nil)
 		return
@@ -57,7 +57,7 @@ func (c *Cluster) OnToken(fn func(name string, t auth.Token)) {
 // than current in Redis takes it without a refresh. The refreshed token
 // is stored and announced, so it reaches every process. While Redis is
 // down each process refreshes on its own.
-func (c *Cluster) Coordinate(ctx context.Context, name string, current auth.Token, refresh func(context.Context) (auth.Token, error)) (auth.Token, error) {
+func (c *Cluster) Coordinate(ctx context.Context, name string, current oauth.Token, refresh func(context.Context) (oauth.Token, error)) (oauth.Token, error) {
 	if !c.Up() {
 		return refresh(ctx)
 	}
@@ -72,7 +72,7 @@ func (c *Cluster) Coordinate(ctx context.Context, name string, current auth.Toke
 		got, err := c.rdb.SetNX(ctx, lock, owner, lockTTL).Result()
 		if err != nil {
 			if ctx.Err() != nil {
-				return auth.Token{}, ctx.Err()
+				return oauth.Token{}, ctx.Err()
 			}
 			c.markDown(err)
 			return refresh(ctx)
@@ -85,7 +85,7 @@ func (c *Cluster) Coordinate(ctx context.Context, name string, current auth.Toke
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return auth.Token{}, ctx.Err()
+			return oauth.Token{}, ctx.Err()
 		}
 	}
 	defer func() {
@@ -119,7 +119,7 @@ func (c *Cluster) Coordinate(ctx context.Context, name string, current auth.Toke
 
 // newerToken reads the token stored for key and reports whether it
 // replaces current: another access token that lives longer.
-func (c *Cluster) newerToken(ctx context.Context, key string, current auth.Token) (auth.Token, bool) {
+func (c *Cluster) newerToken(ctx context.Context, key string, current oauth.Token) (oauth.Token, bool) {
 	gctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	raw, err := c.rdb.Get(gctx, key).Bytes()
@@ -127,15 +127,15 @@ func (c *Cluster) newerToken(ctx context.Context, key string, current auth.Token
 		if !errors.Is(err, redis.Nil) && ctx.Err() == nil {
 			c.markDown(err)
 		}
-		return auth.Token{}, false
+		return oauth.Token{}, false
 	}
 	var st storedToken
 	if json.Unmarshal(raw, &st) != nil || st.AccessToken == "" || st.AccessToken == current.AccessToken {
-		return auth.Token{}, false
+		return oauth.Token{}, false
 	}
-	t := auth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry}
+	t := oauth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry}
 	if !current.Expiry.IsZero() && !t.Expiry.IsZero() && !t.Expiry.After(current.Expiry) {
-		return auth.Token{}, false
+		return oauth.Token{}, false
 	}
 	return t, true
 }
@@ -158,5 +158,5 @@ func (c *Cluster) adoptToken(name string) {
 	}
 	// installing writes the auth file: not on the goroutine that reads
 	// the announcements
-	go (*fn)(name, auth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry})
+	go (*fn)(name, oauth.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, IDToken: st.IDToken, Expiry: st.Expiry})
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -123,7 +124,7 @@ func (c *Cluster) flushIn(ctx context.Context, batch []write, refreshed map[stri
 	if err == nil && p.Len() > 0 {
 		_, err = p.Exec(ctx)
 	}
-	if err == nil || err == redis.Nil {
+	if err == nil || errors.Is(err, redis.Nil) {
 		return
 	}
 	c.markDown(err)

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
-
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
@@ -335,29 +334,50 @@ func writeCodexAccounts(dir, upstreamURL string, creds []credential) error {
 	return nil
 }
 
+// answered lists the requests caddy answered with status, in order, read
+// from its access log.
+func (gw *gateway) answered(status int) []string {
+	var out []string
+	gw.eachAccess(func(e accessEntry) {
+		if e.Status == status {
+			out = append(out, e.Request.Method+" "+e.Request.URI)
+		}
+	})
+	return out
+}
+
+// accessEntry is the part of an access log line the tests read.
+type accessEntry struct {
+	Msg     string `json:"msg"`
+	Status  int    `json:"status"`
+	Request struct {
+		Method string `json:"method"`
+		URI    string `json:"uri"`
+	} `json:"request"`
+	Size int `json:"size"`
+}
+
+// eachAccess calls fn with every access log entry caddy wrote so far.
+func (gw *gateway) eachAccess(fn func(accessEntry)) {
+	sc := bufio.NewScanner(strings.NewReader(gw.log.String()))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var entry accessEntry
+		if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "handled request" {
+			fn(entry)
+		}
+	}
+}
+
 // passedOn lists the requests the gateway did not serve (answered by the
 // fallback respond directive), read from caddy's access log.
 func (gw *gateway) passedOn() []string {
 	var out []string
-	sc := bufio.NewScanner(strings.NewReader(gw.log.String()))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var entry struct {
-			Msg     string `json:"msg"`
-			Status  int    `json:"status"`
-			Request struct {
-				Method string `json:"method"`
-				URI    string `json:"uri"`
-			} `json:"request"`
-			Size int `json:"size"`
+	gw.eachAccess(func(e accessEntry) {
+		if e.Status == http.StatusNotFound && e.Size == len("e2e: not served by cliproxy") {
+			out = append(out, e.Request.Method+" "+e.Request.URI)
 		}
-		if json.Unmarshal(sc.Bytes(), &entry) != nil || entry.Msg != "handled request" {
-			continue
-		}
-		if entry.Status == http.StatusNotFound && entry.Size == len("e2e: not served by cliproxy") {
-			out = append(out, entry.Request.Method+" "+entry.Request.URI)
-		}
-	}
+	})
 	return out
 }
 
@@ -645,11 +665,21 @@ func TestClaudeCode(t *testing.T) {
 	}
 
 	// A key the gateway does not know is refused before any upstream is
-	// called. Claude Code retries a 401 with backoff for minutes unless
-	// told not to.
+	// called. Claude Code retries a 401 with backoff for minutes, printing
+	// nothing, unless the answer says x-should-retry: false; the run has
+	// its default retries, as a member's would.
 	home, work := newHome(t)
-	requireRefused(t, gw, "claude with a wrong client key", bin, work,
-		claudeEnv(gw, home, wrongKey, egress, "CLAUDE_CODE_MAX_RETRIES=0"), "-p", "say hi")
+	before := len(gw.answered(http.StatusUnauthorized))
+	refused := requireRefused(t, gw, "claude with a wrong client key", bin, work,
+		claudeEnv(gw, home, wrongKey, egress), "-p", "say hi")
+	if refused.elapsed > refusedWithin {
+		t.Errorf("claude with a wrong client key took %v to fail, want under %v: it retried the gateway's 401",
+			refused.elapsed.Round(time.Millisecond), refusedWithin)
+	}
+	if tries := gw.answered(http.StatusUnauthorized)[before:]; len(tries) != 1 {
+		t.Errorf("claude sent %d requests with the wrong key (%s), want 1: it retried the gateway's 401",
+			len(tries), strings.Join(tries, "; "))
+	}
 
 	used := checkUpstream(t, gw.mock.Requests(), creds)
 	requireBothUsed(t, used, creds)
@@ -793,9 +823,13 @@ func mainTurn(t *testing.T, name string, reqs []mockupstream.Recorded, model str
 // wrongKey is a client key the gateway does not know.
 const wrongKey = "sk-client-e2e-mallory-0e4b77"
 
+// refusedWithin bounds how long a CLI given a wrong client key may take to
+// give up: a member must see the error, not a silent retry loop.
+const refusedWithin = 15 * time.Second
+
 // requireRefused runs a CLI with a wrong client key and requires that it
 // fails, reports the 401, and that no request reached the upstream.
-func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []string, args ...string) {
+func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []string, args ...string) cliRun {
 	t.Helper()
 	before := len(gw.mock.Requests())
 	run := runCLI(t, bin, dir, env, args...)
@@ -809,6 +843,7 @@ func requireRefused(t *testing.T, gw *gateway, name, bin, dir string, env []stri
 		t.Errorf("%s: %d request(s) reached the upstream, want none", name, n)
 	}
 	t.Logf("%s: %v in %v, nothing reached the upstream", name, run.err, run.elapsed.Round(time.Millisecond))
+	return run
 }
 
 // checkContinued verifies that the --continue turn reached the upstream as

@@ -48,10 +48,29 @@ func TestFailsOver(t *testing.T) {
 		status int
 		want   bool
 	}{
-		{200, false}, {201, false}, {204, false}, {301, false}, {304, false},
-		{400, false}, {404, false}, {405, false}, {409, false}, {413, false}, {415, false}, {422, false},
-		{401, true}, {402, true}, {403, true}, {408, true}, {429, true},
-		{500, true}, {502, true}, {503, true}, {504, true}, {529, true}, {599, true},
+		{200, false},
+		{201, false},
+		{204, false},
+		{301, false},
+		{304, false},
+		{400, false},
+		{404, false},
+		{405, false},
+		{409, false},
+		{413, false},
+		{415, false},
+		{422, false},
+		{401, true},
+		{402, true},
+		{403, true},
+		{408, true},
+		{429, true},
+		{500, true},
+		{502, true},
+		{503, true},
+		{504, true},
+		{529, true},
+		{599, true},
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {

@@ -69,9 +69,26 @@ func WriteError(w http.ResponseWriter, family Family, e *ClientError) error {
 	if e.announces() {
 		h.Set("Retry-After", strconv.FormatInt(e.resetSeconds(), 10))
 	}
+	if retryCannotFix(e.Status) {
+		h.Set("X-Should-Retry", "false")
+	}
 	w.WriteHeader(e.Status)
 	_, err = w.Write(out)
 	return err
+}
+
+// retryCannotFix reports whether the same request sent again must get the
+// same answer: a refused client key, a malformed or oversized request, a
+// model no credential serves. Such answers say x-should-retry: false,
+// which the Stainless-built SDKs (Anthropic's, OpenAI's, and so Claude
+// Code) obey; without it Claude Code retries a 401 for minutes, silently.
+func retryCannotFix(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusNotImplemented:
+		return true
+	}
+	return false
 }
 
 func anthropicError(e *ClientError) any {

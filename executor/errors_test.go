@@ -181,3 +181,30 @@ func TestClientErrorError(t *testing.T) {
 	var err error = &ClientError{Status: 404, Code: CodeModelNotSupported, Message: "no such model"}
 	assert.Equal(t, "no such model", err.Error())
 }
+
+// An answer no retry can change says so, for the SDKs that retry on their
+// own; one a retry may fix says nothing.
+func TestWriteErrorSaysWhetherARetryHelps(t *testing.T) {
+	tests := []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{http.StatusBadRequest, CodeInvalidRequest, "false"},
+		{http.StatusUnauthorized, CodeUnauthorized, "false"},
+		{http.StatusForbidden, CodeInvalidRequest, "false"},
+		{http.StatusNotFound, CodeModelNotSupported, "false"},
+		{http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "false"},
+		{http.StatusUnsupportedMediaType, CodeInvalidRequest, "false"},
+		{http.StatusNotImplemented, CodeInvalidRequest, "false"},
+		{http.StatusTooManyRequests, CodeModelCooldown, ""},
+		{http.StatusServiceUnavailable, CodeAuthUnavailable, ""},
+		{http.StatusBadGateway, CodeUpstreamUnreachable, ""},
+	}
+	for _, tt := range tests {
+		for _, family := range []Family{FamilyAnthropic, FamilyOpenAI, FamilyGemini} {
+			rec, _ := writeErrorRecorded(t, family, &ClientError{Status: tt.status, Code: tt.code, Message: "m"})
+			assert.Equal(t, tt.want, rec.Header().Get("X-Should-Retry"), "%d %s", tt.status, family)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
@@ -68,30 +69,21 @@ type Options struct {
 	// the credential rests like after a connection error and the request
 	// moves on. 0 waits for ever.
 	FirstEventTimeout time.Duration
-	// UsageLogger, when set, gets one entry per request served from the
-	// pool: client, provider, model, credential, status, attempts,
-	// latency, time to first byte and tokens.
-	UsageLogger *zap.Logger
-	// OnUsage, when set, is called with the usage event of every request
-	// served from the pool, before it is logged (e.g. to keep totals).
-	// It runs on the request's goroutine and must be quick.
-	OnUsage func(UsageEvent)
-	// Events, when set, receives the usage event of every request and an
-	// event for every failure.
-	Events Events
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
-	// Observer, when set, sees every attempt, affinity pick and finished
-	// request (metrics).
-	Observer Observer
-	// RequestLog, when set, gets a record of every request it wants.
-	RequestLog RequestLogger
+	// Recorders keep what every request leaves behind (metrics, usage
+	// totals and log, request log, cluster events), called in order. The
+	// first that is an outcome.Capturer gets the full record of the
+	// requests it wants.
+	Recorders []outcome.Recorder
 }
 
 // Executor serves routed, authenticated client requests from the pool.
 type Executor struct {
 	opts Options
 	cur  atomic.Pointer[view]
+	// capturer is the first recorder that wants full records, or nil.
+	capturer outcome.Capturer
 }
 
 // New builds an executor, resolving every credential's upstream.
@@ -106,6 +98,12 @@ func New(opts Options) (*Executor, error) {
 		opts.Logger = zap.NewNop()
 	}
 	e := &Executor{opts: opts}
+	for _, r := range opts.Recorders {
+		if c, ok := r.(outcome.Capturer); ok {
+			e.capturer = c
+			break
+		}
+	}
 	if err := e.SetPool(opts.Pool); err != nil {
 		return nil, err
 	}

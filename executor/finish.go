@@ -7,25 +7,12 @@ import (
 
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 )
 
-// RequestLogger receives the records of the requests it wants logged.
-type RequestLogger interface {
-	// Wants reports whether a request the client got status for (0: no
-	// answer) is logged. An upstream failure the client got, or a stream
-	// that broke off, is asked about as status 0.
-	Wants(status int) bool
-	// CaptureLimit bounds how much of an error response body is kept.
-	CaptureLimit() int
-	// LogRequest writes rec; it is called on the request's goroutine
-	// after the client got its answer, and may not keep rec or its
-	// slices once it returns.
-	LogRequest(rec *reqlog.Record)
-}
-
 // logs reports whether l wants the request as it stands.
-func (rn *run) logs(l RequestLogger) bool {
+func (rn *run) logs(l outcome.Capturer) bool {
 	if rn.failed {
 		return l.Wants(0)
 	}
@@ -40,49 +27,54 @@ func (rn *run) brokeOff(err error) {
 	rn.abort = errors.Is(err, errBrokeOff)
 }
 
-// finish reports the finished request to the observer, the request log and
-// the usage log, then releases its body.
+// finish reports the finished request to the recorders, with its full
+// record when the capturer wants it, then releases its body.
 func (rn *run) finish() {
-	latency := rn.observe()
-	if l := rn.e.opts.RequestLog; l != nil && rn.logs(l) {
-		l.LogRequest(rn.record(latency))
+	req := rn.finished()
+	if l := rn.e.capturer; l != nil && rn.logs(l) {
+		req.Log = rn.record(req.Latency)
 	}
-	rn.logUsage()
+	rn.report(req)
 	if rn.body != nil {
 		rn.body.release()
 	}
 }
 
-// finishTurn reports a finished WebSocket turn to the observer and the
-// usage log; turns are not request-logged.
+// finishTurn reports a finished WebSocket turn to the recorders; turns
+// are not request-logged.
 func (rn *run) finishTurn() {
-	rn.observe()
-	rn.logUsage()
+	rn.report(rn.finished())
 }
 
-// observe reports the finished request to the observer and returns its
-// latency.
-func (rn *run) observe() time.Duration {
-	latency := time.Since(rn.start)
+// report hands req to every recorder.
+func (rn *run) report(req *outcome.Request) {
+	for _, r := range rn.e.opts.Recorders {
+		r.Request(req)
+	}
+}
+
+// finished is the finished request as the recorders see it.
+func (rn *run) finished() *outcome.Request {
+	req := &outcome.Request{
+		Start: rn.start, Family: rn.route.Family.String(), Client: rn.principal, Model: rn.model,
+		Status: rn.status, Attempts: rn.attempts, Latency: time.Since(rn.start), FirstByte: rn.firstByte,
+		Affinity: rn.affinity,
+	}
 	if rn.gateway != nil {
 		// the gateway answered itself; the credentials that failed
 		// before are in the attempts
 		rn.served = nil
 	}
-	if o := rn.e.opts.Observer; o != nil {
-		var u Usage
-		if rn.usage != nil {
-			u = rn.usage.Usage()
-		}
-		o.ObserveRequest(RequestReport{
-			Family: rn.route.Family, Credential: rn.served, Principal: rn.principal, Model: rn.model,
-			Status: rn.status, Attempts: rn.attempts, Usage: u, Latency: latency, FirstByte: rn.firstByte,
-		})
+	if rn.served != nil {
+		req.Credential, req.Provider = rn.served.Name, string(rn.served.Provider)
 	}
-	return latency
+	if rn.usage != nil {
+		req.Tokens = rn.usage.Usage()
+	}
+	return req
 }
 
-// attempted notes an attempt of c that ended, for the observer and the
+// attempted notes an attempt of c that ended, for the recorders and the
 // request log.
 func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptWriter, start time.Time, err error) {
 	// an answer whose first event never came counts as none
@@ -95,10 +87,8 @@ func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptW
 		ttfb = aw.headerAt.Sub(start)
 	}
 	took := time.Since(start)
-	if o := rn.e.opts.Observer; o != nil {
-		o.ObserveAttempt(AttemptReport{Credential: c, Status: status, FirstByte: ttfb, Duration: took})
-	}
-	if rn.e.opts.RequestLog == nil {
+	rn.reportAttempt(c, status, ttfb, took)
+	if rn.e.capturer == nil {
 		return
 	}
 	a := reqlog.Attempt{
@@ -162,4 +152,12 @@ func (c *capture) keep(p []byte) {
 		p, c.cut = p[:max(room, 0)], true
 	}
 	c.buf = append(c.buf, p...)
+}
+
+// reportAttempt hands an attempt of c that ended to every recorder.
+func (rn *run) reportAttempt(c *auth.Credential, status int, firstByte, took time.Duration) {
+	a := outcome.Attempt{Provider: string(c.Provider), Credential: c.Name, Status: status, FirstByte: firstByte, Duration: took}
+	for _, r := range rn.e.opts.Recorders {
+		r.Attempt(a)
+	}
 }

@@ -47,18 +47,36 @@ func TestResolve(t *testing.T) {
 		{"DELETE a model", "DELETE", "/v1/models/ft:gpt-4o:me", "", Route{}, false},
 
 		// Gemini
-		{"gemini generate", "POST", "/v1beta/models/gemini-2.5-pro:generateContent", "",
-			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "gemini-2.5-pro", HasBody: true}, true},
-		{"gemini stream", "POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "",
-			Route{Family: FamilyGemini, Endpoint: "streamGenerateContent", Model: "gemini-2.5-flash", HasBody: true}, true},
-		{"gemini count tokens", "POST", "/v1beta/models/gemini-2.5-pro:countTokens", "",
-			Route{Family: FamilyGemini, Endpoint: "countTokens", Model: "gemini-2.5-pro", HasBody: true}, true},
-		{"gemini embed", "POST", "/v1beta/models/text-embedding-004:embedContent", "",
-			Route{Family: FamilyGemini, Endpoint: "embedContent", Model: "text-embedding-004", HasBody: true}, true},
-		{"gemini batch embed", "POST", "/v1beta/models/text-embedding-004:batchEmbedContents", "",
-			Route{Family: FamilyGemini, Endpoint: "batchEmbedContents", Model: "text-embedding-004", HasBody: true}, true},
-		{"gemini on /v1", "POST", "/v1/models/gemini-2.5-pro:generateContent", "",
-			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "gemini-2.5-pro", HasBody: true}, true},
+		{
+			"gemini generate", "POST", "/v1beta/models/gemini-2.5-pro:generateContent", "",
+			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "gemini-2.5-pro", HasBody: true},
+			true,
+		},
+		{
+			"gemini stream", "POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "",
+			Route{Family: FamilyGemini, Endpoint: "streamGenerateContent", Model: "gemini-2.5-flash", HasBody: true},
+			true,
+		},
+		{
+			"gemini count tokens", "POST", "/v1beta/models/gemini-2.5-pro:countTokens", "",
+			Route{Family: FamilyGemini, Endpoint: "countTokens", Model: "gemini-2.5-pro", HasBody: true},
+			true,
+		},
+		{
+			"gemini embed", "POST", "/v1beta/models/text-embedding-004:embedContent", "",
+			Route{Family: FamilyGemini, Endpoint: "embedContent", Model: "text-embedding-004", HasBody: true},
+			true,
+		},
+		{
+			"gemini batch embed", "POST", "/v1beta/models/text-embedding-004:batchEmbedContents", "",
+			Route{Family: FamilyGemini, Endpoint: "batchEmbedContents", Model: "text-embedding-004", HasBody: true},
+			true,
+		},
+		{
+			"gemini on /v1", "POST", "/v1/models/gemini-2.5-pro:generateContent", "",
+			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "gemini-2.5-pro", HasBody: true},
+			true,
+		},
 		{"gemini unknown action", "POST", "/v1beta/models/gemini-2.5-pro:deleteEverything", "", Route{}, false},
 		{"gemini action is case-sensitive", "POST", "/v1beta/models/gemini-2.5-pro:GenerateContent", "", Route{}, false},
 		{"gemini without action", "POST", "/v1beta/models/gemini-2.5-pro", "", Route{}, false},

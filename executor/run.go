@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,6 +20,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
@@ -59,6 +60,8 @@ type run struct {
 	// abort says the client's connection is to be aborted once the
 	// request has been reported, so a broken stream does not look complete
 	abort bool
+	// affinity is how each pick related to the session's binding
+	affinity []string
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
@@ -168,7 +171,7 @@ func (rn *run) answered(aw *attemptWriter, c *auth.Credential) {
 	// a held failure released to the client is one even when it is an
 	// event stream that opened 200 with an error event
 	rn.failed = aw.held
-	if l := rn.e.opts.RequestLog; l != nil && (aw.status >= 400 || rn.failed) && rn.logs(l) {
+	if l := rn.e.capturer; l != nil && (aw.status >= 400 || rn.failed) && rn.logs(l) {
 		// only an error's body is kept, and only so much of it
 		aw.capture = newCapture(l.CaptureLimit())
 	}
@@ -181,92 +184,18 @@ func (rn *run) writeError(w http.ResponseWriter, ce *ClientError) error {
 	return WriteError(w, rn.route.Family, ce)
 }
 
-// UsageEvent is what one request served from the pool cost and how it went.
-// It holds names only, never a secret.
-type UsageEvent struct {
-	// Client is the member's principal name.
-	Client string
-	// Provider and Credential name what served the answer; both are ""
-	// when no credential answered (e.g. every one was cooling).
-	Provider, Credential string
-	Model                string
-	// Status is the status the client got.
-	Status   int
-	Attempts int
-	Latency  time.Duration
-	// TTFB is when the answer's first byte was ready for the client.
-	TTFB   time.Duration
-	Tokens Usage
-}
-
-// usageEvent is the request's usage event.
-func (rn *run) usageEvent() UsageEvent {
-	ev := UsageEvent{
-		Client:   rn.principal,
-		Model:    rn.model,
-		Status:   rn.status,
-		Attempts: rn.attempts,
-		Latency:  time.Since(rn.start),
-		TTFB:     rn.firstByte,
-	}
-	if rn.usage != nil {
-		ev.Tokens = rn.usage.Usage()
-	}
-	if rn.served != nil {
-		ev.Credential, ev.Provider = rn.served.Name, string(rn.served.Provider)
-	}
-	return ev
-}
-
-// logUsage hands the request's usage event to OnUsage and the Events and
-// writes it to the usage logger: who asked, what served it, how it went
-// and what it cost. Never a secret.
-func (rn *run) logUsage() {
-	l, on, events := rn.e.opts.UsageLogger, rn.e.opts.OnUsage, rn.e.opts.Events
-	var ce *zapcore.CheckedEntry
-	if l != nil {
-		ce = l.Check(zapcore.InfoLevel, "request")
-	}
-	if ce == nil && on == nil && events == nil {
-		return
-	}
-	ev := rn.usageEvent()
-	if on != nil {
-		on(ev)
-	}
-	if events != nil {
-		events.Usage(ev)
-	}
-	if ce == nil {
-		return
-	}
-	ce.Write(
-		zap.String("client", ev.Client),
-		zap.String("provider", ev.Provider),
-		zap.String("model", ev.Model),
-		zap.String("credential", ev.Credential),
-		zap.Int("status", ev.Status),
-		zap.Int("attempts", ev.Attempts),
-		zap.Duration("latency", ev.Latency),
-		zap.Duration("ttfb", ev.TTFB),
-		zap.Int64("input_tokens", ev.Tokens.Input),
-		zap.Int64("output_tokens", ev.Tokens.Output),
-		zap.Int64("cache_read_tokens", ev.Tokens.CacheRead),
-		zap.Int64("cache_creation_tokens", ev.Tokens.CacheCreation),
-	)
-}
-
-// emitError reports a failure to the Events, if any.
+// emitError reports a failure to the recorders.
 func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
-	events := rn.e.opts.Events
-	if events == nil {
+	if len(rn.e.opts.Recorders) == 0 {
 		return
 	}
-	ev := ErrorEvent{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
+	f := outcome.Failure{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
 	if c != nil {
-		ev.Credential, ev.Provider, ev.Attempt = c.Name, string(c.Provider), rn.attempts
+		f.Credential, f.Provider, f.Attempt = c.Name, string(c.Provider), rn.attempts
 	}
-	events.Error(ev)
+	for _, r := range rn.e.opts.Recorders {
+		r.Failure(f)
+	}
 }
 
 // try runs one attempt of c and settles a stream that ended while held.
@@ -279,7 +208,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 		// once the upstream has read it, not when a long stream ends;
 		// unless the request log is to show it (request_log all, or an
 		// error that goes to the client as it is)
-		if l := rn.e.opts.RequestLog; l == nil || !rn.logs(l) {
+		if l := rn.e.capturer; l == nil || !rn.logs(l) {
 			rn.body.release()
 		}
 	}
@@ -310,7 +239,7 @@ func connOutcome(err error) auth.Outcome {
 	if !errors.As(err, &te) {
 		return auth.Outcome{}
 	}
-	if errors.Is(te.err, auth.ErrRevoked) {
+	if errors.Is(te.err, oauth.ErrRevoked) {
 		return auth.Outcome{Status: http.StatusUnauthorized, Revoked: true, Message: te.err.Error()}
 	}
 	return auth.Outcome{Message: "oauth token refresh failed"}
@@ -500,8 +429,8 @@ func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Dec
 		ok, until := rn.v.pool.Available(c, rn.model)
 		return c, ok && !containsCred(tried, c), until
 	})
-	if o := rn.e.opts.Observer; o != nil && d.Outcome != selector.NoSession {
-		o.ObserveAffinity(d.Outcome)
+	if name, ok := affinityNames[d.Outcome]; ok {
+		rn.affinity = append(rn.affinity, name)
 	}
 	return d
 }
@@ -601,7 +530,7 @@ var errBrokeOff = errors.New("upstream stream broke off after the answer began")
 func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, out http.ResponseWriter, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler {
+			if v != http.ErrAbortHandler { //nolint:errorlint // a recovered panic value, never wrapped
 				panic(v)
 			}
 			err = errAborted
@@ -646,7 +575,7 @@ func (rn *run) outcome(aw *attemptWriter) auth.Outcome {
 // for the model.
 func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
 	until := rn.v.pool.RecordFailure(c, rn.model, outcome)
-	if rn.e.opts.Events != nil {
+	if len(rn.e.opts.Recorders) > 0 {
 		msg := outcome.Message
 		if msg == "" {
 			msg = http.StatusText(outcome.Status)
@@ -662,6 +591,14 @@ func (rn *run) fail(c *auth.Credential, outcome auth.Outcome) time.Time {
 	return until
 }
 
+// affinityNames are the outcome.Affinity values, by selector.Outcome.
+var affinityNames = map[selector.Outcome]string{
+	selector.Hit:    outcome.AffinityHit,
+	selector.Miss:   outcome.AffinityMiss,
+	selector.Rebind: outcome.AffinityRebind,
+	selector.Detour: outcome.AffinityDetour,
+}
+
 // providersOf names the providers among creds, for error messages.
 func providersOf(creds []*auth.Credential) string {
 	var names []string
@@ -671,10 +608,6 @@ func providersOf(creds []*auth.Credential) string {
 		}
 	}
 	return strings.Join(names, "/")
-}
-
-func ceilSeconds(d time.Duration) int64 {
-	return max(1, int64(math.Ceil(d.Seconds())))
 }
 
 // publish sets the placeholders and log fields naming the credential that

@@ -5,23 +5,13 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
-// Usage is what a response says it cost, in tokens, exactly as the provider
-// reported it; no normalisation across families is attempted:
-//
-//   - Anthropic: Input is input_tokens, which excludes the cache; CacheRead
-//     (cache_read_input_tokens) and CacheCreation (cache_creation_input_tokens)
-//     come on top of it.
-//   - OpenAI (chat and Responses): Input is prompt_tokens / input_tokens, which
-//     already includes the cached part; CacheRead (cached_tokens) is a subset
-//     of Input. CacheCreation is always zero.
-//   - Gemini: Input is promptTokenCount, which includes the cached part;
-//     CacheRead (cachedContentTokenCount) is a subset of it. Output is
-//     candidatesTokenCount plus thoughtsTokenCount. CacheCreation is zero.
-type Usage struct {
-	Input, Output, CacheRead, CacheCreation int64
-}
+// Usage is what a response says it cost, in tokens, exactly as the
+// provider reported it (see outcome.Tokens).
+type Usage = outcome.Tokens
 
 const (
 	// usageMaxLine bounds the unfinished SSE line kept between writes, and

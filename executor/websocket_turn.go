@@ -311,13 +311,9 @@ func previousResponseNotFound(id string) []byte {
 // attempt. The first byte is the turn's first output event, when c
 // served it.
 func (rn *run) observeTurnAttempt(c *auth.Credential, status int, start time.Time) {
-	o := rn.e.opts.Observer
-	if o == nil {
-		return
-	}
 	var ttfb time.Duration
 	if rn.served == c && rn.firstByte > 0 {
 		ttfb = max(0, rn.firstByte-start.Sub(rn.start))
 	}
-	o.ObserveAttempt(AttemptReport{Credential: c, Status: status, FirstByte: ttfb, Duration: time.Since(start)})
+	rn.reportAttempt(c, status, ttfb, time.Since(start))
 }

@@ -86,7 +86,9 @@ func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.Roun
 	ac := &attemptCredential{cred: c}
 	ctx, cancel := context.WithTimeout(withCredential(s.ctx, ac), wsDialTimeout)
 	defer cancel()
-	conn, res, err := websocket.Dial(ctx, ep.wsURL(s.r.URL.Path), &websocket.DialOptions{
+	// Dial reads and closes a refused handshake's body itself; res.Body
+	// then holds its first bytes in memory
+	conn, res, err := websocket.Dial(ctx, ep.wsURL(s.r.URL.Path), &websocket.DialOptions{ //nolint:bodyclose
 		HTTPClient:      noRedirects(transport),
 		HTTPHeader:      s.header.Clone(),
 		CompressionMode: websocket.CompressionDisabled,

@@ -3,6 +3,7 @@ package management
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
@@ -32,7 +34,7 @@ type Backend interface {
 	Reset(name, model string) (int, error)
 	// SaveAuthFile writes f into the auth directory (0600, atomically)
 	// and reports whether it is a new file.
-	SaveAuthFile(ctx context.Context, f *auth.AuthFile) (created bool, err error)
+	SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (created bool, err error)
 	// DeleteAuthFile removes the auth file called name; an *Error with
 	// CodeAuthFileNotFound if there is none.
 	DeleteAuthFile(ctx context.Context, name string) error
@@ -43,8 +45,22 @@ type Backend interface {
 	Strategy() (current, configured string)
 	// SetStrategy switches the pool to the strategy of canonical name.
 	SetStrategy(canonical string) error
+	// Affinity returns the session affinity settings in use.
+	Affinity() Affinity
 	// Usage are the pool's usage totals.
 	Usage() *UsageStats
+}
+
+// Affinity are the session affinity settings of a pool, as its newest
+// handler has them.
+type Affinity struct {
+	// Enabled: conversations stay on the credential they started on.
+	Enabled bool `json:"enabled"`
+	// TTLSeconds is how long a binding lives after its last use.
+	TTLSeconds int64 `json:"ttl_seconds"`
+	// Subagents is "parent" (a Claude Code subagent shares its parent's
+	// binding) or "separate".
+	Subagents string `json:"subagents"`
 }
 
 // SessionBindings are the session bindings as the API lists and drops
@@ -84,6 +100,8 @@ const (
 	// defaultSessionLimit and maxSessionLimit bound a session listing.
 	defaultSessionLimit = 1000
 	maxSessionLimit     = 100000
+	// defaultTimelineMinutes is the span of a timeline report.
+	defaultTimelineMinutes = 60
 )
 
 // Serve answers the API request r for path, relative to the mount point
@@ -108,6 +126,8 @@ var endpoints = []string{
 	"GET strategy",
 	"PUT strategy",
 	"GET usage",
+	"GET usage/timeline[?minutes=]",
+	"GET ui/",
 }
 
 func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error {
@@ -171,11 +191,14 @@ func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error
 		}
 		return methodNotAllowed(http.MethodGet, http.MethodPut)
 	case "usage":
-		if rest != "" {
+		if rest != "" && rest != "timeline" {
 			return notFound(r)
 		}
 		if err := allow(r, http.MethodGet); err != nil {
 			return err
+		}
+		if rest == "timeline" {
+			return timeline(w, r, b)
 		}
 		WriteJSON(w, http.StatusOK, b.Usage().Report())
 		return nil
@@ -266,7 +289,7 @@ func NoAuthDir(msg string) *Error {
 }
 
 func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string) error {
-	if err := auth.CheckFileName(name); err != nil {
+	if err := authfile.CheckFileName(name); err != nil {
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxAuthFileBody+1))
@@ -276,7 +299,7 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 	if len(data) > maxAuthFileBody {
 		return newError(http.StatusRequestEntityTooLarge, CodeInvalidAuthFile, fmt.Sprintf("auth files are at most %d bytes", maxAuthFileBody))
 	}
-	f, err := auth.ParseAuthFile(name, data)
+	f, err := authfile.ParseAuthFile(name, data)
 	if err != nil {
 		// the parser's errors name keys, never values
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
@@ -287,7 +310,17 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 	case f.APIKey == "" && f.AccessToken == "" && f.RefreshToken == "":
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: no api_key, access_token or refresh_token", name))
 	}
+	if f.ProxyURL != "" {
+		// the loader would skip the file; say so now. The parser's
+		// errors name the scheme, never the URL's user info.
+		if _, err := auth.ParseProxyURL(f.ProxyURL); err != nil {
+			return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q: %v", name, err))
+		}
+	}
 	created, err := b.SaveAuthFile(r.Context(), f)
+	if errors.Is(err, authfile.ErrUnresolvedLink) {
+		return newError(http.StatusBadRequest, CodeInvalidAuthFile, fmt.Sprintf("auth file %q is a %v; remove it or create its target", name, authfile.ErrUnresolvedLink))
+	}
 	if err != nil {
 		return err
 	}
@@ -300,7 +333,7 @@ func putAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string)
 }
 
 func deleteAuthFile(w http.ResponseWriter, r *http.Request, b Backend, name string) error {
-	if err := auth.CheckFileName(name); err != nil {
+	if err := authfile.CheckFileName(name); err != nil {
 		return newError(http.StatusBadRequest, CodeInvalidAuthFile, err.Error())
 	}
 	if err := b.DeleteAuthFile(r.Context(), name); err != nil {
@@ -395,7 +428,21 @@ func deleteCredentialSessions(w http.ResponseWriter, r *http.Request, b Backend)
 
 func strategy(w http.ResponseWriter, b Backend) error {
 	cur, configured := b.Strategy()
-	WriteJSON(w, http.StatusOK, map[string]any{"strategy": cur, "configured": configured})
+	WriteJSON(w, http.StatusOK, map[string]any{"strategy": cur, "configured": configured, "affinity": b.Affinity()})
+	return nil
+}
+
+// timeline answers the per-minute usage of the last ?minutes= (default 60).
+func timeline(w http.ResponseWriter, r *http.Request, b Backend) error {
+	minutes := defaultTimelineMinutes
+	if raw := r.URL.Query().Get("minutes"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || int64(n) > timelineBuckets {
+			return newError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("minutes must be an integer from 1 to %d", timelineBuckets))
+		}
+		minutes = n
+	}
+	WriteJSON(w, http.StatusOK, b.Usage().Timeline().Report(minutes))
 	return nil
 }
 

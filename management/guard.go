@@ -5,9 +5,10 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
 )
 
 // The defaults of a Lockout.
@@ -20,10 +21,14 @@ const (
 	maxLockoutEntries = 16384
 )
 
-// Lockout counts failed attempts per client address and locks an address
-// out once it failed MaxFailures times within Duration, for Duration. IPv6
-// addresses are counted by their /64, which one client usually owns
-// whole. Safe for concurrent use.
+// Lockout counts failed attempts per client network and locks it out once
+// it failed MaxFailures times within Duration, for Duration. A network is an
+// IPv4 address, an IPv6 /64 (which one client usually owns whole), or the
+// whole loopback range, v4 and v6, as one: every loopback address is the
+// same machine, and rotating through 127.0.0.0/8 must not buy more guesses.
+// When the table of networks is full of locked ones, a network it has no
+// room for is locked too, rather than left to guess uncounted. Safe for
+// concurrent use.
 type Lockout struct {
 	// MaxFailures is how many failures lock an address. Default: 5.
 	MaxFailures int
@@ -35,6 +40,9 @@ type Lockout struct {
 
 	mu     sync.Mutex
 	byAddr map[netip.Addr]*failures
+	// fullUntil is when the first lock of a full table ends: until then
+	// there is no room for a new network, and every new one is locked
+	fullUntil time.Time
 }
 
 type failures struct {
@@ -64,9 +72,15 @@ func (l *Lockout) duration() time.Duration {
 	return DefaultLockoutDuration
 }
 
-// lockKey is the unit a lock applies to.
+// loopbackKey is the one key of every loopback address.
+var loopbackKey = netip.IPv6Loopback()
+
+// lockKey is the network a lock applies to.
 func lockKey(addr netip.Addr) netip.Addr {
 	addr = addr.Unmap()
+	if addr.IsLoopback() {
+		return loopbackKey
+	}
 	if addr.Is6() {
 		if p, err := addr.Prefix(64); err == nil {
 			return p.Addr()
@@ -77,10 +91,17 @@ func lockKey(addr netip.Addr) netip.Addr {
 
 // Locked reports until when addr is locked out, if it is.
 func (l *Lockout) Locked(addr netip.Addr) (time.Time, bool) {
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.byAddr[lockKey(addr)]
-	if f == nil || !l.now().Before(f.locked) {
+	if f == nil {
+		if now.Before(l.fullUntil) {
+			return l.fullUntil, true
+		}
+		return time.Time{}, false
+	}
+	if !now.Before(f.locked) {
 		return time.Time{}, false
 	}
 	return f.locked, true
@@ -98,10 +119,14 @@ func (l *Lockout) Fail(addr netip.Addr) time.Time {
 	}
 	f := l.byAddr[key]
 	if f == nil {
+		if now.Before(l.fullUntil) {
+			return l.fullUntil
+		}
 		if len(l.byAddr) >= maxLockoutEntries && !l.pruneLocked(now) {
-			// every remembered address is locked: nothing may be
-			// forgotten to make room, so this one is not counted
-			return time.Time{}
+			// every remembered network is locked and none may be
+			// forgotten early: this one is locked as well, until the
+			// first lock ends and makes room
+			return l.fullUntil
 		}
 		f = new(failures)
 		l.byAddr[key] = f
@@ -128,7 +153,8 @@ func (l *Lockout) Succeed(addr netip.Addr) {
 // pruneLocked forgets addresses whose failures no longer count and, if
 // that frees nothing, a quarter of the unlocked ones (in the map's random
 // order), so room is made in one pass per many insertions. Locked
-// addresses are never forgotten early. It reports whether there is room.
+// addresses are never forgotten early. It reports whether there is room;
+// when there is none, it sets fullUntil to when the first lock ends.
 func (l *Lockout) pruneLocked(now time.Time) bool {
 	for k, f := range l.byAddr {
 		if !now.Before(f.locked) && (now.Sub(f.last) >= l.duration() || !f.locked.IsZero()) {
@@ -143,7 +169,16 @@ func (l *Lockout) pruneLocked(now time.Time) bool {
 			delete(l.byAddr, k)
 		}
 	}
-	return len(l.byAddr) < maxLockoutEntries
+	if len(l.byAddr) < maxLockoutEntries {
+		return true
+	}
+	l.fullUntil = time.Time{}
+	for _, f := range l.byAddr {
+		if l.fullUntil.IsZero() || f.locked.Before(l.fullUntil) {
+			l.fullUntil = f.locked
+		}
+	}
+	return false
 }
 
 // Guard decides who may use the API mounted on a site: a client must
@@ -178,11 +213,11 @@ func NewGuard(keyHash []byte, password string, allowRemote bool, lockout *Lockou
 }
 
 // PresentedKey is the secret a request presents as an Authorization Bearer
-// token. No other header is read: Caddy's access log redacts Authorization
-// and would record any other header in clear.
+// token, the scheme in any case as the client-key parser reads it. No other
+// header is read: Caddy's access log redacts Authorization and would record
+// any other header in clear.
 func PresentedKey(r *http.Request) string {
-	v, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return strings.TrimSpace(v)
+	return access.BearerToken(r.Header.Get("Authorization"))
 }
 
 // Check admits or refuses a request from client that presents secret. A

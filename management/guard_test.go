@@ -83,7 +83,7 @@ func TestGuardTakesThePasswordFromLoopbackOnly(t *testing.T) {
 }
 
 func TestLockoutLocksForThirtyMinutesAfterFiveFailures(t *testing.T) {
-	g, clk := newGuard(t, "the-key", "", false)
+	g, clk := newGuard(t, "the-key", "", true)
 	for i := range 4 {
 		assert.Equal(t, CodeUnauthorized, code(g.Check(loopback, "wrong")), "failure %d", i+1)
 	}
@@ -92,7 +92,7 @@ func TestLockoutLocksForThirtyMinutesAfterFiveFailures(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, e.Status)
 	assert.Equal(t, 30*time.Minute, e.RetryAfter)
 	assert.Equal(t, CodeLockedOut, code(g.Check(loopback, "the-key")), "a locked address is refused even the key")
-	assert.Nil(t, g.Check(loopback6, "the-key"), "another address is not locked")
+	assert.Nil(t, g.Check(remote, "the-key"), "another address is not locked")
 
 	clk.Advance(29 * time.Minute)
 	e = g.Check(loopback, "the-key")
@@ -136,6 +136,58 @@ func TestLockoutCountsIPv6ByPrefix(t *testing.T) {
 	assert.Nil(t, g.Check(netip.MustParseAddr("2001:db8:1:3::1"), "the-key"), "another /64 is not locked")
 }
 
+func TestLockoutCountsLoopbackAsOneNetwork(t *testing.T) {
+	g, _ := newGuard(t, "the-key", "", false)
+	for i := range 5 {
+		// one machine rotating through 127.0.0.0/8, and ::1
+		addr := netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)})
+		if i == 4 {
+			addr = loopback6
+		}
+		g.Check(addr, "wrong")
+	}
+	for _, a := range []netip.Addr{loopback, loopback6, mapped, netip.MustParseAddr("127.9.9.9")} {
+		assert.Equal(t, CodeLockedOut, code(g.Check(a, "the-key")), "%s", a)
+	}
+}
+
+func TestLockoutCountsIPv4ByAddress(t *testing.T) {
+	g, _ := newGuard(t, "the-key", "", true)
+	for range 5 {
+		g.Check(remote, "wrong")
+	}
+	assert.Equal(t, CodeLockedOut, code(g.Check(remote, "the-key")))
+	assert.Nil(t, g.Check(netip.MustParseAddr("203.0.113.10"), "the-key"), "the next IPv4 address is another client")
+	assert.Equal(t, CodeLockedOut, code(g.Check(netip.MustParseAddr("::ffff:203.0.113.9"), "the-key")), "a mapped address is the same client")
+}
+
+// When every remembered network is locked, a new one cannot be counted:
+// it is locked as well, until the first lock ends and makes room.
+func TestLockoutFullOfLocksLocksNewNetworks(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	l := &Lockout{Now: clk.Now}
+	g := NewGuard(func() []byte { s := sha256.Sum256([]byte("the-key")); return s[:] }(), "", true, l)
+	for i := range maxLockoutEntries {
+		addr := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		for range DefaultMaxFailures {
+			l.Fail(addr)
+		}
+		if i == 0 {
+			clk.Advance(time.Minute) // the first lock ends a minute before the others
+		}
+	}
+	require.Len(t, l.byAddr, maxLockoutEntries)
+	newcomer := netip.MustParseAddr("198.51.100.1")
+	e := g.Check(newcomer, "wrong")
+	require.Equal(t, CodeLockedOut, code(e), "a network the full table has no room for guessed uncounted")
+	assert.Equal(t, DefaultLockoutDuration-time.Minute, e.RetryAfter, "locked until the first lock ends")
+	assert.Equal(t, CodeLockedOut, code(g.Check(netip.MustParseAddr("198.51.100.2"), "the-key")), "no new network gets a guess while the table is full")
+
+	clk.Advance(DefaultLockoutDuration - time.Minute)
+	assert.Equal(t, CodeUnauthorized, code(g.Check(newcomer, "wrong")), "the first lock ended and made room")
+	assert.Nil(t, g.Check(netip.MustParseAddr("198.51.100.2"), "the-key"))
+}
+
 func TestLockoutMemoryIsBounded(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	l := &Lockout{Now: clk.Now}
@@ -153,4 +205,17 @@ func TestLockoutMemoryIsBounded(t *testing.T) {
 	}
 	_, ok := l.Locked(locked)
 	assert.True(t, ok)
+}
+
+func TestPresentedKeyTakesTheSchemeInAnyCase(t *testing.T) {
+	for _, v := range []string{"Bearer the-key", "bearer the-key", "BEARER the-key", "Bearer   the-key "} {
+		r, err := http.NewRequest(http.MethodGet, "/", nil)
+		require.NoError(t, err)
+		r.Header.Set("Authorization", v)
+		assert.Equal(t, "the-key", PresentedKey(r), "%q", v)
+	}
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	require.NoError(t, err)
+	r.Header.Set("Authorization", "Basic the-key")
+	assert.Empty(t, PresentedKey(r), "another scheme is not a bearer token")
 }

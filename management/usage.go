@@ -3,22 +3,12 @@ package management
 import (
 	"sync"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/outcome"
 )
 
 // Tokens counts tokens by kind.
-type Tokens struct {
-	Input         int64 `json:"input"`
-	Output        int64 `json:"output"`
-	CacheRead     int64 `json:"cache_read"`
-	CacheCreation int64 `json:"cache_creation"`
-}
-
-func (t *Tokens) add(o Tokens) {
-	t.Input += o.Input
-	t.Output += o.Output
-	t.CacheRead += o.CacheRead
-	t.CacheCreation += o.CacheCreation
-}
+type Tokens = outcome.Tokens
 
 // Totals are the usage of one credential or member since the stats began.
 type Totals struct {
@@ -35,14 +25,16 @@ func (t *Totals) add(status int, tokens Tokens) {
 	if status == 0 || status >= 400 {
 		t.Errors++
 	}
-	t.Tokens.add(tokens)
+	t.Tokens.Add(tokens)
 }
 
-// UsageStats keeps usage totals per credential and per member in memory.
-// It is fed once per finished request and safe for concurrent use. Its
-// size is bounded by the number of credential and member names, which the
-// configuration bounds.
+// UsageStats keeps usage totals per credential and per member in memory,
+// and their Timeline per minute. It is fed once per finished request and
+// safe for concurrent use. Its size is bounded by the number of credential
+// and member names, which the configuration bounds.
 type UsageStats struct {
+	timeline *Timeline
+
 	mu          sync.Mutex
 	since       time.Time
 	total       Totals
@@ -53,6 +45,7 @@ type UsageStats struct {
 // NewUsageStats returns empty stats starting now.
 func NewUsageStats() *UsageStats {
 	return &UsageStats{
+		timeline:    NewTimeline(),
 		since:       time.Now().UTC(),
 		credentials: make(map[string]*Totals),
 		members:     make(map[string]*Totals),
@@ -62,6 +55,7 @@ func NewUsageStats() *UsageStats {
 // Record adds one request of member, answered by credential ("" when no
 // credential answered) with status, that cost tokens.
 func (u *UsageStats) Record(credential, member string, status int, tokens Tokens) {
+	u.timeline.Record(credential, member, status, tokens)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.total.add(status, tokens)
@@ -73,13 +67,28 @@ func (u *UsageStats) Record(credential, member string, status int, tokens Tokens
 	}
 }
 
-func entry(m map[string]*Totals, name string) *Totals {
-	t := m[name]
-	if t == nil {
-		t = new(Totals)
-		m[name] = t
+// Request implements outcome.Recorder: the totals count every finished
+// request.
+func (u *UsageStats) Request(r *outcome.Request) {
+	u.Record(r.Credential, r.Client, r.Status, r.Tokens)
+}
+
+// Attempt implements outcome.Recorder; attempts are not counted.
+func (u *UsageStats) Attempt(outcome.Attempt) {}
+
+// Failure implements outcome.Recorder; failures are counted by Request.
+func (u *UsageStats) Failure(outcome.Failure) {}
+
+var _ outcome.Recorder = (*UsageStats)(nil)
+
+// entry returns m's value for name, made on first use.
+func entry[T any](m map[string]*T, name string) *T {
+	v := m[name]
+	if v == nil {
+		v = new(T)
+		m[name] = v
 	}
-	return t
+	return v
 }
 
 // UsageReport is a copy of the stats.
@@ -118,3 +127,6 @@ func (u *UsageStats) Credential(name string) Totals {
 	}
 	return Totals{}
 }
+
+// Timeline returns the per-minute usage of the last day.
+func (u *UsageStats) Timeline() *Timeline { return u.timeline }

@@ -6,23 +6,17 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/caddy-cliproxy/cliproxy/access"
 )
 
 // Redacted replaces the value of every header and query parameter that
 // carries a credential.
 const Redacted = "REDACTED"
 
-// alwaysRedacted are the headers that carry client or upstream credentials
-// or account identities, in canonical form.
-var alwaysRedacted = []string{
-	"Authorization",
-	"Proxy-Authorization",
-	"X-Api-Key",
-	"X-Goog-Api-Key",
-	"Cookie",
-	"Set-Cookie",
-	"Chatgpt-Account-Id",
-}
+// alwaysRedacted are the headers beyond access.IsCredentialHeader's that
+// carry credentials, in canonical form: the upstream's cookies.
+var alwaysRedacted = []string{"Set-Cookie"}
 
 // secretWords mark a header or query parameter name as carrying a
 // credential wherever they appear in it (x-custom-api-key, access_token,
@@ -30,9 +24,10 @@ var alwaysRedacted = []string{
 var secretWords = []string{"key", "token", "secret", "password", "passwd", "auth", "cookie", "credential", "signature"}
 
 // SensitiveName reports whether a header or query parameter called name
-// carries a credential.
+// carries a credential: every header the gateway strips from a client's
+// request, and more (a log may lose a harmless value, a request may not).
 func SensitiveName(name string) bool {
-	if slices.Contains(alwaysRedacted, http.CanonicalHeaderKey(name)) {
+	if access.IsCredentialHeader(name) || slices.Contains(alwaysRedacted, http.CanonicalHeaderKey(name)) {
 		return true
 	}
 	lower := strings.ToLower(name)

@@ -28,8 +28,15 @@ func TestModeWants(t *testing.T) {
 		status int
 		want   bool
 	}{
-		{"off", 500, false}, {"errors", 200, false}, {"errors", 399, false}, {"errors", 400, true},
-		{"errors", 503, true}, {"errors", 0, true}, {"all", 200, true}, {"", 429, true}, {"", 204, false},
+		{"off", 500, false},
+		{"errors", 200, false},
+		{"errors", 399, false},
+		{"errors", 400, true},
+		{"errors", 503, true},
+		{"errors", 0, true},
+		{"all", 200, true},
+		{"", 429, true},
+		{"", 204, false},
 	} {
 		m, err := ParseMode(tc.mode)
 		require.NoError(t, err)

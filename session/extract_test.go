@@ -125,18 +125,24 @@ type source struct {
 
 var sources = []source{
 	{name: "claude code header", src: session.SourceClaudeCode, header: "X-Claude-Code-Session-Id"},
-	{name: "claude code user_id", src: session.SourceClaudeCode, key: "metadata", metadata: true,
-		value: func(v string) any { return meta(jsonUserID(v)) }},
+	{
+		name: "claude code user_id", src: session.SourceClaudeCode, key: "metadata", metadata: true,
+		value: func(v string) any { return meta(jsonUserID(v)) },
+	},
 	{name: "Session-Id", src: session.SourceCodex, header: "Session-Id"},
 	{name: "session_id", src: session.SourceCodex, header: "session_id"},
 	{name: "prompt_cache_key", src: session.SourcePromptCacheKey, key: "prompt_cache_key"},
 	{name: "conversation", src: session.SourceConversation, key: "conversation"},
 	{name: "X-Session-ID", src: session.SourceHeader, header: "X-Session-ID"},
-	{name: "other user_id", src: session.SourceUserID, key: "metadata", metadata: true,
-		value: func(v string) any { return meta(v) }},
+	{
+		name: "other user_id", src: session.SourceUserID, key: "metadata", metadata: true,
+		value: func(v string) any { return meta(v) },
+	},
 	{name: "conversation_id", src: session.SourceConversationID, key: "conversation_id"},
-	{name: "hash", src: session.SourceHash, key: "messages",
-		value: func(v string) any { return []any{map[string]any{"role": "user", "content": v}} }},
+	{
+		name: "hash", src: session.SourceHash, key: "messages",
+		value: func(v string) any { return []any{map[string]any{"role": "user", "content": v}} },
+	},
 }
 
 // valueFor is a distinct, valid session value for source i; the Claude

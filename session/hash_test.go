@@ -164,8 +164,14 @@ func TestHashFieldBoundaries(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, c := range [][3]string{
-		{"ab", "c", ""}, {"a", "bc", ""}, {"", "abc", ""}, {"abc", "", ""},
-		{"", "ab", "c"}, {"", "a", "bc"}, {"a", "b", "c"}, {"", "", "abc"},
+		{"ab", "c", ""},
+		{"a", "bc", ""},
+		{"", "abc", ""},
+		{"abc", "", ""},
+		{"", "ab", "c"},
+		{"", "a", "bc"},
+		{"a", "b", "c"},
+		{"", "", "abc"},
 	} {
 		id := hashOf(t, chat(c[0], c[1], c[2]), "p").ID.Value
 		other, dup := seen[id]
