@@ -28,8 +28,11 @@ func TestSilentUpstreamFailsOverAfterFirstEventTimeout(t *testing.T) {
 	}{
 		{"no headers", claudeBody, mockupstream.Fault{FirstByteDelay: 30 * time.Second}, anthropicStreamText},
 		{"stream headers then nothing", claudeBody, mockupstream.Fault{Stall: 30 * time.Second}, anthropicStreamText},
-		{"json headers then nothing", claudeJSONBody, mockupstream.Fault{Stall: 30 * time.Second},
-			func(_ *testing.T, body string) string { return gjson.Get(body, "content.0.text").String() }},
+		{
+			"json headers then nothing", claudeJSONBody,
+			mockupstream.Fault{Stall: 30 * time.Second},
+			func(_ *testing.T, body string) string { return gjson.Get(body, "content.0.text").String() },
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,23 +153,29 @@ func TestDuplicateModelKeysAreRefused(t *testing.T) {
 		body       string
 		check      func(t *testing.T, body string)
 	}{
-		{"anthropic repeated", "/v1/messages", anthropicHeader(),
+		{
+			"anthropic repeated", "/v1/messages", anthropicHeader(),
 			`{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[],"model":"claude-opus-4-1"}`,
 			func(t *testing.T, body string) {
 				assert.Equal(t, "error", gjson.Get(body, "type").String(), body)
 				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
-			}},
-		{"anthropic escaped", "/v1/messages", anthropicHeader(),
+			},
+		},
+		{
+			"anthropic escaped", "/v1/messages", anthropicHeader(),
 			`{"model":"claude-sonnet-4-5","mod\u0065l":"claude-opus-4-1","max_tokens":1,"messages":[]}`,
 			func(t *testing.T, body string) {
 				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
-			}},
-		{"openai repeated", "/v1/chat/completions", bearer(),
+			},
+		},
+		{
+			"openai repeated", "/v1/chat/completions", bearer(),
 			`{"model":"gpt-5","messages":[],"model":"o3"}`,
 			func(t *testing.T, body string) {
 				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
 				assert.Equal(t, "invalid_request", gjson.Get(body, "error.code").String(), body)
-			}},
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

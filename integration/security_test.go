@@ -192,8 +192,10 @@ func TestEchoedUpstreamSecretIsRedacted(t *testing.T) {
 			return mockupstream.Fault{Status: http.StatusUnprocessableEntity, Body: echo(s), BodyChunk: 7, EventDelay: 10 * time.Millisecond, Headers: map[string]string{"X-Echo": "key=" + s}}
 		}, http.StatusUnprocessableEntity},
 		{"error event streamed in pieces", func(s string) mockupstream.Fault {
-			return mockupstream.Fault{Body: "event: error\ndata: " + echo(s) + "\n\n", BodyChunk: 5, EventDelay: 10 * time.Millisecond,
-				Headers: map[string]string{"Content-Type": "text/event-stream", "X-Echo": "key=" + s}}
+			return mockupstream.Fault{
+				Body: "event: error\ndata: " + echo(s) + "\n\n", BodyChunk: 5, EventDelay: 10 * time.Millisecond,
+				Headers: map[string]string{"Content-Type": "text/event-stream", "X-Echo": "key=" + s},
+			}
 		}, http.StatusOK},
 		{"success header", func(s string) mockupstream.Fault {
 			return mockupstream.Fault{Headers: map[string]string{"X-Echo": "key=" + s}}
