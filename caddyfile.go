@@ -39,10 +39,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    strategy round-robin|fill-first|weighted-round-robin
 //	    max_attempts <n>
 //	    max_body <size>
+//	    body_read_timeout <duration>
 //	    transient_cooldown <duration>
 //	    max_cooldown <duration>
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
+//	    first_event_timeout <duration>
 //	    pool <name>
 //	    state redis://[user:password@]host:port/db {
 //	        usage_retention <n>
@@ -142,7 +144,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = size
 
-		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval":
+		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout", "body_read_timeout":
 			name := d.Val()
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -159,6 +161,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.MaxCooldown = caddy.Duration(dur)
 			case "probe_interval":
 				h.ProbeInterval = caddy.Duration(dur)
+			case "first_event_timeout":
+				h.FirstEventTimeout = caddy.Duration(dur)
+			case "body_read_timeout":
+				h.BodyReadTimeout = caddy.Duration(dur)
 			default:
 				h.MaxRetryInterval = caddy.Duration(dur)
 			}

@@ -67,6 +67,9 @@ var caddyfileErrorCases = []struct {
 	{"max_cooldown zero", "cliproxy {\n\tmax_cooldown 0s\n}", "max_cooldown must be a positive duration", 2},
 	{"probe_interval negative", "cliproxy {\n\tprobe_interval -1m\n}", "probe_interval must be a positive duration", 2},
 	{"max_retry_interval bad", "cliproxy {\n\tmax_retry_interval x\n}", "max_retry_interval must be a positive duration", 2},
+	{"body_read_timeout bad", "cliproxy {\n\tbody_read_timeout slow\n}", "body_read_timeout must be a positive duration", 2},
+	{"first_event_timeout zero", "cliproxy {\n\tfirst_event_timeout 0s\n}", "first_event_timeout must be a positive duration", 2},
+	{"first_event_timeout two args", "cliproxy {\n\tfirst_event_timeout 1m 2m\n}", "wrong argument count", 2},
 	{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
 	{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
 	{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
@@ -143,6 +146,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	max_cooldown 2h
 	probe_interval 5m
 	max_retry_interval 0s
+	first_event_timeout 2m
+	body_read_timeout 45s
 	session_affinity on
 	claude_code_session_affinity off
 	session_affinity_ttl 30m
@@ -194,6 +199,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 2*time.Hour, h.MaxCooldown)
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
 	assert.Zero(t, h.MaxRetryInterval)
+	assert.EqualValues(t, 2*time.Minute, h.FirstEventTimeout)
+	assert.EqualValues(t, 45*time.Second, h.BodyReadTimeout)
 	assert.True(t, h.SessionAffinity)
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)

@@ -39,6 +39,8 @@ const (
 	DefaultMaxBody            = 32 << 20
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
+	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
+	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -73,6 +75,13 @@ type Handler struct {
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// BodyReadTimeout is how long a client has to send its request body
+	// when the server sets no timeouts { read_body } (which then applies
+	// instead); past it the request is refused with 408 and the
+	// connection closed. Caddy's read_body_idle (default 1m) drops a body
+	// that stalls, whatever this says. Default: 2m.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
+
 	// TransientCooldown is how long a credential rests after a 408, 5xx,
 	// 529 or connection error. Default: 60s.
 	TransientCooldown caddy.Duration `json:"transient_cooldown,omitempty"`
@@ -90,6 +99,15 @@ type Handler struct {
 	// recovery when every credential is cooling, instead of answering
 	// 429 at once. Default: 0 (do not wait).
 	MaxRetryInterval caddy.Duration `json:"max_retry_interval,omitempty"`
+
+	// FirstEventTimeout bounds the wait from sending a request upstream to
+	// the first complete event of an event stream, or the first body byte
+	// of any other answer. When it passes before anything reached the
+	// client, the credential rests for TransientCooldown and the request
+	// moves to the next one (504 upstream_timeout when none is left). A
+	// non-streaming request that may take longer (a long generation
+	// answered whole) needs a larger value. Default: 5m.
+	FirstEventTimeout caddy.Duration `json:"first_event_timeout,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -234,6 +252,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.SessionAffinityTTL == 0 {
 		h.SessionAffinityTTL = DefaultSessionAffinityTTL
 	}
+	if h.FirstEventTimeout == 0 {
+		h.FirstEventTimeout = DefaultFirstEventTimeout
+	}
+	if h.BodyReadTimeout == 0 {
+		h.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -312,6 +336,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxAttempts:       h.MaxAttempts,
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
+		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
+		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
 		Logger:            h.logger,
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
@@ -402,8 +428,8 @@ func (h *Handler) Validate() error {
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval and max_retry_interval must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
 	}
 	if err := h.Management.validate(); err != nil {
 		return err
