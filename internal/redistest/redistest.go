@@ -214,3 +214,18 @@ func readReply(r *bufio.Reader) (string, error) {
 func freePort(t testing.TB) int {
 	return testutil.Port(t)
 }
+
+// CLI returns the path of redis-cli, which tests use as a collector
+// would. Where it is missing the test is skipped, or, with CI=true,
+// fails: scripts/install-redis.sh installs it (Debian's redis-tools).
+func CLI(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-cli is not installed (scripts/install-redis.sh installs it)")
+		}
+		t.Skip("redis-cli is not installed; run scripts/install-redis.sh")
+	}
+	return bin
+}
