@@ -65,6 +65,9 @@ type Record struct {
 	Status int `json:"status"`
 	// Attempts is how many upstream attempts the request took.
 	Attempts int `json:"attempts"`
+	// FinishedAt is when the request ended and the record was queued; a
+	// shared queue ages records by it.
+	FinishedAt Time `json:"finished_at"`
 }
 
 // Tokens are what a request cost, as its provider reported it.
