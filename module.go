@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func init() {
@@ -123,6 +124,12 @@ type Handler struct {
 	// refreshes, usage and error events) with other Caddy instances
 	// through Redis. Default: none, the state lives in this process.
 	State *StateConfig `json:"state,omitempty"`
+
+	// UsageQueueRetention is how long a usage record waits in the pool's
+	// usage queue for a collector (RESP LPOP, GET usage-queue) before it
+	// is dropped; at most 1h. The queue also holds at most 10000 records
+	// in memory, or state's usage_retention in Redis. Default: 60s.
+	UsageQueueRetention caddy.Duration `json:"usage_queue_retention,omitempty"`
 
 	// DisableMetrics turns off this handler's Prometheus metrics (see
 	// docs/metrics.md). Default: metrics on.
@@ -238,6 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state = state
+	state.telemetry.SetLimits(time.Duration(h.UsageQueueRetention), 0)
 	h.policy = auth.Policy{
 		TransientCooldown: time.Duration(h.TransientCooldown),
 		MaxCooldown:       time.Duration(h.MaxCooldown),
@@ -279,10 +287,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			affinity.Bindings = h.cluster.Bindings()
 		}
 	}
-	var events executor.Events
-	if h.cluster != nil {
-		events = clusterEvents{h.cluster}
-	}
 	if h.guard, err = h.Management.guard(repl, state.lockout); err != nil {
 		return fmt.Errorf("provisioning cliproxy: %w", err)
 	}
@@ -308,7 +312,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:            h.logger,
 		UsageLogger:       caddy.Log().Named("cliproxy.usage"),
 		OnUsage:           state.recordUsage,
-		Events:            events,
+		Events:            telemetryEvents{state.telemetry},
 	}
 	if h.requestLog != nil {
 		opts.RequestLog = h.requestLog
@@ -318,6 +322,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("provisioning cliproxy: registering metrics: %w", err)
 		}
 		opts.Observer = h.metrics
+		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("provisioning cliproxy: registering metrics: %w", err)
+		}
 	}
 	h.exec, err = executor.New(opts)
 	if err != nil {
@@ -392,6 +399,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.State != nil && h.State.URL == "" {
 		return fmt.Errorf("state needs a redis:// or rediss:// url")
+	}
+	if h.UsageQueueRetention < 0 || time.Duration(h.UsageQueueRetention) > telemetry.MaxRetention {
+		return fmt.Errorf("usage_queue_retention must be between 0 and %s, got %s", telemetry.MaxRetention, time.Duration(h.UsageQueueRetention))
 	}
 	if h.State != nil && h.State.UsageRetention < 0 {
 		return fmt.Errorf("state usage_retention must not be negative")

@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 // pools holds the state of each named credential pool across config
@@ -35,6 +36,8 @@ type poolState struct {
 	shared  atomic.Pointer[cluster.Cluster]
 	usage   *management.UsageStats
 	lockout *management.Lockout
+	// telemetry is the usage queue and channels collectors read
+	telemetry *telemetry.Hub
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
@@ -200,6 +203,7 @@ func loadPoolState(name string, ttl time.Duration) (*poolState, error) {
 			authRefs:   make(map[string]int),
 			usage:      management.NewUsageStats(),
 			lockout:    &management.Lockout{},
+			telemetry:  telemetry.NewHub(0, 0),
 			disabled:   make(map[string]bool),
 		}, nil
 	})

@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/cluster"
-	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 // StateConfig puts a pool's state in Redis, so several Caddy instances
@@ -19,8 +19,9 @@ type StateConfig struct {
 	// the password stays out of saved configs. Required.
 	URL string `json:"url,omitempty"`
 
-	// UsageRetention is how many usage events the Redis list "usage"
-	// keeps for a consumer that is away; older ones are dropped.
+	// UsageRetention is how many usage records the Redis list "usage"
+	// (the pool's shared usage queue) keeps for a collector that is away;
+	// older ones are dropped, as are those past usage_queue_retention.
 	// Default: 10000.
 	UsageRetention int `json:"usage_retention,omitempty"`
 }
@@ -52,6 +53,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 			Health:         h.state.health,
 			Bindings:       h.state.bindings,
 			UsageRetention: h.State.UsageRetention,
+			OnUsageDropped: h.state.telemetry.AddDropped,
 			Logger:         caddy.Log().Named("cliproxy.cluster"),
 		})
 		if err != nil {
@@ -66,6 +68,11 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	// a reload with another URL hands the pool's state to the new Redis
 	h.state.health.SetSync(h.cluster)
 	h.state.shared.Store(h.cluster)
+	h.cluster.SetUsageMaxAge(telemetry.DefaultRetention)
+	if h.UsageQueueRetention > 0 {
+		h.cluster.SetUsageMaxAge(time.Duration(h.UsageQueueRetention))
+	}
+	h.state.telemetry.SetShared(h.cluster)
 	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {
@@ -85,44 +92,9 @@ func (h *Handler) releaseCluster() {
 	}
 	if deleted, _ := clusters.Delete(h.clusterKeyed); deleted {
 		h.state.shared.CompareAndSwap(h.cluster, nil)
+		h.state.telemetry.ClearShared(h.cluster)
 		if h.authDir != nil {
 			h.authDir.cluster.CompareAndSwap(h.cluster, nil)
 		}
 	}
 }
-
-// clusterEvents hands the executor's events to the cluster.
-type clusterEvents struct{ c *cluster.Cluster }
-
-func (e clusterEvents) Usage(ev executor.UsageEvent) {
-	e.c.Usage(usageRecord{
-		Time: time.Now().Add(-ev.Latency), Client: ev.Client, Provider: ev.Provider, Model: ev.Model,
-		Credential: ev.Credential, Status: ev.Status, Attempts: ev.Attempts,
-		LatencyMS: millis(ev.Latency), TTFBMS: millis(ev.TTFB),
-		InputTokens: ev.Tokens.Input, OutputTokens: ev.Tokens.Output,
-		CacheReadTokens: ev.Tokens.CacheRead, CacheCreationTokens: ev.Tokens.CacheCreation,
-	})
-}
-func (e clusterEvents) Error(ev executor.ErrorEvent) { e.c.Error(ev) }
-
-var _ executor.Events = clusterEvents{}
-
-// usageRecord is a usage event as a consumer of the Redis list reads it:
-// the fields of the cliproxy.usage log entry, durations in milliseconds.
-type usageRecord struct {
-	Time                time.Time `json:"time"`
-	Client              string    `json:"client"`
-	Provider            string    `json:"provider"`
-	Model               string    `json:"model"`
-	Credential          string    `json:"credential"`
-	Status              int       `json:"status"`
-	Attempts            int       `json:"attempts"`
-	LatencyMS           float64   `json:"latency_ms"`
-	TTFBMS              float64   `json:"ttfb_ms"`
-	InputTokens         int64     `json:"input_tokens"`
-	OutputTokens        int64     `json:"output_tokens"`
-	CacheReadTokens     int64     `json:"cache_read_tokens"`
-	CacheCreationTokens int64     `json:"cache_creation_tokens"`
-}
-
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -2,34 +2,58 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// event is one usage or error event on its way to Redis.
+// event is one usage record or error event on its way to Redis.
 type event struct {
 	usage   bool
 	payload []byte
 }
 
-// Usage appends ev, as JSON, to the usage list (trimmed to the retention)
-// and publishes it on the usage channel. It never waits for Redis: while
-// Redis is down or the queue is full, the event is dropped (the usage log
-// still has it).
-func (c *Cluster) Usage(ev any) { c.emit(true, ev) }
+// PushUsage appends a usage record (JSON) to the usage list, trimmed to the
+// retention, and publishes it on the usage channel. It never waits for
+// Redis: while Redis is down or the queue is full, the record is dropped
+// here (the telemetry hub keeps records locally while Redis is down).
+func (c *Cluster) PushUsage(payload []byte) { c.emit(true, payload) }
 
-// Error publishes ev, as JSON, on the errors channel, as Usage does.
-func (c *Cluster) Error(ev any) { c.emit(false, ev) }
+// PublishError publishes an error event (JSON) on the errors channel, as
+// PushUsage does.
+func (c *Cluster) PublishError(payload []byte) { c.emit(false, payload) }
 
-func (c *Cluster) emit(usage bool, ev any) {
+// PopUsage removes and returns up to n of the oldest records of the usage
+// list: every process pops the same list, so each record is popped once.
+func (c *Cluster) PopUsage(ctx context.Context, n int) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	vals, err := c.rdb.LPopCount(ctx, UsageList, n).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		c.markDown(err)
+		return nil, err
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
+}
+
+// SetUsageMaxAge drops usage records that waited longer than d (by their
+// finished_at) at each write; 0 keeps them until the list is full.
+func (c *Cluster) SetUsageMaxAge(d time.Duration) { c.maxAge.Store(int64(d)) }
+
+func (c *Cluster) emit(usage bool, payload []byte) {
 	if !c.Up() {
 		return
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
 	select {
-	case c.events <- event{usage: usage, payload: b}:
+	case c.events <- event{usage: usage, payload: payload}:
 	default:
 	}
 }
@@ -59,22 +83,53 @@ func (c *Cluster) eventLoop() {
 	}
 }
 
-// flushEvents writes batch in one pipeline: the usage events pushed to the
-// tail of the list, the list trimmed to its newest retention events, and
-// each event published.
+// pushUsage appends records to the list, then drops from its head the
+// records that finished before the cutoff (ARGV[2], a time in the
+// records' fixed-width format, so that strings compare as times; "" for
+// none) and those past the size (ARGV[1]), and returns how many it
+// dropped. A record without finished_at is dropped by size only.
+var pushUsage = redis.NewScript(`
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local dropped = 0
+if ARGV[2] ~= '' then
+	while true do
+		local head = redis.call('LINDEX', KEYS[1], 0)
+		if not head then break end
+		local at = string.match(head, '"finished_at":"([^"]+)"')
+		if not at or at >= ARGV[2] then break end
+		redis.call('LPOP', KEYS[1])
+		dropped = dropped + 1
+	end
+end
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+	redis.call('LTRIM', KEYS[1], over, -1)
+	dropped = dropped + over
+end
+return dropped
+`)
+
+// timeFormat is the records' time format (telemetry.TimeFormat).
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// flushEvents writes batch in one pipeline: the usage records pushed to
+// the tail of the list and the list trimmed, and each event published.
 func (c *Cluster) flushEvents(batch []event) {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
 	p := c.rdb.Pipeline()
-	var usage []any
+	args := []any{c.retention, ""}
+	if d := time.Duration(c.maxAge.Load()); d > 0 {
+		args[1] = time.Now().Add(-d).UTC().Format(timeFormat)
+	}
 	for _, ev := range batch {
 		if ev.usage {
-			usage = append(usage, ev.payload)
+			args = append(args, ev.payload)
 		}
 	}
-	if len(usage) > 0 {
-		p.RPush(ctx, UsageList, usage...)
-		p.LTrim(ctx, UsageList, -c.retention, -1)
+	var push *redis.Cmd
+	if len(args) > 2 {
+		push = pushUsage.Eval(ctx, p, []string{UsageList}, args...)
 	}
 	for _, ev := range batch {
 		ch := ErrorChannel
@@ -85,5 +140,11 @@ func (c *Cluster) flushEvents(batch []event) {
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		c.markDown(err)
+		return
+	}
+	if push != nil && c.opts.OnUsageDropped != nil {
+		if n, err := push.Int(); err == nil && n > 0 {
+			c.opts.OnUsageDropped(n)
+		}
 	}
 }

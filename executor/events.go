@@ -1,6 +1,10 @@
 package executor
 
-import "time"
+import (
+	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+)
 
 // Events receives the gateway's usage and error events, for a consumer
 // beyond the log (a cluster publishes them to Redis). It is called from the
@@ -26,4 +30,13 @@ type ErrorEvent struct {
 	Attempt    int       `json:"attempt,omitempty"`
 	Code       string    `json:"code,omitempty"`
 	Message    string    `json:"message"`
+	// Retryable says another attempt may succeed: on another
+	// credential for a failed attempt, later for the gateway's 429, 502
+	// and 503.
+	Retryable bool `json:"retryable"`
+	// Blocked and Until are the failed credential's state for the model
+	// after the failure: why and until when it is blocked ("" when it
+	// is not; a zero Until when only an operator can lift the block).
+	Blocked auth.BlockReason `json:"-"`
+	Until   time.Time        `json:"-"`
 }

@@ -41,6 +41,7 @@ type run struct {
 	repl      *caddy.Replacer
 
 	attempts int
+	turn     int                 // of a WebSocket session, from 1; 0 for HTTP
 	triedBuf [4]*auth.Credential // the tried credentials, without an allocation for most requests
 
 	// what the client got, for the usage event, metrics and request log
@@ -182,6 +183,21 @@ type UsageEvent struct {
 	// TTFB is when the answer's first byte was ready for the client.
 	TTFB   time.Duration
 	Tokens Usage
+
+	// Start is when the request (or WebSocket turn) arrived; Family and
+	// Endpoint (the client's path) say what it asked for.
+	Start    time.Time
+	Family   Family
+	Endpoint string
+	// RequestID is Caddy's ID of the request ({http.request.uuid}), with
+	// "-<n>" for the n-th turn of a WebSocket session.
+	RequestID string
+	// OAuth says the credential that served is an OAuth account.
+	OAuth bool
+	// Failed says the client did not get a good answer: an error status,
+	// an upstream failure passed on, a stream that broke off, or no
+	// answer at all.
+	Failed bool
 }
 
 // usageEvent is the request's usage event.
@@ -193,12 +209,23 @@ func (rn *run) usageEvent() UsageEvent {
 		Attempts: rn.attempts,
 		Latency:  time.Since(rn.start),
 		TTFB:     rn.firstByte,
+		Start:    rn.start,
+		Family:   rn.route.Family,
+		Endpoint: rn.r.URL.Path,
+		Failed:   rn.failed || rn.gateway != nil || rn.status == 0 || rn.status >= 400,
 	}
 	if rn.usage != nil {
 		ev.Tokens = rn.usage.Usage()
 	}
 	if rn.served != nil {
 		ev.Credential, ev.Provider = rn.served.Name, string(rn.served.Provider)
+		ev.OAuth = rn.served.OAuth != nil
+	}
+	if id, ok := rn.repl.GetString("http.request.uuid"); ok {
+		ev.RequestID = id
+		if rn.turn > 0 {
+			ev.RequestID += "-" + strconv.Itoa(rn.turn)
+		}
 	}
 	return ev
 }
@@ -250,6 +277,12 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 	ev := ErrorEvent{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
 	if c != nil {
 		ev.Credential, ev.Provider, ev.Attempt = c.Name, string(c.Provider), rn.attempts
+		// the attempt loop goes on to another credential after it
+		ev.Retryable = true
+		ev.Blocked, ev.Until = rn.v.pool.BlockedBy(c, rn.model)
+	} else {
+		// the client may come back later
+		ev.Retryable = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusBadGateway
 	}
 	events.Error(ev)
 }

@@ -19,8 +19,20 @@ import (
 //   - Gemini: Input is promptTokenCount, which includes the cached part;
 //     CacheRead (cachedContentTokenCount) is a subset of it. Output is
 //     candidatesTokenCount plus thoughtsTokenCount. CacheCreation is zero.
+//
+// Reasoning is the part of Output spent thinking, where the provider says
+// (OpenAI's reasoning_tokens, Gemini's thoughtsTokenCount).
 type Usage struct {
-	Input, Output, CacheRead, CacheCreation int64
+	Input, Output, CacheRead, CacheCreation, Reasoning int64
+}
+
+// Total is every token the request cost: Anthropic's input excludes the
+// cache, the others' includes it.
+func (u Usage) Total(f Family) int64 {
+	if f == FamilyAnthropic {
+		return u.Input + u.Output + u.CacheRead + u.CacheCreation
+	}
+	return u.Input + u.Output
 }
 
 const (
@@ -265,6 +277,7 @@ func (u *usageReader) observe(b []byte) {
 				Input:     m.Get("promptTokenCount").Int(),
 				Output:    m.Get("candidatesTokenCount").Int() + m.Get("thoughtsTokenCount").Int(),
 				CacheRead: m.Get("cachedContentTokenCount").Int(),
+				Reasoning: m.Get("thoughtsTokenCount").Int(),
 			}
 		}
 	}
@@ -290,8 +303,10 @@ func (u *usageReader) anthropic(m gjson.Result) {
 }
 
 // openAI reads a chat usage object (prompt_tokens, completion_tokens,
-// prompt_tokens_details.cached_tokens) or a Responses one (input_tokens,
-// output_tokens, input_tokens_details.cached_tokens).
+// prompt_tokens_details.cached_tokens,
+// completion_tokens_details.reasoning_tokens) or a Responses one
+// (input_tokens, output_tokens, input_tokens_details.cached_tokens,
+// output_tokens_details.reasoning_tokens).
 func (u *usageReader) openAI(m gjson.Result) {
 	first := func(a, b string) int64 {
 		if v := m.Get(a); v.Exists() {
@@ -303,5 +318,6 @@ func (u *usageReader) openAI(m gjson.Result) {
 		Input:     first("prompt_tokens", "input_tokens"),
 		Output:    first("completion_tokens", "output_tokens"),
 		CacheRead: first("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens"),
+		Reasoning: first("completion_tokens_details.reasoning_tokens", "output_tokens_details.reasoning_tokens"),
 	}
 }
