@@ -397,6 +397,14 @@ func TestRESPWithTLSAndHTTP2OnOnePort(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, "https", res.Header.Get("X-Scheme"))
+
+	// the real redis-cli over TLS (last: it skips the test where redis-cli
+	// is missing outside CI)
+	cli := redistest.CLI(t)
+	out, err := exec.Command(cli, "-h", "127.0.0.1", "-p", strconv.Itoa(after), "--tls", "--insecure", "--sni", "localhost",
+		"--no-auth-warning", "-a", respMgmtKey, "PING").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Equal(t, "PONG", strings.TrimSpace(string(out)), "redis-cli over TLS")
 }
 
 func newMockServer(t *testing.T, mock *mockupstream.Server) string {
