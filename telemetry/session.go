@@ -77,10 +77,7 @@ func (ss *session) exec(w redcon.Conn, args [][]byte) {
 		ss.subscribe(w, args)
 	case "unsubscribe":
 		// not subscribed to anything: Redis answers with no channel
-		w.WriteArray(3)
-		w.WriteBulkString("unsubscribe")
-		w.WriteNull()
-		w.WriteInt(0)
+		subscription(w, "unsubscribe", nil, 0)
 	default:
 		w.WriteError("ERR unknown command '" + string(args[0]) + "'")
 	}
@@ -207,12 +204,21 @@ func (ss *session) subscribe(w redcon.Conn, args [][]byte) {
 
 func (ss *session) subscribeTo(w redcon.Conn, channels [][]byte) {
 	for _, c := range channels {
-		n := ss.sub.Subscribe(string(c))
-		w.WriteArray(3)
-		w.WriteBulkString("subscribe")
-		w.WriteBulk(c)
-		w.WriteInt(n)
+		subscription(w, "subscribe", c, ss.sub.Subscribe(string(c)))
 	}
+}
+
+// subscription writes the reply to (un)subscribing from channel (nil: none),
+// with the count of channels left.
+func subscription(w redcon.Conn, kind string, channel []byte, n int) {
+	w.WriteArray(3)
+	w.WriteBulkString(kind)
+	if channel == nil {
+		w.WriteNull()
+	} else {
+		w.WriteBulk(channel)
+	}
+	w.WriteInt(n)
 }
 
 // execSubscribed runs a command of a subscribed connection: only
@@ -231,17 +237,10 @@ func (ss *session) execSubscribed(w redcon.Conn, name string, args [][]byte) {
 			}
 		}
 		if len(channels) == 0 {
-			w.WriteArray(3)
-			w.WriteBulkString("unsubscribe")
-			w.WriteNull()
-			w.WriteInt(0)
+			subscription(w, "unsubscribe", nil, 0)
 		}
 		for _, c := range channels {
-			n := ss.sub.Unsubscribe(string(c))
-			w.WriteArray(3)
-			w.WriteBulkString("unsubscribe")
-			w.WriteBulk(c)
-			w.WriteInt(n)
+			subscription(w, "unsubscribe", c, ss.sub.Unsubscribe(string(c)))
 		}
 	case "ping":
 		if len(args) > 2 {
