@@ -47,6 +47,8 @@ type Backend interface {
 	SetStrategy(canonical string) error
 	// Usage are the pool's usage totals.
 	Usage() *UsageStats
+	// UsageQueue is where collectors pop the usage records.
+	UsageQueue
 }
 
 // SessionBindings are the session bindings as the API lists and drops
@@ -110,6 +112,7 @@ var endpoints = []string{
 	"GET strategy",
 	"PUT strategy",
 	"GET usage",
+	"GET usage-queue[?count=]",
 }
 
 func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error {
@@ -181,6 +184,14 @@ func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error
 		}
 		WriteJSON(w, http.StatusOK, b.Usage().Report())
 		return nil
+	case "usage-queue":
+		if rest != "" {
+			return notFound(r)
+		}
+		if err := allow(r, http.MethodGet); err != nil {
+			return err
+		}
+		return popUsage(w, r, b)
 	}
 	return notFound(r)
 }

@@ -41,13 +41,7 @@ func Start(t testing.TB) *Server {
 // "--requirepass", "pw"; Do then needs DoIn with the password.
 func StartWith(t testing.TB, args ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
-		}
-		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
-	}
+	bin := lookPath(t, "redis-server")
 	s := &Server{t: t, bin: bin, port: freePort(t), args: args}
 	s.Restart()
 	t.Cleanup(s.Stop)
@@ -215,4 +209,26 @@ func readReply(r *bufio.Reader) (string, error) {
 
 func freePort(t testing.TB) int {
 	return testutil.Port(t)
+}
+
+// CLI returns the path of redis-cli, which tests use as a collector
+// would. Where it is missing the test is skipped, or, with CI=true,
+// fails: scripts/install-redis.sh installs it (Debian's redis-tools).
+func CLI(t testing.TB) string {
+	t.Helper()
+	return lookPath(t, "redis-cli")
+}
+
+// lookPath finds the program name, skipping the test where it is missing,
+// or failing it with CI=true.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(name + " is not installed (scripts/install-redis.sh installs it)")
+		}
+		t.Skip(name + " is not installed; run scripts/install-redis.sh")
+	}
+	return bin
 }
