@@ -53,7 +53,7 @@ func (b respBackend) Authenticate(remote netip.Addr, password string) error {
 	case management.CodeLockedOut:
 		return fmt.Errorf("ERR too many failed attempts from this address; try again in %s", e.RetryAfter.Round(time.Second))
 	}
-	return errors.New("WRONGPASS invalid username-password pair or user is disabled.")
+	return errors.New("WRONGPASS invalid username-password pair or user is disabled.") //nolint:staticcheck // Redis's own words, period included, which clients match
 }
 
 // telemetryCollector reports every pool's usage queue at scrape time.

@@ -378,8 +378,10 @@ func TestRESPWithTLSAndHTTP2OnOnePort(t *testing.T) {
 	assert.Equal(t, "tls-a", gjson.Get(rec, "auth_index").String(), rec)
 
 	// RESP over TLS after tls (no ALPN, as Redis clients do)
-	overTLS := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", after), Password: respMgmtKey, MaxRetries: -1,
-		TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}})
+	overTLS := redis.NewClient(&redis.Options{
+		Addr: fmt.Sprintf("127.0.0.1:%d", after), Password: respMgmtKey, MaxRetries: -1,
+		TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"},
+	})
 	defer overTLS.Close()
 	rec, err = overTLS.LPop(ctx, "usage").Result()
 	require.NoError(t, err)

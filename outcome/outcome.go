@@ -4,13 +4,13 @@
 // attempt, one [Failure] per failed attempt or error answered by the
 // gateway itself; and the [Recorder] interface that everything keeping
 // them implements: metrics, usage totals, the usage log, the request log,
-// the cluster's events. The executor holds a list of recorders and calls
-// each in turn.
+// the telemetry hub (which writes the cluster's usage list and errors
+// channel). The executor holds a list of recorders and calls each in turn.
 //
 // No value of this package holds a secret or a client key, except the
 // request log's record, which carries them only to redact them. The
 // package depends on nothing but the request log's record type, so the
-// packages that record (cluster, management) need not import the executor.
+// packages that record (telemetry, management) need not import the executor.
 package outcome
 
 import (

@@ -160,8 +160,10 @@ func TestRESPSubscribe(t *testing.T) {
 	assert.Equal(t, telemetry.SupportRefresh, first.Payload, "a usage subscriber first learns the server supports refresh")
 
 	hub.Usage(record(7))
-	hub.Error(&telemetry.ErrorEvent{Model: "m", AuthIndex: "cred-a", StatusCode: 429, Retryable: true,
-		AuthStatus: telemetry.AuthStatus{Status: telemetry.AuthCooldown, Unavailable: true}})
+	hub.Error(&telemetry.ErrorEvent{
+		Model: "m", AuthIndex: "cred-a", StatusCode: 429, Retryable: true,
+		AuthStatus: telemetry.AuthStatus{Status: telemetry.AuthCooldown, Unavailable: true},
+	})
 	msg, err := ps.ReceiveMessage(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "usage", msg.Channel)
