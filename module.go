@@ -7,6 +7,7 @@
 package cliproxy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -346,6 +347,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Selector: h.selector,
 		Changed:  h.reloadPool,
 		Guard:    h.guard,
+		Affinity: management.Affinity{
+			Enabled:    h.SessionAffinity,
+			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
+			Subagents:  cmp.Or(h.SubagentAffinity, SubagentParent),
+		},
 	}
 	state.Register(h.member)
 	return nil

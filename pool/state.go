@@ -75,6 +75,9 @@ type Member struct {
 	// Guard is the guard of the member's management site mount; nil when
 	// it mounts none.
 	Guard *management.Guard
+	// Affinity is how the member's session affinity is set, as the
+	// management API shows it.
+	Affinity management.Affinity
 }
 
 // New returns the state of a pool whose session bindings live for ttl.
