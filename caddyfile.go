@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func init() {
@@ -56,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    claude_code_session_affinity on|off
 //	    session_affinity_ttl <duration>
 //	    subagent_affinity parent|separate
+//	    usage_queue_retention <duration>
 //	    disable_metrics
 //	    request_log off|errors|all
 //	    request_log_dir <path>
@@ -244,6 +246,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.SubagentAffinity != SubagentParent && h.SubagentAffinity != SubagentSeparate {
 				return d.Errf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
 			}
+
+		case "usage_queue_retention":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 || dur > telemetry.MaxRetention {
+				return d.Errf("usage_queue_retention must be a duration from 1s to 1h, got %q", raw)
+			}
+			h.UsageQueueRetention = caddy.Duration(dur)
 
 		case "disable_metrics":
 			if d.NextArg() {

@@ -28,6 +28,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func init() {
@@ -157,6 +158,12 @@ type Handler struct {
 	// through Redis. Default: none, the state lives in this process.
 	State *StateConfig `json:"state,omitempty"`
 
+	// UsageQueueRetention is how long a usage record waits in the pool's
+	// usage queue for a collector (RESP LPOP, GET usage-queue) before it
+	// is dropped; at most 1h. The queue also holds at most 10000 records
+	// in memory, or state's usage_retention in Redis. Default: 60s.
+	UsageQueueRetention caddy.Duration `json:"usage_queue_retention,omitempty"`
+
 	// DisableMetrics turns off this handler's Prometheus metrics (see
 	// docs/metrics.md). Default: metrics on.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -275,6 +282,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state = state
+	state.Telemetry.SetLimits(time.Duration(h.UsageQueueRetention), 0)
 	h.policy = auth.Policy{
 		TransientCooldown: time.Duration(h.TransientCooldown),
 		MaxCooldown:       time.Duration(h.MaxCooldown),
@@ -347,14 +355,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Recorders = append(opts.Recorders, h.metrics)
+		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
 	}
 	if h.requestLog != nil {
 		opts.Recorders = append(opts.Recorders, h.requestLog)
 	}
-	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")})
-	if h.cluster != nil {
-		opts.Recorders = append(opts.Recorders, h.cluster)
-	}
+	// the telemetry hub writes the cluster's shared usage list and errors
+	// channel, when the pool has one
+	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")}, state.Telemetry)
 	h.exec, err = executor.New(opts)
 	if err != nil {
 		return err
@@ -371,6 +381,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Strategy: h.strategy,
 		Selector: h.selector,
 		Changed:  h.reloadPool,
+		Guard:    h.guard,
 		Affinity: management.Affinity{
 			Enabled:    h.SessionAffinity,
 			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
@@ -442,6 +453,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.State != nil && h.State.URL == "" {
 		return fmt.Errorf("state needs a redis:// or rediss:// url")
+	}
+	if h.UsageQueueRetention < 0 || time.Duration(h.UsageQueueRetention) > telemetry.MaxRetention {
+		return fmt.Errorf("usage_queue_retention must be between 0 and %s, got %s", telemetry.MaxRetention, time.Duration(h.UsageQueueRetention))
 	}
 	if h.State != nil && h.State.UsageRetention < 0 {
 		return fmt.Errorf("state usage_retention must not be negative")

@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
@@ -56,9 +57,16 @@ func (rn *run) report(req *outcome.Request) {
 // finished is the finished request as the recorders see it.
 func (rn *run) finished() *outcome.Request {
 	req := &outcome.Request{
-		Start: rn.start, Family: rn.route.Family.String(), Client: rn.principal, Model: rn.model,
+		Start: rn.start, Family: rn.route.Family.String(), Endpoint: rn.r.URL.Path, Client: rn.principal, Model: rn.model,
 		Status: rn.status, Attempts: rn.attempts, Latency: time.Since(rn.start), FirstByte: rn.firstByte,
 		Affinity: rn.affinity,
+		Failed:   rn.failed || rn.gateway != nil || rn.status == 0 || rn.status >= 400,
+	}
+	if id, ok := rn.repl.GetString("http.request.uuid"); ok {
+		req.RequestID = id
+		if rn.turn > 0 {
+			req.RequestID += "-" + strconv.Itoa(rn.turn)
+		}
 	}
 	if rn.gateway != nil {
 		// the gateway answered itself; the credentials that failed
@@ -67,6 +75,7 @@ func (rn *run) finished() *outcome.Request {
 	}
 	if rn.served != nil {
 		req.Credential, req.Provider = rn.served.Name, string(rn.served.Provider)
+		req.OAuth = rn.served.OAuth != nil
 	}
 	if rn.usage != nil {
 		req.Tokens = rn.usage.Usage()

@@ -43,6 +43,7 @@ type run struct {
 	repl      *caddy.Replacer
 
 	attempts int
+	turn     int                 // of a WebSocket session, from 1; 0 for HTTP
 	triedBuf [4]*auth.Credential // the tried credentials, without an allocation for most requests
 
 	// what the client got, for the usage event, metrics and request log
@@ -207,6 +208,13 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 	f := outcome.Failure{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
 	if c != nil {
 		f.Credential, f.Provider, f.Attempt = c.Name, string(c.Provider), rn.attempts
+		// the attempt loop goes on to another credential after it
+		f.Retryable = true
+		blocked, until := rn.v.pool.BlockedBy(c, rn.model)
+		f.Blocked, f.Until = string(blocked), until
+	} else {
+		// the client may come back later
+		f.Retryable = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusBadGateway
 	}
 	for _, r := range rn.e.opts.Recorders {
 		r.Failure(f)
