@@ -68,6 +68,9 @@ type gatewayOptions struct {
 	// Handler is the body of the cliproxy block; "MOCK" is replaced by the
 	// mock's base URL.
 	Handler string
+	// Before are directives run before cliproxy, in this order (a route
+	// holds them and cliproxy), such as basic_auth or forward_auth.
+	Before string
 }
 
 // startGateway starts a mock upstream and Caddy with cliproxy configured
@@ -112,6 +115,10 @@ func (g *gateway) load(opts gatewayOptions) {
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"
 	}
+	site := "\tcliproxy {\n" + handler + "\n\t}"
+	if opts.Before != "" {
+		site = "\troute {\n" + opts.Before + "\n" + site + "\n\t}"
+	}
 	cfg := fmt.Sprintf(`{
 	admin %s
 	http_port %d
@@ -127,11 +134,9 @@ func (g *gateway) load(opts gatewayOptions) {
 		output file %s
 		format json
 	}
-	cliproxy {
 %s
-	}
 }
-`, adminAddr, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
+`, adminAddr, gatewayPort, logFile, servers, gatewayPort, logFile, site)
 	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
