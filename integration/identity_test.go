@@ -84,11 +84,13 @@ func TestIdentityFromBasicAuth(t *testing.T) {
 	g := startGateway(t, gatewayOptions{
 		Before: fmt.Sprintf("\t\tbasic_auth {\n\t\t\talice %s\n\t\t\tbob %s\n\t\t}",
 			basicAuthHash(t, "alice-password"), basicAuthHash(t, "bob-password")),
-		Handler: "\t\tclient_identity {http.auth.user.id}\n" + identityCredentials,
+		Handler: "\t\tclient_identity {http.auth.user.id}\n\t\trequest_log all\n\t\tsession_affinity on\n" + identityCredentials,
 	})
 	before := g.scrape()
 
-	res, body := g.do(http.MethodPost, "/v1/messages", basicAuth("alice", "alice-password"), identityBody)
+	aliceHeader := basicAuth("alice", "alice-password")
+	aliceHeader.Set("X-Session-ID", "s1")
+	res, body := g.do(http.MethodPost, "/v1/messages", aliceHeader, identityBody)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	aliceIn := gjson.Get(body, "usage.input_tokens").Int()
 	res, body = g.do(http.MethodPost, "/v1/messages", basicAuth("bob", "bob-password"), identityBody)
@@ -116,17 +118,38 @@ func TestIdentityFromBasicAuth(t *testing.T) {
 	assert.Equal(t, aliceIn, usage.Get("members.alice.tokens.input").Int(), usage.Raw)
 	assert.Equal(t, int64(1), usage.Get("members.bob.requests").Int(), usage.Raw)
 
+	// the session binding is scoped by the member
+	var sessions gjson.Result
+	require.Eventually(t, func() bool {
+		sessions = g.adminAPI().ok(http.MethodGet, "sessions", "")
+		return sessions.Get(`bindings.#(key%"*::alice::x-session-id:s1*")`).Exists()
+	}, 5*time.Second, 20*time.Millisecond, sessions.Raw)
+
 	// the token metrics, by member
 	after := g.scrapeAfter(before, 2)
 	assert.Equal(t, float64(aliceIn), after.value("caddy_cliproxy_tokens_total", "member", "alice", "kind", "input"))
 	assert.Equal(t, float64(bobIn), after.value("caddy_cliproxy_tokens_total", "member", "bob", "kind", "input", "credential", "bobs"))
+
+	// the request logs name the member, and hold no password
+	var clients []string
+	require.Eventually(t, func() bool {
+		clients = clients[:0]
+		for _, l := range requestLogs(t, g.reqLogDir) {
+			clients = append(clients, l.Get("client").String())
+			assert.NotContains(t, l.Raw, base64.StdEncoding.EncodeToString([]byte("alice:alice-password")))
+			assert.NotContains(t, l.Raw, base64.StdEncoding.EncodeToString([]byte("bob:bob-password")))
+		}
+		return len(clients) == 2
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.ElementsMatch(t, []string{"alice", "bob"}, clients)
 
 	// the access log names the member
 	assert.Contains(t, g.logs(), `"cliproxy_client":"alice"`)
 	assert.Contains(t, g.logs(), `"cliproxy_client":"bob"`)
 
 	// the Basic credentials stayed at the gateway
-	g.upstreamSawNoneOf("alice-password", "bob-password", "Basic ")
+	g.upstreamSawNoneOf("alice-password", "bob-password", "Basic ",
+		base64.StdEncoding.EncodeToString([]byte("alice:alice-password")))
 	for _, r := range g.mock.Requests() {
 		assert.Empty(t, r.Header.Values("Authorization"))
 	}
