@@ -7,6 +7,7 @@
 package cliproxy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -351,6 +352,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Strategy: h.strategy,
 		Selector: h.selector,
 		Changed:  h.reloadPool,
+		Affinity: management.Affinity{
+			Enabled:    h.SessionAffinity,
+			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
+			Subagents:  cmp.Or(h.SubagentAffinity, SubagentParent),
+		},
 	}
 	state.Register(h.member)
 	return nil

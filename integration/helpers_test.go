@@ -71,6 +71,8 @@ type gatewayOptions struct {
 	// Before are directives run before cliproxy, in this order (a route
 	// holds them and cliproxy), such as basic_auth or forward_auth.
 	Before string
+	// Admin is the body of the admin option's block (e.g. origins).
+	Admin string
 }
 
 // startGateway starts a mock upstream and Caddy with cliproxy configured
@@ -111,6 +113,10 @@ func (g *gateway) load(opts gatewayOptions) {
 		handler += "\t\trequest_log_dir " + g.reqLogDir + "\n"
 	}
 	handler += strings.ReplaceAll(opts.Handler, "MOCK", g.mockURL)
+	admin := adminAddr
+	if opts.Admin != "" {
+		admin += " {\n" + opts.Admin + "\n}"
+	}
 	servers := ""
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"
@@ -136,7 +142,7 @@ func (g *gateway) load(opts gatewayOptions) {
 	}
 %s
 }
-`, adminAddr, gatewayPort, logFile, servers, gatewayPort, logFile, site)
+`, admin, gatewayPort, logFile, servers, gatewayPort, logFile, site)
 	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
