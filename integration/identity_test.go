@@ -127,8 +127,11 @@ func TestIdentityFromBasicAuth(t *testing.T) {
 
 	// the token metrics, by member
 	after := g.scrapeAfter(before, 2)
-	assert.Equal(t, float64(aliceIn), after.value("caddy_cliproxy_tokens_total", "member", "alice", "kind", "input"))
-	assert.Equal(t, float64(bobIn), after.value("caddy_cliproxy_tokens_total", "member", "bob", "kind", "input", "credential", "bobs"))
+	grew := func(labels ...string) float64 {
+		return after.value("caddy_cliproxy_tokens_total", labels...) - before.value("caddy_cliproxy_tokens_total", labels...)
+	}
+	assert.Equal(t, float64(aliceIn), grew("member", "alice", "kind", "input", "credential", "shared"))
+	assert.Equal(t, float64(bobIn), grew("member", "bob", "kind", "input", "credential", "bobs"))
 
 	// the request logs name the member, and hold no password
 	var clients []string
@@ -238,9 +241,11 @@ func TestIdentityFromForwardAuth(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	assert.Len(t, g.mock.Requests(), 2)
 
-	after := g.scrapeAfter(before, 2)
-	assert.Equal(t, float64(carolIn), after.value("caddy_cliproxy_tokens_total", "member", "carol", "kind", "input"))
-	assert.Equal(t, 2.0, after.value("caddy_cliproxy_requests_total", "status", "4xx"), "the two refusals are counted")
+	after := g.scrapeAfter(before, 4) // two served, two refused
+	assert.Equal(t, float64(carolIn), after.value("caddy_cliproxy_tokens_total", "member", "carol", "kind", "input")-
+		before.value("caddy_cliproxy_tokens_total", "member", "carol", "kind", "input"))
+	assert.Equal(t, 2.0, after.value("caddy_cliproxy_requests_total", "credential", "", "status", "4xx")-
+		before.value("caddy_cliproxy_requests_total", "credential", "", "status", "4xx"), "the two refusals are counted")
 	usage := g.adminAPI().ok(http.MethodGet, "usage", "")
 	assert.Equal(t, int64(1), usage.Get("members.carol.requests").Int(), usage.Raw)
 	assert.False(t, usage.Get("members.tok-carol").Exists())
