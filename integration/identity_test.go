@@ -225,8 +225,10 @@ func TestIdentityFromForwardAuth(t *testing.T) {
 		errorPath  string
 	}{
 		{"/v1/messages", identityBody, tokenHeader("tok-guest", "X-Member", "bob"), "error.type"},
-		{"/v1/chat/completions", `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`,
-			hdr("Authorization", "Bearer tok-guest", "X-Member", "bob", "Content-Type", "application/json"), "error.code"},
+		{
+			"/v1/chat/completions", `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`,
+			hdr("Authorization", "Bearer tok-guest", "X-Member", "bob", "Content-Type", "application/json"), "error.code",
+		},
 	} {
 		res, body = g.do(http.MethodPost, tc.path, tc.header, tc.body)
 		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, body)
