@@ -36,7 +36,6 @@ func init() {
 
 // The defaults of the handler's options.
 const (
-	DefaultMaxAttempts        = 3
 	DefaultMaxBody            = 32 << 20
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
@@ -76,7 +75,10 @@ type Handler struct {
 	Strategy string `json:"strategy,omitempty"`
 
 	// MaxAttempts is how many credentials one request may try before the
-	// client is answered with the last failure. Default: 3.
+	// client is answered with the last failure. Default: every credential
+	// that may serve the request, once, at most 8 (executor.MaxAttemptsCap),
+	// so a request fails only when no credential could answer it; the wait
+	// for a cooling credential stays bounded by MaxRetryInterval.
 	MaxAttempts int `json:"max_attempts,omitempty"`
 
 	// MaxBody is the largest request body accepted, in bytes; larger
@@ -132,8 +134,17 @@ type Handler struct {
 	AuthDir string `json:"auth_dir,omitempty"`
 
 	// OAuthTokenURLs override the providers' token endpoints, by
-	// provider: "claude", "codex", "google". Default: the providers' own.
+	// provider: "claude", "codex", "google". Default: the providers' own
+	// (Claude: https://platform.claude.com/v1/oauth/token).
 	OAuthTokenURLs map[string]string `json:"oauth_token_urls,omitempty"`
+
+	// OAuthClients says which clients the subscription (OAuth) accounts
+	// of the auth directory serve, unless an auth file says otherwise:
+	// "official", each account only its own CLI (Claude Code, Codex CLI,
+	// Gemini CLI, recognised by their headers), other clients going to
+	// API-key credentials; or "any", every client (the provider may
+	// refuse or bill them apart). Default: official.
+	OAuthClients string `json:"oauth_clients,omitempty"`
 
 	// State shares the pool's state (cooldowns, session bindings, OAuth
 	// refreshes, usage and error events) with other Caddy instances
@@ -227,9 +238,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.reloadMu = new(sync.Mutex)
-	if h.MaxAttempts == 0 {
-		h.MaxAttempts = DefaultMaxAttempts
-	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -321,6 +329,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
+		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
@@ -403,8 +412,8 @@ func (h *Handler) currentPool() *auth.Pool {
 
 // Validate checks the options that need no provisioning to judge.
 func (h *Handler) Validate() error {
-	if h.MaxAttempts < 1 {
-		return fmt.Errorf("max_attempts must be at least 1, got %d", h.MaxAttempts)
+	if h.MaxAttempts < 0 {
+		return fmt.Errorf("max_attempts must not be negative, got %d", h.MaxAttempts)
 	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
@@ -417,6 +426,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.SessionAffinityTTL < 0 {
 		return fmt.Errorf("session_affinity_ttl must not be negative")
+	}
+	if _, err := auth.ParseOAuthClients(h.OAuthClients); err != nil {
+		return err
 	}
 	if h.State != nil && h.State.URL == "" {
 		return fmt.Errorf("state needs a redis:// or rediss:// url")

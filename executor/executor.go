@@ -52,7 +52,10 @@ type Options struct {
 	// like the proxies' transport (normally they are it). Without them
 	// WebSocket clients are refused.
 	Transport, TLSTransport http.RoundTripper
-	// MaxAttempts bounds the credentials tried for one request.
+	// MaxAttempts bounds the credentials tried for one request. Zero, the
+	// default, tries every credential that may serve the request once, at
+	// most MaxAttemptsCap, so a request fails only when no credential
+	// could answer it.
 	MaxAttempts int
 	// MaxRetryInterval is how long a request may wait for the nearest
 	// recovery when every credential is cooling; 0 answers at once.
@@ -66,6 +69,23 @@ type Options struct {
 	// first that is an outcome.Capturer gets the full record of the
 	// requests it wants.
 	Recorders []outcome.Recorder
+	// OAuthClients is which clients the pool's OAuth accounts serve when
+	// an account does not say: official (also for "") keeps each on its
+	// own CLI, any opens it to every client.
+	OAuthClients auth.OAuthClients
+}
+
+// MaxAttemptsCap bounds the attempts of a request when Options.MaxAttempts
+// is zero: a large pool is not walked to its end by one request.
+const MaxAttemptsCap = 8
+
+// attemptsFor is how many credentials a request with candidates eligible
+// credentials may try.
+func (e *Executor) attemptsFor(eligible int) int {
+	if e.opts.MaxAttempts > 0 {
+		return e.opts.MaxAttempts
+	}
+	return max(1, min(eligible, MaxAttemptsCap))
 }
 
 // Executor serves routed, authenticated client requests from the pool.
@@ -81,8 +101,8 @@ func New(opts Options) (*Executor, error) {
 	if opts.Pool == nil || opts.Selector == nil || opts.Proxy == nil || opts.TLSProxy == nil {
 		return nil, errors.New("building executor: pool, selector and proxies are required")
 	}
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 1
+	if opts.MaxAttempts < 0 {
+		opts.MaxAttempts = 0
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -104,7 +124,7 @@ func New(opts Options) (*Executor, error) {
 // under way finish with the pool they started with. The auth directory
 // uses it when its files change.
 func (e *Executor) SetPool(p *auth.Pool) error {
-	v, err := newView(p)
+	v, err := newView(p, e.opts.OAuthClients)
 	if err != nil {
 		return fmt.Errorf("building executor: %w", err)
 	}
@@ -168,6 +188,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	v := e.cur.Load()
 	rn.v = v
 	eligible := v.eligible(route, model, principal)
+	if len(eligible) == 0 && v.refusesClient(route, model, principal) {
+		return rn.writeError(w, noCredentialForClient(route, model))
+	}
 	if len(eligible) == 0 {
 		return rn.writeError(w, &ClientError{
 			Status:  http.StatusNotFound,
