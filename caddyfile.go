@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	cliproxy {
 //	    client_key <key> [<name>]
 //	    client_keys_file <path>
+//	    client_identity <placeholder>
 //	    strategy round-robin|fill-first|weighted-round-robin
 //	    max_attempts <n>
 //	    max_body <size>
@@ -116,6 +117,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.ClientKeysFile); err != nil {
 				return err
 			}
+
+		case "client_identity":
+			var placeholder string
+			if err := oneArg(d, &placeholder); err != nil {
+				return err
+			}
+			if _, err := newIdentities([]string{placeholder}); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.ClientIdentities = append(h.ClientIdentities, placeholder)
 
 		case "strategy":
 			var name string

@@ -51,12 +51,24 @@ type Handler struct {
 	// given in clear (placeholders such as {env.X} and {file./path} are
 	// resolved at provision, so the secret stays out of saved configs) or
 	// as a SHA-256 hash. At least one client key, here or in
-	// ClientKeysFile, is required.
+	// ClientKeysFile, or a ClientIdentities entry is required.
 	ClientKeys []ClientKey `json:"client_keys,omitempty"`
 
 	// ClientKeysFile is a file of client keys, one per line as
 	// "<name> <key>" or "<name> sha256:<hex>". Read at provision.
 	ClientKeysFile string `json:"client_keys_file,omitempty"`
+
+	// ClientIdentities admit members that a handler before cliproxy
+	// authenticated: each is a placeholder resolved per request, such as
+	// {http.auth.user.id} (set by Caddy's authentication handlers) or
+	// {http.request.header.X-Member} (a header forward_auth copied from
+	// its auth service's answer). A request without a matching client
+	// key is admitted as the member the first identity resolves to; one
+	// resolving to nothing is answered 401. A header identity is only
+	// safe behind a handler that sets or deletes that header on every
+	// request, or a client could name itself. The headers read are not
+	// sent upstream. Default: none.
+	ClientIdentities []string `json:"client_identities,omitempty"`
 
 	// Strategy picks among available credentials: "round-robin" (aliases
 	// "roundrobin", "rr"; group-aware when credentials have groups),
@@ -206,6 +218,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
+	identities  identities
 	state       *pool.State
 	member      *pool.Member
 	strategy    string // canonical, as configured
@@ -276,6 +289,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keys = keys
+	if h.identities, err = newIdentities(h.ClientIdentities); err != nil {
+		return err
+	}
 
 	state, err := loadPoolState(h.Pool, time.Duration(h.SessionAffinityTTL))
 	if err != nil {
@@ -486,7 +502,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
+	if !ok {
+		principal = h.identities.resolve(repl)
+		ok = principal != ""
+	}
 	if !ok {
 		if h.metrics != nil {
 			h.metrics.Request(&outcome.Request{Family: route.Family.String(), Status: http.StatusUnauthorized})
@@ -497,7 +518,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Message: "missing or invalid client key for this gateway",
 		})
 	}
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+	h.identities.strip(r)
+	if repl != nil {
 		repl.Set(PlaceholderClient, principal)
 	}
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
