@@ -25,6 +25,15 @@ type CredentialSnapshot struct {
 	// Models are the per-model states that exist (models never failed
 	// have none).
 	Models map[string]ModelState `json:"models,omitempty"`
+	// Quota holds the usage windows the upstream reported last; nil
+	// when it never reported one.
+	Quota *QuotaSnapshot `json:"quota,omitempty"`
+}
+
+// QuotaSnapshot is a credential's usage windows as they stand (a window
+// past its reset shows as empty).
+type QuotaSnapshot struct {
+	Windows []QuotaWindow `json:"windows"`
 }
 
 // StatusDegraded: some models of the credential are blocked, not all.
@@ -75,6 +84,9 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 				s.Status = StatusDegraded
 			}
 		}
+	}
+	if ws := quotaAt(h.quota, now); ws != nil {
+		s.Quota = &QuotaSnapshot{Windows: ws}
 	}
 	if c.Disabled {
 		s.Status = StatusDisabled
