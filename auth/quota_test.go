@@ -285,12 +285,8 @@ func BenchmarkParseQuota(b *testing.B) {
 		for i, kv := 0, families[name]; i < len(kv); i += 2 {
 			h.Set(kv[i], kv[i+1])
 		}
-		baseline := testing.Benchmark(func(b *testing.B) {
-			for b.Loop() {
-				_ = h.Get("Content-Type")
-			}
-		})
 		b.Run(name, func(b *testing.B) {
+			baseline := oneHeaderGet(h)
 			var q auth.QuotaWindows
 			now := time.Now()
 			b.ReportAllocs()
@@ -300,7 +296,23 @@ func BenchmarkParseQuota(b *testing.B) {
 			if q.N == 0 {
 				b.Fatal("nothing parsed")
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(baseline.NsPerOp()), "x-one-header-get")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/baseline, "x-one-header-get")
+			b.ReportMetric(baseline, "ns/one-header-get")
 		})
 	}
+}
+
+// oneHeaderGet times h.Get of one header, the baseline: ns per call.
+// (testing.Benchmark cannot run inside a benchmark.)
+func oneHeaderGet(h http.Header) float64 {
+	const n = 1 << 20
+	var sink int
+	start := time.Now()
+	for range n {
+		sink += len(h.Get("Content-Type"))
+	}
+	if sink == 0 {
+		panic("no header")
+	}
+	return float64(time.Since(start).Nanoseconds()) / n
 }
