@@ -47,6 +47,10 @@ type UsageRecord struct {
 	OutputTokens        int64     `json:"output_tokens"`
 	CacheReadTokens     int64     `json:"cache_read_tokens"`
 	CacheCreationTokens int64     `json:"cache_creation_tokens"`
+	// QuotaWindow and QuotaUtilization are the fullest usage window the
+	// answer reported for its credential; left out when it reported none.
+	QuotaWindow      string  `json:"quota_window,omitempty"`
+	QuotaUtilization float64 `json:"quota_utilization,omitempty"`
 }
 
 func usageRecordOf(r *outcome.Request) UsageRecord {
@@ -56,6 +60,7 @@ func usageRecordOf(r *outcome.Request) UsageRecord {
 		LatencyMS: millis(r.Latency), TTFBMS: millis(r.FirstByte),
 		InputTokens: r.Tokens.Input, OutputTokens: r.Tokens.Output,
 		CacheReadTokens: r.Tokens.CacheRead, CacheCreationTokens: r.Tokens.CacheCreation,
+		QuotaWindow: r.QuotaWindow, QuotaUtilization: r.QuotaUtilization,
 	}
 }
 
