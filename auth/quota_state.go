@@ -2,6 +2,8 @@ package auth
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -116,7 +118,7 @@ func (p *Pool) QuotaLevel(c *Credential) QuotaLevel {
 }
 
 // QuotaWindows returns c's windows as they stand at the pool's now,
-// ordered as first reported; nil when none was.
+// ordered by name; nil when none was reported.
 func (p *Pool) QuotaWindows(c *Credential) []QuotaWindow {
 	h := p.health[c]
 	if h == nil {
@@ -137,6 +139,7 @@ func quotaAt(entries []quotaEntry, now time.Time) []QuotaWindow {
 		out[i] = e.QuotaWindow
 		out[i].Utilization = e.current(now)
 	}
+	slices.SortFunc(out, func(a, b QuotaWindow) int { return strings.Compare(a.Window, b.Window) })
 	return out
 }
 

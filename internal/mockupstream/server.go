@@ -28,6 +28,7 @@ type Server struct {
 	wsCloses  []WSClose
 	wsOpen    int
 	cached    map[[sha256.Size]byte]bool // prompt cache, see promptcache.go
+	usage     map[string]Usage           // per key, see usage.go
 }
 
 // Recorded is one request received by a [Server].
@@ -168,6 +169,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Time:        time.Now(),
 	})
 
+	if c.key != "" {
+		s.writeUsage(c.key, w.Header())
+	}
 	switch {
 	case rt.op == opUnknown:
 		writeNotFound(w, r)
