@@ -92,3 +92,62 @@ func TestQuotaAwarePlacement(t *testing.T) {
 	warnings := strings.Count(g.logs(), "reached the quota threshold")
 	assert.Equal(t, 1, warnings, "one warning for acct-a's 5h window crossing 0.9")
 }
+
+// Each provider's header family, from a success over HTTP and from a
+// WebSocket handshake, ends up as the credential's windows in GET
+// credentials and in the quota metrics.
+func TestQuotaHeaderFamiliesThroughTheGateway(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: "\t\tclient_key " + clientKey + " alice\n" +
+		"\t\tcredential claude-1 {\n\t\t\tprovider claude\n\t\t\tapi_key key-claude\n\t\t\tbase_url MOCK\n\t\t}\n" +
+		"\t\tcredential openai-1 {\n\t\t\tprovider openai\n\t\t\tapi_key key-openai\n\t\t\tbase_url MOCK/v1\n\t\t}\n"})
+	claude := func() {
+		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	chat := func() {
+		res, body := g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}]}`)
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+	}
+	websocketTurn := func() {
+		conn := g.mustDialWS(codexHeader("quota-ws"))
+		sendWS(t, conn, turnMsg("gpt-5.5", "hi", ""))
+		readTurn(t, conn)
+	}
+	for _, tt := range []struct {
+		family     string
+		credential string
+		send       func()
+		windows    map[string]float64
+	}{
+		{mockupstream.UsageAnthropicUnified, "claude-1", claude, map[string]float64{"5h": 0.42, "7d": 0.2}},
+		{mockupstream.UsageAnthropicAPI, "claude-1", claude, map[string]float64{"requests": 0.42, "tokens": 0.2, "input-tokens": 0.2, "output-tokens": 0.2}},
+		{mockupstream.UsageOpenAI, "openai-1", chat, map[string]float64{"requests": 0.42, "tokens": 0.2}},
+		{mockupstream.UsageCodex, "openai-1", websocketTurn, map[string]float64{"5h": 0.42, "7d": 0.2}},
+	} {
+		t.Run(tt.family, func(t *testing.T) {
+			key := "key-claude"
+			if tt.credential == "openai-1" {
+				key = "key-openai"
+			}
+			g.mock.SetUsage(key, mockupstream.Usage{Family: tt.family, Used: 0.42, Weekly: 0.2, ResetIn: 30 * time.Minute})
+			tt.send()
+			_, creds, _ := g.adminAPI().call(http.MethodGet, "credentials", "")
+			got := map[string]float64{}
+			for _, c := range creds.Get("credentials").Array() {
+				if c.Get("name").String() == tt.credential {
+					for _, w := range c.Get("quota.windows").Array() {
+						got[w.Get("window").String()] = w.Get("utilization").Float()
+					}
+				}
+			}
+			for window, want := range tt.windows {
+				assert.InDelta(t, want, got[window], 1e-6, "window %s of %s: %v", window, tt.credential, got)
+			}
+			s := g.scrape()
+			for window, want := range tt.windows {
+				assert.InDelta(t, want, s.value("caddy_cliproxy_credential_quota_utilization", "credential", tt.credential, "window", window), 1e-6, window)
+			}
+			g.mock.SetUsage(key, mockupstream.Usage{})
+		})
+	}
+}
