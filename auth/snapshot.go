@@ -28,12 +28,43 @@ type CredentialSnapshot struct {
 	// Quota holds the usage windows the upstream reported last; nil
 	// when it never reported one.
 	Quota *QuotaSnapshot `json:"quota,omitempty"`
+	// OAuth is the token refresh state of an OAuth credential: when the
+	// token expires, and refreshes failing in a row with the last error
+	// (a refresh that keeps failing shows here before the token runs
+	// out). Nil for an API key.
+	OAuth *RefreshState `json:"oauth,omitempty"`
 }
 
 // QuotaSnapshot is a credential's usage windows as they stand (a window
 // past its reset shows as empty).
 type QuotaSnapshot struct {
 	Windows []QuotaWindow `json:"windows"`
+}
+
+// RefreshState is the token refresh state of an OAuth credential. It
+// carries no secret.
+type RefreshState struct {
+	// Expiry is when the access token expires (zero: unknown).
+	Expiry time.Time `json:"expiry,omitzero"`
+	// RefreshAt is when the token is due for a refresh (zero: only when
+	// the upstream rejects it).
+	RefreshAt time.Time `json:"refresh_at,omitzero"`
+	// LastRefresh is when the last successful refresh finished.
+	LastRefresh time.Time `json:"last_refresh,omitzero"`
+	// Failures counts consecutive failed refreshes; RetryAt is when the
+	// next attempt may be made and LastError describes the last failure.
+	Failures  int       `json:"failures"`
+	RetryAt   time.Time `json:"retry_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Revoked is set when the refresh token is dead; Reason says why.
+	Revoked bool   `json:"revoked,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// RefreshReporter is a TokenProvider that tells its refresh state, shown
+// in the credential's snapshot.
+type RefreshReporter interface {
+	RefreshState() RefreshState
 }
 
 // StatusDegraded: some models of the credential are blocked, not all.
@@ -62,6 +93,10 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 		Source:      c.Source,
 		Disabled:    c.Disabled,
 		Status:      StatusAvailable,
+	}
+	if r, ok := c.OAuth.(RefreshReporter); ok {
+		st := r.RefreshState()
+		s.OAuth = &st
 	}
 	h := p.health[c]
 	h.mu.RLock()

@@ -110,6 +110,14 @@ type AuthFile struct {
 	// ("excluded_models": an array, or one comma-separated string).
 	ExcludedModels []string
 
+	// OAuthClients says which clients an OAuth account serves
+	// ("oauth_clients": "official" or "any"); "" takes the pool's setting.
+	OAuthClients string
+
+	// AuthHeader is how a claude API key is sent ("auth_header":
+	// "x-api-key" or "bearer"); "" is x-api-key.
+	AuthHeader string
+
 	raw  *jsonObject // the object the file was parsed from; never mutated
 	orig *AuthFile   // the known fields as parsed (or as last saved)
 
@@ -242,6 +250,8 @@ func (f *AuthFile) snapshot() *AuthFile {
 		Priority:       f.Priority,
 		ProxyURL:       f.ProxyURL,
 		BaseURL:        f.BaseURL,
+		OAuthClients:   f.OAuthClients,
+		AuthHeader:     f.AuthHeader,
 		ExcludedModels: slices.Clone(f.ExcludedModels),
 		Headers:        maps.Clone(f.Headers),
 	}
@@ -331,6 +341,8 @@ var authFields = []authField{
 	stringField("proxy_url", "proxy-url", "", func(f *AuthFile) *string { return &f.ProxyURL }),
 	stringField("base_url", "base-url", "", func(f *AuthFile) *string { return &f.BaseURL }),
 	listField("excluded_models", "excluded-models", false, func(f *AuthFile) *[]string { return &f.ExcludedModels }),
+	stringField("oauth_clients", "", "", func(f *AuthFile) *string { return &f.OAuthClients }),
+	stringField("auth_header", "", "", func(f *AuthFile) *string { return &f.AuthHeader }),
 }
 
 // nestedTokenKey holds the OAuth tokens in CLIProxyAPI's Gemini layout (an

@@ -29,7 +29,11 @@ type Server struct {
 	wsCloses  []WSClose
 	wsOpen    int
 	cached    map[[sha256.Size]byte]bool // prompt cache, see promptcache.go
-	usage     map[string]Usage           // per key, see usage.go
+	// Code Assist account set-up, see codeassist_setup.go
+	codeAssist *codeAssistState
+	// subscription accounts and the clients they refuse, see subscription.go
+	subscriptions map[string]Subscription
+	usage         map[string]Usage // per key, see usage.go
 }
 
 // Recorded is one request received by a [Server].
@@ -117,6 +121,8 @@ func (s *Server) Reset() {
 	s.storedIDs = nil
 	s.wsCloses = nil
 	s.cached = nil
+	s.codeAssist = nil
+	s.subscriptions = nil
 }
 
 // clone deep-copies r's header and bodies.
@@ -236,6 +242,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.streamError(f.StreamError)
 			return
 		}
+	}
+	if c.refuseForeignClient() {
+		return
 	}
 	c.reply = s.replyFor(c.key, rt.family)
 	rt.handle(c)
