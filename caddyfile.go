@@ -38,7 +38,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    client_key <key> [<name>]
 //	    client_keys_file <path>
 //	    client_identity <placeholder>
-//	    strategy round-robin|fill-first|weighted-round-robin
+//	    strategy round-robin|fill-first|weighted-round-robin|headroom
+//	    quota_threshold <fraction>|off
+//	    quota_move_threshold <fraction>
 //	    max_attempts <n>
 //	    max_body <size>
 //	    body_read_timeout <duration>
@@ -138,6 +140,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("parsing strategy: %v", err)
 			}
 			h.Strategy = canonical
+
+		case "quota_threshold", "quota_move_threshold":
+			name := d.Val()
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			var v float64
+			if raw != "off" || name != "quota_threshold" {
+				f, err := strconv.ParseFloat(raw, 64)
+				if err != nil || f <= 0 || f > 1 {
+					return d.Errf("%s must be a fraction above 0 and at most 1 such as 0.9, got %q", name, raw)
+				}
+				v = f
+			}
+			if name == "quota_threshold" {
+				h.QuotaThreshold = &v
+			} else {
+				h.QuotaMoveThreshold = &v
+			}
 
 		case "max_attempts":
 			var raw string

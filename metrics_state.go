@@ -18,6 +18,8 @@ type stateCollector struct {
 	available      *prometheus.Desc
 	modelAvailable *prometheus.Desc
 	cooldownUntil  *prometheus.Desc
+	quotaUsed      *prometheus.Desc
+	quotaReset     *prometheus.Desc
 
 	mu      sync.Mutex
 	sources map[*handlerMetrics]struct{}
@@ -38,6 +40,12 @@ func newStateCollector(ns, sub string) *stateCollector {
 		cooldownUntil: prometheus.NewDesc(name("credential_cooldown_until_seconds"),
 			"Unix time until which the credential is blocked for the model (model \"*\": for every model), while it is.",
 			[]string{"provider", "credential", "model", "reason"}, nil),
+		quotaUsed: prometheus.NewDesc(name("credential_quota_utilization"),
+			"Share (0..1) of the credential's usage window used, as the upstream's headers last reported it; 0 once the window has reset.",
+			[]string{"credential", "window"}, nil),
+		quotaReset: prometheus.NewDesc(name("credential_quota_reset_timestamp_seconds"),
+			"Unix time at which the credential's usage window resets, as the upstream last reported it.",
+			[]string{"credential", "window"}, nil),
 		sources: make(map[*handlerMetrics]struct{}),
 	}
 }
@@ -59,6 +67,8 @@ func (s *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.available
 	ch <- s.modelAvailable
 	ch <- s.cooldownUntil
+	ch <- s.quotaUsed
+	ch <- s.quotaReset
 }
 
 // Collect implements prometheus.Collector. While a reload runs, the old
@@ -94,6 +104,14 @@ func (s *stateCollector) collectCredential(ch chan<- prometheus.Metric, c auth.C
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(s.available, prometheus.GaugeValue, up, provider, c.Name)
+	if c.Quota != nil {
+		for _, w := range c.Quota.Windows {
+			ch <- prometheus.MustNewConstMetric(s.quotaUsed, prometheus.GaugeValue, w.Utilization, c.Name, w.Window)
+			if !w.ResetsAt.IsZero() {
+				ch <- prometheus.MustNewConstMetric(s.quotaReset, prometheus.GaugeValue, float64(w.ResetsAt.Unix()), c.Name, w.Window)
+			}
+		}
+	}
 	if c.Whole != nil {
 		s.collectBlock(ch, provider, c.Name, wholeModel, *c.Whole)
 	}

@@ -73,9 +73,21 @@ type Handler struct {
 	// Strategy picks among available credentials: "round-robin" (aliases
 	// "roundrobin", "rr"; group-aware when credentials have groups),
 	// "fill-first" ("fillfirst", "ff") or "weighted-round-robin"
-	// ("weightedroundrobin", "wrr"; by each credential's weight). Default:
-	// round-robin.
+	// ("weightedroundrobin", "wrr"; by each credential's weight) or
+	// "headroom" (the most room left in the credentials' usage windows,
+	// weighted by time to reset). Default: round-robin.
 	Strategy string `json:"strategy,omitempty"`
+
+	// QuotaThreshold is the utilization (a fraction of a usage window,
+	// as the upstream's headers report it) from which a credential takes
+	// no new session or session-less request while another that can
+	// serve the model is below it; 0 turns quota-aware placement off.
+	// Default: 0.9.
+	QuotaThreshold *float64 `json:"quota_threshold,omitempty"`
+
+	// QuotaMoveThreshold is the utilization from which a bound session
+	// leaves its credential for one with more room. Default: 0.98.
+	QuotaMoveThreshold *float64 `json:"quota_move_threshold,omitempty"`
 
 	// MaxAttempts is how many credentials one request may try before the
 	// client is answered with the last failure. Default: every credential
@@ -363,6 +375,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
 		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
 		Logger:            h.logger,
+		Quota:             h.quota(),
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
 	// the recorders of every finished request, in the order they hear of it
@@ -457,6 +470,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
 		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
+	}
+	if err := h.validateQuota(); err != nil {
+		return err
 	}
 	if err := h.Management.validate(); err != nil {
 		return err

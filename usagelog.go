@@ -17,6 +17,10 @@ func (u usageLog) Request(r *outcome.Request) {
 	if ce == nil {
 		return
 	}
+	quota := zap.Skip()
+	if r.QuotaWindow != "" {
+		quota = zap.Dict("quota", zap.String("window", r.QuotaWindow), zap.Float64("utilization", r.QuotaUtilization))
+	}
 	ce.Write(
 		zap.String("client", r.Client),
 		zap.String("provider", r.Provider),
@@ -30,6 +34,7 @@ func (u usageLog) Request(r *outcome.Request) {
 		zap.Int64("output_tokens", r.Tokens.Output),
 		zap.Int64("cache_read_tokens", r.Tokens.CacheRead),
 		zap.Int64("cache_creation_tokens", r.Tokens.CacheCreation),
+		quota,
 	)
 }
 

@@ -25,11 +25,20 @@ type CredentialSnapshot struct {
 	// Models are the per-model states that exist (models never failed
 	// have none).
 	Models map[string]ModelState `json:"models,omitempty"`
+	// Quota holds the usage windows the upstream reported last; nil
+	// when it never reported one.
+	Quota *QuotaSnapshot `json:"quota,omitempty"`
 	// OAuth is the token refresh state of an OAuth credential: when the
 	// token expires, and refreshes failing in a row with the last error
 	// (a refresh that keeps failing shows here before the token runs
 	// out). Nil for an API key.
 	OAuth *RefreshState `json:"oauth,omitempty"`
+}
+
+// QuotaSnapshot is a credential's usage windows as they stand (a window
+// past its reset shows as empty).
+type QuotaSnapshot struct {
+	Windows []QuotaWindow `json:"windows"`
 }
 
 // RefreshState is the token refresh state of an OAuth credential. It
@@ -110,6 +119,9 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 				s.Status = StatusDegraded
 			}
 		}
+	}
+	if ws := quotaAt(h.quota, now); ws != nil {
+		s.Quota = &QuotaSnapshot{Windows: ws}
 	}
 	if c.Disabled {
 		s.Status = StatusDisabled

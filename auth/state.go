@@ -144,6 +144,8 @@ type credentialHealth struct {
 	// success: models the upstream knows, unlike the names of requests
 	// it refused, which any member can make up
 	served map[string]struct{}
+	// quota are the usage windows its upstream reported last
+	quota  []quotaEntry
 	source string // the auth file of the credential, "" for config
 	key    string // as Health keys it
 	owner  *Health

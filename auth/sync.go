@@ -16,11 +16,21 @@ type SharedState struct {
 	// State is nil when the state was cleared (a success).
 	State     *ModelState `json:"state,omitempty"`
 	NextProbe time.Time   `json:"next_probe,omitempty"`
+	// Quota, when not nil, makes this the credential's usage windows
+	// instead of a model's state (Model, Whole and State are then unset).
+	Quota []QuotaWindow `json:"quota,omitempty"`
 }
 
 // Expires is when the state stops mattering: the end of its block, of its
 // quota's recovery and of its probe turn (zero for a cleared state).
 func (s SharedState) Expires() time.Time {
+	if s.Quota != nil {
+		var last time.Time
+		for _, w := range s.Quota {
+			last = later(last, w.ResetsAt)
+		}
+		return last
+	}
 	if s.State == nil {
 		return time.Time{}
 	}
@@ -61,6 +71,10 @@ func (h *Health) Apply(s SharedState) {
 	ch := h.byName(s.Key)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	if s.Quota != nil {
+		ch.applyQuotaLocked(s.Quota)
+		return
+	}
 	if s.State == nil {
 		if s.Whole {
 			ch.whole = nil
@@ -99,6 +113,9 @@ func (h *Health) Each(fn func(SharedState)) {
 		for m, st := range ch.models {
 			out = append(out, shared(key, m, false, st))
 		}
+		if len(ch.quota) > 0 {
+			out = append(out, SharedState{Key: key, Quota: ch.quotaCopyLocked()})
+		}
 		ch.mu.RUnlock()
 		for _, s := range out {
 			fn(s)
@@ -129,4 +146,5 @@ func (h *Health) Forget(key string) {
 	defer ch.mu.Unlock()
 	clear(ch.models)
 	ch.whole = nil
+	ch.quota = nil
 }

@@ -28,7 +28,10 @@ func (c *Cluster) Forgot(key string) {
 // healthKey is where s lives in Redis.
 func (c *Cluster) healthKey(s auth.SharedState) string {
 	m := "model:" + s.Model
-	if s.Whole {
+	switch {
+	case s.Quota != nil:
+		m = "quota"
+	case s.Whole:
 		m = "whole"
 	}
 	return c.prefix + "health:" + s.Key + ":" + m
@@ -37,7 +40,7 @@ func (c *Cluster) healthKey(s auth.SharedState) string {
 // writeHealth queues s's write and announcement on p.
 func (c *Cluster) writeHealth(p redis.Pipeliner, s auth.SharedState) {
 	key := c.healthKey(s)
-	if s.State == nil {
+	if s.State == nil && s.Quota == nil {
 		p.Del(c.ctx, key)
 	} else if b, err := json.Marshal(s); err == nil {
 		ttl := time.Until(s.Expires()) + healthLinger
@@ -81,13 +84,22 @@ func (c *Cluster) resyncHealth(ctx context.Context) error {
 				continue
 			}
 			var s auth.SharedState
-			if json.Unmarshal([]byte(str), &s) == nil && s.State != nil {
+			switch {
+			case json.Unmarshal([]byte(str), &s) != nil:
+			case s.Quota != nil:
+				// usage windows merge by when each was seen
+				c.opts.Health.Apply(s)
+			case s.State != nil:
 				remote[c.healthKey(s)] = s
 			}
 		}
 	}
 	var push []auth.SharedState
 	c.opts.Health.Each(func(s auth.SharedState) {
+		if s.Quota != nil {
+			push = append(push, s)
+			return
+		}
 		if s.State == nil {
 			return
 		}

@@ -272,6 +272,9 @@ func TestInstancesRefreshAnExpiringTokenOnce(t *testing.T) {
 		"access_token": "sk-ant-oat01-expiring", "refresh_token": "sk-ant-ort01-first",
 		"expired":  time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
 		"base_url": mockURL,
+		// the test's requests are not Claude Code's; this is about the
+		// refresh, not about which client an account serves
+		"oauth_clients": "any",
 	}
 	raw, err := json.Marshal(file)
 	require.NoError(t, err)

@@ -40,6 +40,9 @@ type attemptWriter struct {
 	// onHeader, if set, sees the status and headers of a response that is
 	// about to be committed, and may change the headers.
 	onHeader func(status int, header http.Header)
+	// onAnswer, if set, sees the headers of every upstream answer as it
+	// arrives, held or not (usage windows are read there).
+	onAnswer func(header http.Header)
 
 	status    int
 	held      bool
@@ -95,6 +98,9 @@ func (a *attemptWriter) WriteHeader(code int) {
 	}
 	a.status = code
 	a.headerAt = time.Now()
+	if a.onAnswer != nil {
+		a.onAnswer(a.header)
+	}
 	switch {
 	case code == http.StatusSwitchingProtocols:
 		a.commit()

@@ -39,6 +39,10 @@ type Options struct {
 	// Affinity, when set, keeps sessions on their credentials; its Next is
 	// normally Selector.
 	Affinity *selector.Affinity
+	// Quota keeps new sessions off credentials whose usage window is
+	// nearly spent and moves bound sessions at its move threshold; nil
+	// places without regard to usage (the windows are still read).
+	Quota *selector.Quota
 	// SeparateSubagents gives each Claude Code subagent a binding of its
 	// own instead of its parent's.
 	SeparateSubagents bool

@@ -80,6 +80,9 @@ func (rn *run) finished() *outcome.Request {
 	if rn.usage != nil {
 		req.Tokens = rn.usage.Usage()
 	}
+	if rn.quota.Known && rn.served != nil {
+		req.QuotaWindow, req.QuotaUtilization = rn.quota.Window, rn.quota.Utilization
+	}
 	return req
 }
 

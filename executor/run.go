@@ -63,6 +63,8 @@ type run struct {
 	abort bool
 	// affinity is how each pick related to the session's binding
 	affinity []string
+	// quota is the fullest usage window the last answer reported
+	quota auth.QuotaLevel
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
@@ -224,6 +226,7 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 // try runs one attempt of c and settles a stream that ended while held.
 func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decision) (*attemptWriter, *attemptCredential, error) {
 	aw := newAttemptWriter(w, true)
+	aw.onAnswer = func(h http.Header) { rn.quota = rn.e.sawQuota(rn.v.pool, c, h) }
 	aw.onHeader = func(status int, _ http.Header) {
 		rn.recordCommitted(c, d, status)
 		rn.answered(aw, c)
@@ -453,18 +456,19 @@ func earliest(a, b time.Time) time.Time {
 // none. A session whose home serves it costs no walk over the pool.
 func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Decision {
 	a := rn.e.opts.Affinity
+	pl := selector.Placement{Quota: rn.e.opts.Quota, Levels: rn.v.levels}
 	if a == nil || rn.sess.Key == "" {
-		return selector.Decision{Credential: rn.e.opts.Selector.Pick(key, rn.available(eligible, tried))}
+		return selector.Decision{Credential: pl.Pick(rn.e.opts.Selector, key, rn.available(eligible, tried))}
 	}
 	avail := func() []*auth.Credential { return rn.available(eligible, tried) }
-	d := a.PickFrom(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
+	d := a.PickPlaced(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
 		c := rn.v.pool.Get(name)
 		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
 		}
 		ok, until := rn.v.pool.Available(c, rn.model)
 		return c, ok && !containsCred(tried, c), until
-	})
+	}, pl)
 	if name, ok := affinityNames[d.Outcome]; ok {
 		rn.affinity = append(rn.affinity, name)
 	}

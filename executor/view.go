@@ -5,13 +5,16 @@ import (
 	"sync"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
 // view is one pool with what the executor works out from it once: each
 // credential's upstream, and the credentials of each protocol family.
 // Requests read the current view once and keep it to the end.
 type view struct {
-	pool      *auth.Pool
+	pool *auth.Pool
+	// levels are the pool's usage levels, for placement
+	levels    selector.Levels
 	endpoints map[*auth.Credential]endpoint
 	byFamily  map[Family][]*auth.Credential
 	// oauthClients is the pool's default of which clients its OAuth
@@ -41,6 +44,7 @@ func newView(p *auth.Pool, oauthClients auth.OAuthClients) (*view, error) {
 	}
 	v := &view{
 		pool:         p,
+		levels:       p.QuotaLevel,
 		oauthClients: oauthClients,
 		endpoints:    make(map[*auth.Credential]endpoint),
 		byFamily:     make(map[Family][]*auth.Credential),

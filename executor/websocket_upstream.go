@@ -93,6 +93,11 @@ func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.Roun
 		HTTPHeader:      s.header.Clone(),
 		CompressionMode: websocket.CompressionDisabled,
 	})
+	if res != nil {
+		// the handshake's answer reports the usage windows like any
+		// other; the stream's frames are not read for them
+		s.e.sawQuota(s.v.pool, c, res.Header)
+	}
 	if err == nil {
 		return conn, nil, nil
 	}

@@ -468,7 +468,7 @@ func setStrategy(w http.ResponseWriter, r *http.Request, b Backend) error {
 	}
 	canonical, err := selector.NormalizeStrategy(*in.Strategy)
 	if err != nil || strings.TrimSpace(*in.Strategy) == "" {
-		return newError(http.StatusBadRequest, CodeUnknownStrategy, fmt.Sprintf("unknown strategy %q (want round-robin, fill-first or weighted-round-robin)", *in.Strategy))
+		return newError(http.StatusBadRequest, CodeUnknownStrategy, fmt.Sprintf("unknown strategy %q (want round-robin, fill-first, weighted-round-robin or headroom)", *in.Strategy))
 	}
 	if err := b.SetStrategy(canonical); err != nil {
 		return err

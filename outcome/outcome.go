@@ -132,6 +132,11 @@ type Request struct {
 	// Affinity holds one of the Affinity values per pick of a request
 	// with a session, in order.
 	Affinity []string
+	// QuotaWindow and QuotaUtilization are the fullest usage window the
+	// answer's headers reported for the credential that served it, and
+	// its utilization (0..1); "" and 0 when it reported none.
+	QuotaWindow      string
+	QuotaUtilization float64
 	// Log is the request log's full record of the request, when a
 	// Capturer among the recorders wanted it; else nil.
 	Log *reqlog.Record

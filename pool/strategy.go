@@ -32,5 +32,13 @@ func (s *Switch) Pick(key string, candidates []*auth.Credential) *auth.Credentia
 	return (*s.cur.Load()).Pick(key, candidates)
 }
 
-// Interface guard
-var _ selector.Selector = (*Switch)(nil)
+// PickLevels implements selector.LevelPicker with the current strategy.
+func (s *Switch) PickLevels(key string, candidates []*auth.Credential, levels selector.Levels) *auth.Credential {
+	return selector.PickWith(*s.cur.Load(), key, candidates, levels)
+}
+
+// Interface guards
+var (
+	_ selector.Selector    = (*Switch)(nil)
+	_ selector.LevelPicker = (*Switch)(nil)
+)

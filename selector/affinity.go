@@ -127,16 +127,32 @@ func (a *Affinity) Pick(key string, s Session, candidates []*auth.Credential, ho
 // placed (no binding, or a home that cannot serve), so a bound session's
 // request does no work that grows with the pool.
 func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Credential, home HomeFunc) Decision {
+	return a.PickPlaced(key, s, candidates, home, Placement{})
+}
+
+// PickPlaced is PickFrom with the credentials' usage levels: new
+// placements skip credentials at pl's threshold (Quota.Place), and a
+// session leaves a home at its move threshold for a credential with less
+// use, binding there; below it the session stays, its cache being worth
+// more than the room.
+func (a *Affinity) PickPlaced(key string, s Session, candidates func() []*auth.Credential, home HomeFunc, pl Placement) Decision {
 	if s.Key == "" {
-		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: NoSession}
+		return Decision{Credential: pl.Pick(a.Next, key, candidates()), Outcome: NoSession}
 	}
 	name, inherited, ok := a.lookup(s)
 	if !ok {
 		a.misses.Add(1)
-		return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Miss}
+		return Decision{Credential: pl.Pick(a.Next, key, candidates()), Bind: true, Outcome: Miss}
 	}
 	c, usable, until := home(name)
 	if c != nil && usable {
+		if pl.Levels != nil && pl.Quota.Moves(pl.Levels(c)) {
+			if to := pl.Pick(a.Next, key, candidates()); to != nil && to != c &&
+				pl.Levels(to).Utilization < pl.Levels(c).Utilization {
+				a.rebinds.Add(1)
+				return Decision{Credential: to, Bind: true, Outcome: Rebind}
+			}
+		}
 		a.hits.Add(1)
 		// a session found through its fallback binds its own key too
 		return Decision{Credential: c, Bind: inherited, Outcome: Hit}
@@ -148,10 +164,10 @@ func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Cre
 				return Decision{Credential: dc, Outcome: Detour}
 			}
 		}
-		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: Detour, newDetour: true}
+		return Decision{Credential: pl.Pick(a.Next, key, candidates()), Outcome: Detour, newDetour: true}
 	}
 	a.rebinds.Add(1)
-	return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Rebind}
+	return Decision{Credential: pl.Pick(a.Next, key, candidates()), Bind: true, Outcome: Rebind}
 }
 
 // lookup finds s's binding under its key, or else under its fallback

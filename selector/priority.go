@@ -20,6 +20,15 @@ func (t Tiered) Pick(key string, candidates []*auth.Credential) *auth.Credential
 	return t.Next.Pick(key, TopTier(candidates))
 }
 
+// PickLevels implements LevelPicker: Next gets the levels when it can
+// use them.
+func (t Tiered) PickLevels(key string, candidates []*auth.Credential, levels Levels) *auth.Credential {
+	if t.Weighted {
+		candidates = positiveWeights(candidates)
+	}
+	return PickWith(t.Next, key, TopTier(candidates), levels)
+}
+
 // positiveWeights returns the candidates of positive weight, without
 // allocating when that is all of them.
 func positiveWeights(candidates []*auth.Credential) []*auth.Credential {

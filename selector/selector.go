@@ -21,6 +21,7 @@ const (
 	RoundRobin         = "round-robin"
 	FillFirst          = "fill-first"
 	WeightedRoundRobin = "weighted-round-robin"
+	Headroom           = "headroom"
 )
 
 // NormalizeStrategy maps a strategy name or one of its aliases to the
@@ -33,8 +34,10 @@ func NormalizeStrategy(name string) (string, error) {
 		return FillFirst, nil
 	case "weighted-round-robin", "weightedroundrobin", "wrr":
 		return WeightedRoundRobin, nil
+	case "headroom":
+		return Headroom, nil
 	}
-	return "", fmt.Errorf("unknown strategy %q (want round-robin, fill-first or weighted-round-robin)", name)
+	return "", fmt.Errorf("unknown strategy %q (want round-robin, fill-first, weighted-round-robin or headroom)", name)
 }
 
 // New returns the strategy called name (aliases accepted), wrapped so that
@@ -49,6 +52,8 @@ func New(name string) (Selector, error) {
 		return Tiered{Next: fillFirst{}}, nil
 	case WeightedRoundRobin:
 		return Tiered{Next: NewWeighted(), Weighted: true}, nil
+	case Headroom:
+		return Tiered{Next: NewHeadroom()}, nil
 	}
 	return Tiered{Next: NewRoundRobin()}, nil
 }

@@ -65,6 +65,9 @@ type Record struct {
 	Status int `json:"status"`
 	// Attempts is how many upstream attempts the request took.
 	Attempts int `json:"attempts"`
+	// Quota is the fullest usage window the answer reported for its
+	// credential; left out when it reported none.
+	Quota *QuotaSeen `json:"quota,omitempty"`
 	// FinishedAt is when the request ended and the record was queued; a
 	// shared queue ages records by it.
 	FinishedAt Time `json:"finished_at"`
@@ -118,4 +121,11 @@ type AuthStatus struct {
 	Status         string `json:"status"`
 	Unavailable    bool   `json:"unavailable"`
 	NextRetryAfter *Time  `json:"next_retry_after,omitempty"`
+}
+
+// QuotaSeen is the fullest usage window an answer reported: its name and
+// its utilization, 0..1.
+type QuotaSeen struct {
+	Window      string  `json:"window"`
+	Utilization float64 `json:"utilization"`
 }

@@ -34,6 +34,7 @@ func UsageRecord(r *outcome.Request) *Record {
 		Status:     r.Status,
 		Attempts:   r.Attempts,
 		FinishedAt: Time(r.Start.Add(r.Latency)),
+		Quota:      quotaSeen(r),
 		Tokens: Tokens{
 			Input:         r.Tokens.Input,
 			Output:        r.Tokens.Output,
@@ -90,4 +91,11 @@ func ErrorEventOf(f outcome.Failure) *ErrorEvent {
 		ev.AuthStatus.NextRetryAfter = &until
 	}
 	return ev
+}
+
+func quotaSeen(r *outcome.Request) *QuotaSeen {
+	if r.QuotaWindow == "" {
+		return nil
+	}
+	return &QuotaSeen{Window: r.QuotaWindow, Utilization: r.QuotaUtilization}
 }

@@ -27,7 +27,8 @@ func TestHubRecordsTheExecutorsOutcomes(t *testing.T) {
 		Start: start, Family: "anthropic", Endpoint: "/v1/messages", RequestID: "req-1-2",
 		Client: "alice", Provider: "claude", Credential: "team-a", OAuth: true, Model: "claude-sonnet-4-5",
 		Status: 529, Failed: true, Attempts: 2, Latency: 1500 * time.Millisecond, FirstByte: 200 * time.Millisecond,
-		Tokens: outcome.Tokens{Input: 10, Output: 5, CacheRead: 100, CacheCreation: 20, Reasoning: 3},
+		Tokens:      outcome.Tokens{Input: 10, Output: 5, CacheRead: 100, CacheCreation: 20, Reasoning: 3},
+		QuotaWindow: "5h", QuotaUtilization: 0.97,
 	})
 	got, err := hub.Pop(context.Background(), 10)
 	require.NoError(t, err)
@@ -47,6 +48,8 @@ func TestHubRecordsTheExecutorsOutcomes(t *testing.T) {
 	assert.EqualValues(t, 3, r.Get("tokens.reasoning").Int())
 	assert.EqualValues(t, 100, r.Get("tokens.cached").Int())
 	assert.EqualValues(t, 135, r.Get("tokens.total").Int(), "Anthropic's input excludes the cache")
+	assert.Equal(t, "5h", r.Get("quota.window").String(), "the utilization the answer reported")
+	assert.InDelta(t, 0.97, r.Get("quota.utilization").Float(), 1e-9)
 
 	until := start.Add(time.Minute)
 	rec.Failure(outcome.Failure{

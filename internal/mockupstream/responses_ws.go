@@ -62,6 +62,7 @@ func (s *Server) serveResponsesWS(w http.ResponseWriter, r *http.Request) {
 		writeProviderError(w, familyOpenAI, http.StatusUnauthorized, noKeyMessage(familyOpenAI))
 		return
 	}
+	s.writeUsage(key, w.Header())
 	if f, ok := s.takeFaultIf(key, func(f Fault) bool { return f.Status != 0 }); ok {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)

@@ -33,6 +33,7 @@ type Server struct {
 	codeAssist *codeAssistState
 	// subscription accounts and the clients they refuse, see subscription.go
 	subscriptions map[string]Subscription
+	usage         map[string]Usage // per key, see usage.go
 }
 
 // Recorded is one request received by a [Server].
@@ -193,6 +194,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Time:        time.Now(),
 	})
 
+	if c.key != "" {
+		s.writeUsage(c.key, w.Header())
+	}
 	switch {
 	case rt.op == opUnknown:
 		writeNotFound(w, r)
