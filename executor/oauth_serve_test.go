@@ -1,0 +1,151 @@
+package executor_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
+	"github.com/caddy-cliproxy/cliproxy/executor"
+	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+)
+
+// subscription is a Claude OAuth credential whose token comes from a real
+// TokenSource refreshing against a mock token endpoint; it starts with the
+// access token access, which has not expired.
+func subscription(t *testing.T, name, access string) (*auth.Credential, *mockoauth.Server) {
+	t.Helper()
+	token := mockoauth.New(mockoauth.Config{Format: mockoauth.Claude})
+	srv := httptest.NewServer(token)
+	t.Cleanup(srv.Close)
+	ref := &oauth.Refresher{
+		Client:    srv.Client(),
+		TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthClaude: srv.URL + "/claude/token"},
+	}
+	ts := oauth.NewTokenSource(oauth.OAuthClaude, oauth.Token{AccessToken: access, RefreshToken: "refresh-" + name}, ref, oauth.TokenSourceOptions{})
+	// a priority above the API keys of the tests: it is tried first
+	return &auth.Credential{Name: name, Provider: auth.Claude, OAuth: ts, Priority: 1}, token
+}
+
+// claudeCodeHeader is what Claude Code sends, which a subscription
+// account serves.
+func claudeCodeHeader() http.Header {
+	h := anthropicHeader()
+	h.Set("User-Agent", "claude-cli/2.1.330 (external, cli)")
+	h.Set("X-App", "cli")
+	return h
+}
+
+func TestServeRefreshesARejectedOAuthTokenAndRetriesTheSameCredential(t *testing.T) {
+	sub, token := subscription(t, "sub", "access-revoked-early")
+	h := newHarness(t, nil, sub, claude("spare"))
+	h.mock.SetFault("access-revoked-early", mockupstream.Fault{Status: http.StatusUnauthorized})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+
+	assert.Equal(t, 1, token.Refreshes(), "the rejected token is refreshed once")
+	fresh := token.AccessTokens()
+	require.Len(t, fresh, 1)
+	assert.Len(t, h.mock.RequestsFor("access-revoked-early"), 1)
+	assert.Len(t, h.mock.RequestsFor(fresh[0]), 1, "the retry carries the new token")
+	assert.Empty(t, h.mock.RequestsFor("key-spare"), "the retry stays on the same credential")
+	assert.Equal(t, "sub", h.rec.last(t).Credential)
+	ok, _ := h.pool.Available(sub, "claude-sonnet-4-5")
+	assert.True(t, ok, "a credential that answered after the refresh is not blocked")
+	assert.NotContains(t, out.Body.String(), fresh[0])
+}
+
+func TestServeBlocksAnOAuthCredentialStillRefusedAfterTheRefresh(t *testing.T) {
+	sub, token := subscription(t, "sub", "access-a")
+	h := newHarness(t, nil, sub, claude("spare"))
+	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusUnauthorized})
+	h.mock.SetFault("*", mockupstream.Fault{Status: http.StatusUnauthorized, Times: 1})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, "the next credential answers: %s", out.Body.String())
+	assert.Equal(t, 1, token.Refreshes(), "one refresh, not one per 401")
+	assert.Len(t, h.mock.RequestsFor("key-spare"), 1)
+	assert.Equal(t, "spare", h.rec.last(t).Credential)
+	ok, _ := h.pool.Available(sub, "claude-sonnet-4-5")
+	assert.False(t, ok, "a credential refused with a fresh token is taken out of rotation")
+}
+
+func TestServeDoesNotPassAnUpstream401OnToTheClient(t *testing.T) {
+	sub, token := subscription(t, "sub", "access-a")
+	h := newHarness(t, nil, sub)
+	h.mock.SetFault("*", mockupstream.Fault{Status: http.StatusUnauthorized})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	assert.NotEqual(t, http.StatusUnauthorized, out.Code, "a 401 would read as the client's own key refused")
+	assert.GreaterOrEqual(t, out.Code, 500, out.Body.String())
+	assert.Equal(t, "error", gjson.Get(out.Body.String(), "type").String(), "an Anthropic-shaped error: %s", out.Body.String())
+	assert.Equal(t, 1, token.Refreshes())
+	for _, tok := range append(token.AccessTokens(), "access-a", "refresh-sub") {
+		assert.NotContains(t, out.Body.String(), tok, "no upstream secret in the answer")
+	}
+}
+
+func TestServeFailsOverWhenTheOAuthRefreshFails(t *testing.T) {
+	sub, token := subscription(t, "sub", "access-a")
+	token.SetFault("refresh-sub", mockoauth.Fault{Status: http.StatusInternalServerError})
+	h := newHarness(t, nil, sub, claude("spare"))
+	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusUnauthorized})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Len(t, h.mock.RequestsFor("access-a"), 1, "no retry without a new token")
+	assert.Len(t, h.mock.RequestsFor("key-spare"), 1)
+}
+
+func TestServeKeepsSubscriptionAccountsForTheirOwnClient(t *testing.T) {
+	sub, _ := subscription(t, "sub", "access-a")
+	h := newHarness(t, nil, sub)
+
+	out := h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), messages)
+	require.NoError(t, out.err)
+	assert.Equal(t, http.StatusForbidden, out.Code, out.Body.String())
+	assert.Equal(t, executor.CodeNoCredentialForClient, gjson.Get(out.Body.String(), "error.code").String(), out.Body.String())
+	assert.Empty(t, h.mock.Requests(), "a foreign client's request never reaches the subscription account")
+
+	out = h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	assert.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Len(t, h.mock.RequestsFor("access-a"), 1)
+}
+
+func TestServeFailsOverASubscriptionThatRefusesTheClient(t *testing.T) {
+	sub, _ := subscription(t, "sub", "access-a")
+	h := newHarness(t, nil, sub, claude("spare"))
+	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusBadRequest,
+		Body: `{"type":"error","error":{"type":"invalid_request_error","message":"This credential is only authorized for use with Claude Code and cannot be used for other API requests."}}`})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Len(t, h.mock.RequestsFor("key-spare"), 1, "the API key answers instead")
+	assert.Equal(t, "spare", h.rec.last(t).Credential)
+}
+
+func TestServePassesASubscriptionsOwn400OnAsItIs(t *testing.T) {
+	sub, _ := subscription(t, "sub", "access-a")
+	h := newHarness(t, nil, sub, claude("spare"))
+	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusBadRequest,
+		Body: `{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}`})
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	assert.Equal(t, http.StatusBadRequest, out.Code)
+	assert.Contains(t, out.Body.String(), "max_tokens: Field required", "the client's own mistake is told to it")
+	assert.Empty(t, h.mock.RequestsFor("key-spare"), "the client's fault is not failed over")
+}
