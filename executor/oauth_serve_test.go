@@ -149,3 +149,37 @@ func TestServePassesASubscriptionsOwn400OnAsItIs(t *testing.T) {
 	assert.Contains(t, out.Body.String(), "max_tokens: Field required", "the client's own mistake is told to it")
 	assert.Empty(t, h.mock.RequestsFor("key-spare"), "the client's fault is not failed over")
 }
+
+// A pool opened to every client lets an SDK use the subscription account;
+// an account's own setting narrows it again.
+func TestServeOpensSubscriptionAccountsToEveryClientWhenConfigured(t *testing.T) {
+	sub, _ := subscription(t, "sub", "access-a")
+	strict, _ := subscription(t, "strict", "access-strict")
+	strict.OAuthClients = auth.OAuthClientsOfficial
+	h := newHarness(t, func(o *executor.Options) { o.OAuthClients = auth.OAuthClientsAny }, sub, strict)
+
+	out := h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Len(t, h.mock.RequestsFor("access-a"), 1)
+
+	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusServiceUnavailable})
+	out = h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), messages)
+	require.NoError(t, out.err)
+	assert.GreaterOrEqual(t, out.Code, 500, out.Body.String())
+	assert.Empty(t, h.mock.RequestsFor("access-strict"), "the account kept to its own client is not failed over to")
+}
+
+// The executor's max_attempts bounds how many credentials one request
+// spends, however many could serve it.
+func TestServeTriesNoMoreCredentialsThanMaxAttempts(t *testing.T) {
+	h := newHarness(t, func(o *executor.Options) { o.MaxAttempts = 2 }, claude("a"), claude("b"), claude("c"))
+	h.mock.SetFault("*", mockupstream.Fault{Status: http.StatusServiceUnavailable})
+
+	out := h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), messages)
+	require.NoError(t, out.err)
+	assert.GreaterOrEqual(t, out.Code, 500, out.Body.String())
+	assert.Len(t, h.mock.Requests(), 2)
+	ok, _ := h.pool.Available(h.pool.Get("c"), "claude-sonnet-4-5")
+	assert.True(t, ok, "the credential never tried is not blamed")
+}
