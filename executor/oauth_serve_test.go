@@ -124,30 +124,38 @@ func TestServeKeepsSubscriptionAccountsForTheirOwnClient(t *testing.T) {
 	assert.Len(t, h.mock.RequestsFor("access-a"), 1)
 }
 
-func TestServeFailsOverASubscriptionThatRefusesTheClient(t *testing.T) {
-	sub, _ := subscription(t, "sub", "access-a")
-	h := newHarness(t, nil, sub, claude("spare"))
-	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusBadRequest,
-		Body: `{"type":"error","error":{"type":"invalid_request_error","message":"This credential is only authorized for use with Claude Code and cannot be used for other API requests."}}`})
+// A subscription's 400 is read before it reaches the client: the account
+// refusing the client fails over to an API key, while the client's own
+// mistake is told to it as it is.
+func TestServeTellsASubscriptionsRefusalFromTheClientsOwn400(t *testing.T) {
+	cases := []struct {
+		name, message, served string
+		status                int
+	}{
+		{"refused client", "This credential is only authorized for use with Claude Code and cannot be used for other API requests.", "spare", http.StatusOK},
+		{"client mistake", "max_tokens: Field required", "sub", http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sub, _ := subscription(t, "sub", "access-a")
+			h := newHarness(t, nil, sub, claude("spare"))
+			h.mock.SetFault("access-a", mockupstream.Fault{
+				Status: http.StatusBadRequest,
+				Body:   `{"type":"error","error":{"type":"invalid_request_error","message":"` + tc.message + `"}}`,
+			})
 
-	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
-	require.NoError(t, out.err)
-	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
-	assert.Len(t, h.mock.RequestsFor("key-spare"), 1, "the API key answers instead")
-	assert.Equal(t, "spare", h.rec.last(t).Credential)
-}
-
-func TestServePassesASubscriptionsOwn400OnAsItIs(t *testing.T) {
-	sub, _ := subscription(t, "sub", "access-a")
-	h := newHarness(t, nil, sub, claude("spare"))
-	h.mock.SetFault("access-a", mockupstream.Fault{Status: http.StatusBadRequest,
-		Body: `{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}`})
-
-	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
-	require.NoError(t, out.err)
-	assert.Equal(t, http.StatusBadRequest, out.Code)
-	assert.Contains(t, out.Body.String(), "max_tokens: Field required", "the client's own mistake is told to it")
-	assert.Empty(t, h.mock.RequestsFor("key-spare"), "the client's fault is not failed over")
+			out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+			require.NoError(t, out.err)
+			require.Equal(t, tc.status, out.Code, out.Body.String())
+			assert.Equal(t, tc.served, h.rec.last(t).Credential)
+			if tc.served == "sub" {
+				assert.Contains(t, out.Body.String(), tc.message, "the client's own mistake is told to it")
+				assert.Empty(t, h.mock.RequestsFor("key-spare"), "the client's fault is not failed over")
+			} else {
+				assert.Len(t, h.mock.RequestsFor("key-spare"), 1, "the API key answers instead")
+			}
+		})
+	}
 }
 
 // A pool opened to every client lets an SDK use the subscription account;
