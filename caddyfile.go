@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func init() {
@@ -36,13 +37,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	cliproxy {
 //	    client_key <key> [<name>]
 //	    client_keys_file <path>
+//	    client_identity <placeholder>
 //	    strategy round-robin|fill-first|weighted-round-robin
 //	    max_attempts <n>
 //	    max_body <size>
+//	    body_read_timeout <duration>
 //	    transient_cooldown <duration>
 //	    max_cooldown <duration>
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
+//	    first_event_timeout <duration>
 //	    pool <name>
 //	    state redis://[user:password@]host:port/db {
 //	        usage_retention <n>
@@ -54,6 +58,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    claude_code_session_affinity on|off
 //	    session_affinity_ttl <duration>
 //	    subagent_affinity parent|separate
+//	    usage_queue_retention <duration>
 //	    disable_metrics
 //	    request_log off|errors|all
 //	    request_log_dir <path>
@@ -113,6 +118,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 
+		case "client_identity":
+			var placeholder string
+			if err := oneArg(d, &placeholder); err != nil {
+				return err
+			}
+			if _, err := newIdentities([]string{placeholder}); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.ClientIdentities = append(h.ClientIdentities, placeholder)
+
 		case "strategy":
 			var name string
 			if err := oneArg(d, &name); err != nil {
@@ -142,7 +157,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = size
 
-		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval":
+		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout", "body_read_timeout":
 			name := d.Val()
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -159,6 +174,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.MaxCooldown = caddy.Duration(dur)
 			case "probe_interval":
 				h.ProbeInterval = caddy.Duration(dur)
+			case "first_event_timeout":
+				h.FirstEventTimeout = caddy.Duration(dur)
+			case "body_read_timeout":
+				h.BodyReadTimeout = caddy.Duration(dur)
 			default:
 				h.MaxRetryInterval = caddy.Duration(dur)
 			}
@@ -238,6 +257,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.SubagentAffinity != SubagentParent && h.SubagentAffinity != SubagentSeparate {
 				return d.Errf("subagent_affinity must be parent or separate, got %q", h.SubagentAffinity)
 			}
+
+		case "usage_queue_retention":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 || dur > telemetry.MaxRetention {
+				return d.Errf("usage_queue_retention must be a duration from 1s to 1h, got %q", raw)
+			}
+			h.UsageQueueRetention = caddy.Duration(dur)
 
 		case "disable_metrics":
 			if d.NextArg() {

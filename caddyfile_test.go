@@ -30,6 +30,11 @@ var caddyfileErrorCases = []struct {
 	{"client_key without key", "cliproxy {\n\tclient_key\n}", "wrong argument count", 2},
 	{"client_key too many", "cliproxy {\n\tclient_key a b c\n}", "wrong argument count", 2},
 	{"client_key bad hash", "cliproxy {\n\tclient_key sha256:abc alice\n}", "64 hex digits", 2},
+	{"client_identity missing", "cliproxy {\n\tclient_identity\n}", "wrong argument count", 2},
+	{"client_identity two args", "cliproxy {\n\tclient_identity {http.auth.user.id} x\n}", "wrong argument count", 2},
+	{"client_identity plain text", "cliproxy {\n\tclient_identity alice\n}", "would admit everyone", 2},
+	{"client_identity env", "cliproxy {\n\n\tclient_identity {env.HOME}\n}", "would admit everyone", 3},
+	{"client_identity file", "cliproxy {\n\tclient_identity {file./etc/hostname}\n}", "would admit everyone", 2},
 	{"client_keys_file missing", "cliproxy {\n\tclient_keys_file\n}", "wrong argument count", 2},
 	{"unknown strategy", "cliproxy {\n\tstrategy random\n}", `unknown strategy "random"`, 2},
 	{"max_attempts word", "cliproxy {\n\tmax_attempts three\n}", "max_attempts must be a positive integer", 2},
@@ -62,11 +67,17 @@ var caddyfileErrorCases = []struct {
 	{"deprecated alias bad value", "cliproxy {\n\tclaude_code_session_affinity 1\n}", `claude_code_session_affinity must be on or off`, 2},
 	{"session_affinity_ttl bad", "cliproxy {\n\tsession_affinity_ttl forever\n}", "session_affinity_ttl must be a positive duration", 2},
 	{"session_affinity_ttl zero", "cliproxy {\n\tsession_affinity_ttl 0s\n}", "session_affinity_ttl must be a positive duration", 2},
+	{"usage_queue_retention bad", "cliproxy {\n\tusage_queue_retention soon\n}", "usage_queue_retention must be a duration from 1s to 1h", 2},
+	{"usage_queue_retention past 1h", "cliproxy {\n\tusage_queue_retention 61m\n}", "usage_queue_retention must be a duration from 1s to 1h", 2},
+	{"usage_queue_retention zero", "cliproxy {\n\tusage_queue_retention 0s\n}", "usage_queue_retention must be a duration from 1s to 1h", 2},
 	{"subagent_affinity bad", "cliproxy {\n\tsubagent_affinity child\n}", "subagent_affinity must be parent or separate", 2},
 	{"transient_cooldown bad", "cliproxy {\n\ttransient_cooldown soon\n}", "transient_cooldown must be a positive duration", 2},
 	{"max_cooldown zero", "cliproxy {\n\tmax_cooldown 0s\n}", "max_cooldown must be a positive duration", 2},
 	{"probe_interval negative", "cliproxy {\n\tprobe_interval -1m\n}", "probe_interval must be a positive duration", 2},
 	{"max_retry_interval bad", "cliproxy {\n\tmax_retry_interval x\n}", "max_retry_interval must be a positive duration", 2},
+	{"body_read_timeout bad", "cliproxy {\n\tbody_read_timeout slow\n}", "body_read_timeout must be a positive duration", 2},
+	{"first_event_timeout zero", "cliproxy {\n\tfirst_event_timeout 0s\n}", "first_event_timeout must be a positive duration", 2},
+	{"first_event_timeout two args", "cliproxy {\n\tfirst_event_timeout 1m 2m\n}", "wrong argument count", 2},
 	{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
 	{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
 	{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
@@ -143,6 +154,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	max_cooldown 2h
 	probe_interval 5m
 	max_retry_interval 0s
+	first_event_timeout 2m
+	body_read_timeout 45s
 	session_affinity on
 	claude_code_session_affinity off
 	session_affinity_ttl 30m
@@ -194,6 +207,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 2*time.Hour, h.MaxCooldown)
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
 	assert.Zero(t, h.MaxRetryInterval)
+	assert.EqualValues(t, 2*time.Minute, h.FirstEventTimeout)
+	assert.EqualValues(t, 45*time.Second, h.BodyReadTimeout)
 	assert.True(t, h.SessionAffinity)
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)

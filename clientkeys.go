@@ -39,8 +39,8 @@ func (h *Handler) buildKeySet(repl *caddy.Replacer) (*access.KeySet, error) {
 		}
 		entries = append(entries, fromFile...)
 	}
-	if len(entries) == 0 {
-		return nil, fmt.Errorf("at least one client_key or a client_keys_file is required")
+	if len(entries) == 0 && len(h.ClientIdentities) == 0 {
+		return nil, fmt.Errorf("at least one client_key, a client_keys_file or a client_identity is required")
 	}
 	ks, err := access.NewKeySet(entries)
 	if err != nil {

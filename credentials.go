@@ -57,8 +57,9 @@ type Credential struct {
 	Group string `json:"group,omitempty"`
 
 	// AllowedClients, when set, are the only client names (as given to
-	// client_key) that may use the credential, so a member can keep a
-	// personal account to themselves. Default: every client.
+	// client_key, or resolved by a client_identity) that may use the
+	// credential, so a member can keep a personal account to themselves.
+	// Default: every client.
 	AllowedClients []string `json:"allowed_clients,omitempty"`
 
 	// Headers are added to every upstream request made with the

@@ -137,7 +137,19 @@ type handlerMetrics struct {
 	mu      sync.Mutex
 	creds   []credLabels
 	members []string
+	keyed   map[string]bool // members, to look up
+	// identities are the members admitted by client_identity that have a
+	// series, up to maxIdentitySeries; the rest count as otherMember
+	identities map[string]bool
 }
+
+// maxIdentitySeries bounds the member label values one handler's
+// client_identity members make; an auth service in front decides how many
+// members there are, and a series is kept per member and credential.
+const maxIdentitySeries = 1000
+
+// otherMember is the member label of the identities past maxIdentitySeries.
+const otherMember = "(other)"
 
 func newHandlerMetrics(reg *prometheus.Registry, pool func() *auth.Pool) (*handlerMetrics, error) {
 	set := metricsSet()
@@ -162,6 +174,10 @@ func (hm *handlerMetrics) track(pool *auth.Pool, members []string) {
 	hm.set.hold(creds, members)
 	hm.set.release(hm.creds, hm.members)
 	hm.creds, hm.members = creds, members
+	hm.keyed = make(map[string]bool, len(members))
+	for _, n := range members {
+		hm.keyed[n] = true
+	}
 }
 
 // close releases everything the handler held.
@@ -171,6 +187,35 @@ func (hm *handlerMetrics) close() {
 	defer hm.mu.Unlock()
 	hm.set.release(hm.creds, hm.members)
 	hm.creds, hm.members = nil, nil
+	ids := make([]string, 0, len(hm.identities))
+	for n := range hm.identities {
+		ids = append(ids, n)
+	}
+	hm.set.release(nil, ids)
+	hm.identities = nil
+}
+
+// memberLabel is the member label of a request of member: its name when
+// it has a client key, or is one of the first maxIdentitySeries members
+// admitted by an identity; otherMember past that.
+func (hm *handlerMetrics) memberLabel(member string) string {
+	hm.mu.Lock()
+	defer hm.mu.Unlock()
+	if hm.identities[member] || hm.keyed[member] {
+		return member
+	}
+	if len(hm.identities) >= maxIdentitySeries {
+		member = otherMember
+		if hm.identities[member] {
+			return member
+		}
+	}
+	if hm.identities == nil {
+		hm.identities = make(map[string]bool)
+	}
+	hm.identities[member] = true
+	hm.set.hold(nil, []string{member})
+	return member
 }
 
 // statusClasses are the status label values, by hundreds.
@@ -210,11 +255,12 @@ func (hm *handlerMetrics) Request(r *outcome.Request) {
 	if n == "" || u == (outcome.Tokens{}) {
 		return
 	}
+	member := hm.memberLabel(r.Client)
 	for _, k := range [...]struct {
 		kind string
 		n    int64
 	}{{"input", u.Input}, {"output", u.Output}, {"cache_read", u.CacheRead}, {"cache_creation", u.CacheCreation}} {
-		hm.set.tokens.WithLabelValues(p, n, r.Client, k.kind).Add(float64(max(k.n, 0)))
+		hm.set.tokens.WithLabelValues(p, n, member, k.kind).Add(float64(max(k.n, 0)))
 	}
 }
 

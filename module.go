@@ -28,6 +28,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func init() {
@@ -39,6 +40,8 @@ const (
 	DefaultMaxBody            = 32 << 20
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
+	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
+	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
@@ -48,12 +51,24 @@ type Handler struct {
 	// given in clear (placeholders such as {env.X} and {file./path} are
 	// resolved at provision, so the secret stays out of saved configs) or
 	// as a SHA-256 hash. At least one client key, here or in
-	// ClientKeysFile, is required.
+	// ClientKeysFile, or a ClientIdentities entry is required.
 	ClientKeys []ClientKey `json:"client_keys,omitempty"`
 
 	// ClientKeysFile is a file of client keys, one per line as
 	// "<name> <key>" or "<name> sha256:<hex>". Read at provision.
 	ClientKeysFile string `json:"client_keys_file,omitempty"`
+
+	// ClientIdentities admit members that a handler before cliproxy
+	// authenticated: each is a placeholder resolved per request, such as
+	// {http.auth.user.id} (set by Caddy's authentication handlers) or
+	// {http.request.header.X-Member} (a header forward_auth copied from
+	// its auth service's answer). A request without a matching client
+	// key is admitted as the member the first identity resolves to; one
+	// resolving to nothing is answered 401. A header identity is only
+	// safe behind a handler that sets or deletes that header on every
+	// request, or a client could name itself. The headers read are not
+	// sent upstream. Default: none.
+	ClientIdentities []string `json:"client_identities,omitempty"`
 
 	// Strategy picks among available credentials: "round-robin" (aliases
 	// "roundrobin", "rr"; group-aware when credentials have groups),
@@ -73,6 +88,13 @@ type Handler struct {
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// BodyReadTimeout is how long a client has to send its request body
+	// when the server sets no timeouts { read_body } (which then applies
+	// instead); past it the request is refused with 408 and the
+	// connection closed. Caddy's read_body_idle (default 1m) drops a body
+	// that stalls, whatever this says. Default: 2m.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
+
 	// TransientCooldown is how long a credential rests after a 408, 5xx,
 	// 529 or connection error. Default: 60s.
 	TransientCooldown caddy.Duration `json:"transient_cooldown,omitempty"`
@@ -90,6 +112,15 @@ type Handler struct {
 	// recovery when every credential is cooling, instead of answering
 	// 429 at once. Default: 0 (do not wait).
 	MaxRetryInterval caddy.Duration `json:"max_retry_interval,omitempty"`
+
+	// FirstEventTimeout bounds the wait from sending a request upstream to
+	// the first complete event of an event stream, or the first body byte
+	// of any other answer. When it passes before anything reached the
+	// client, the credential rests for TransientCooldown and the request
+	// moves to the next one (504 upstream_timeout when none is left). A
+	// non-streaming request that may take longer (a long generation
+	// answered whole) needs a larger value. Default: 5m.
+	FirstEventTimeout caddy.Duration `json:"first_event_timeout,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -139,6 +170,12 @@ type Handler struct {
 	// through Redis. Default: none, the state lives in this process.
 	State *StateConfig `json:"state,omitempty"`
 
+	// UsageQueueRetention is how long a usage record waits in the pool's
+	// usage queue for a collector (RESP LPOP, GET usage-queue) before it
+	// is dropped; at most 1h. The queue also holds at most 10000 records
+	// in memory, or state's usage_retention in Redis. Default: 60s.
+	UsageQueueRetention caddy.Duration `json:"usage_queue_retention,omitempty"`
+
 	// DisableMetrics turns off this handler's Prometheus metrics (see
 	// docs/metrics.md). Default: metrics on.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -181,6 +218,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
+	identities  identities
 	state       *pool.State
 	member      *pool.Member
 	strategy    string // canonical, as configured
@@ -234,6 +272,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.SessionAffinityTTL == 0 {
 		h.SessionAffinityTTL = DefaultSessionAffinityTTL
 	}
+	if h.FirstEventTimeout == 0 {
+		h.FirstEventTimeout = DefaultFirstEventTimeout
+	}
+	if h.BodyReadTimeout == 0 {
+		h.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -245,12 +289,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keys = keys
+	if h.identities, err = newIdentities(h.ClientIdentities); err != nil {
+		return err
+	}
 
 	state, err := loadPoolState(h.Pool, time.Duration(h.SessionAffinityTTL))
 	if err != nil {
 		return err
 	}
 	h.state = state
+	state.Telemetry.SetLimits(time.Duration(h.UsageQueueRetention), 0)
 	h.policy = auth.Policy{
 		TransientCooldown: time.Duration(h.TransientCooldown),
 		MaxCooldown:       time.Duration(h.MaxCooldown),
@@ -312,6 +360,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxAttempts:       h.MaxAttempts,
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
+		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
+		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
 		Logger:            h.logger,
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
@@ -321,14 +371,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Recorders = append(opts.Recorders, h.metrics)
+		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
 	}
 	if h.requestLog != nil {
 		opts.Recorders = append(opts.Recorders, h.requestLog)
 	}
-	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")})
-	if h.cluster != nil {
-		opts.Recorders = append(opts.Recorders, h.cluster)
-	}
+	// the telemetry hub writes the cluster's shared usage list and errors
+	// channel, when the pool has one
+	opts.Recorders = append(opts.Recorders, state.Usage(), usageLog{caddy.Log().Named("cliproxy.usage")}, state.Telemetry)
 	h.exec, err = executor.New(opts)
 	if err != nil {
 		return err
@@ -345,6 +397,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Strategy: h.strategy,
 		Selector: h.selector,
 		Changed:  h.reloadPool,
+		Guard:    h.guard,
 		Affinity: management.Affinity{
 			Enabled:    h.SessionAffinity,
 			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
@@ -402,8 +455,8 @@ func (h *Handler) Validate() error {
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval and max_retry_interval must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
 	}
 	if err := h.Management.validate(); err != nil {
 		return err
@@ -416,6 +469,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.State != nil && h.State.URL == "" {
 		return fmt.Errorf("state needs a redis:// or rediss:// url")
+	}
+	if h.UsageQueueRetention < 0 || time.Duration(h.UsageQueueRetention) > telemetry.MaxRetention {
+		return fmt.Errorf("usage_queue_retention must be between 0 and %s, got %s", telemetry.MaxRetention, time.Duration(h.UsageQueueRetention))
 	}
 	if h.State != nil && h.State.UsageRetention < 0 {
 		return fmt.Errorf("state usage_retention must not be negative")
@@ -446,7 +502,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
+	if !ok {
+		principal = h.identities.resolve(repl)
+		ok = principal != ""
+	}
 	if !ok {
 		if h.metrics != nil {
 			h.metrics.Request(&outcome.Request{Family: route.Family.String(), Status: http.StatusUnauthorized})
@@ -457,7 +518,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Message: "missing or invalid client key for this gateway",
 		})
 	}
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+	h.identities.strip(r)
+	if repl != nil {
 		repl.Set(PlaceholderClient, principal)
 	}
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {

@@ -1,10 +1,13 @@
 package cliproxy
 
 import (
+	"time"
+
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 // StateConfig puts a pool's state in Redis, so several Caddy instances
@@ -15,8 +18,9 @@ type StateConfig struct {
 	// the password stays out of saved configs. Required.
 	URL string `json:"url,omitempty"`
 
-	// UsageRetention is how many usage events the Redis list "usage"
-	// keeps for a consumer that is away; older ones are dropped.
+	// UsageRetention is how many usage records the Redis list "usage"
+	// (the pool's shared usage queue) keeps for a collector that is away;
+	// older ones are dropped, as are those past usage_queue_retention.
 	// Default: 10000.
 	UsageRetention int `json:"usage_retention,omitempty"`
 }
@@ -48,6 +52,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 			Health:         h.state.Health,
 			Bindings:       h.state.Sessions,
 			UsageRetention: h.State.UsageRetention,
+			OnUsageDropped: h.state.Telemetry.AddDropped,
 			Logger:         caddy.Log().Named("cliproxy.cluster"),
 		})
 		if err != nil {
@@ -60,6 +65,10 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	}
 	h.cluster, h.clusterKeyed = val.(clusterState).Cluster, key
 	// a reload with another URL hands the pool's state to the new Redis
+	h.cluster.SetUsageMaxAge(telemetry.DefaultRetention)
+	if h.UsageQueueRetention > 0 {
+		h.cluster.SetUsageMaxAge(time.Duration(h.UsageQueueRetention))
+	}
 	h.state.Link(h.cluster)
 	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {

@@ -73,6 +73,12 @@ type Options struct {
 	// UsageRetention bounds the usage list. Default:
 	// DefaultUsageRetention.
 	UsageRetention int
+	// UsageMaxAge drops usage records that waited longer (see
+	// SetUsageMaxAge). Default: 0, no age limit.
+	UsageMaxAge time.Duration
+	// OnUsageDropped, when set, is told how many usage records this
+	// process dropped from the list unread (past the age or the size).
+	OnUsageDropped func(n int)
 	// KeyPrefix starts every key. Default: DefaultKeyPrefix.
 	KeyPrefix string
 	// Logger gets the warning when Redis goes away and the notice when it
@@ -91,6 +97,7 @@ type Cluster struct {
 	bindings  *Bindings
 	retention int64
 
+	maxAge  atomic.Int64 // time.Duration of usage records
 	state   atomic.Int32 // stateUnknown, stateUp or stateDown
 	gauge   atomic.Pointer[func(bool)]
 	tokens  atomic.Pointer[func(name string, t oauth.Token)]
@@ -151,6 +158,7 @@ func New(opts Options) (*Cluster, error) {
 		cancel:    cancel,
 	}
 	c.channel = c.prefix + "sync"
+	c.maxAge.Store(int64(opts.UsageMaxAge))
 	c.bindings = &Bindings{c: c, local: opts.Bindings}
 	c.pending.m = make(map[string]bindOp)
 

@@ -21,7 +21,6 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
-	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/session"
 )
 
@@ -211,15 +210,49 @@ func TestCoordinateRefreshesOnceAcrossInstances(t *testing.T) {
 
 func TestUsageEventsAreListedWithABoundAndPublished(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newInstance(t, srv.URL(0), func(o *cluster.Options) { o.UsageRetention = 5 })
+	var dropped atomic.Int64
+	a := newInstance(t, srv.URL(0), func(o *cluster.Options) {
+		o.UsageRetention = 5
+		o.OnUsageDropped = func(n int) { dropped.Add(int64(n)) }
+	})
 	waitUp(t, a)
 	for i := range 8 {
-		a.cluster.Request(&outcome.Request{Model: fmt.Sprintf("sonnet-%d", i), Attempts: 1})
+		a.cluster.PushUsage([]byte(fmt.Sprintf(`{"n":%d,"model":"sonnet"}`, i)))
 	}
-	require.Eventually(t, func() bool { return srv.Do("LLEN", "usage") == "5" }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return dropped.Load() == 3 }, time.Second, 5*time.Millisecond, "the dropped records are counted")
+	require.Equal(t, "5", srv.Do("LLEN", "usage"))
 	var first map[string]any
 	require.NoError(t, json.Unmarshal([]byte(srv.Do("LPOP", "usage")), &first))
-	assert.Equal(t, "sonnet-3", first["model"], "the list keeps the newest events, drained oldest first")
+	assert.EqualValues(t, 3, first["n"], "the list keeps the newest events, drained oldest first")
+}
+
+func TestUsageRecordsPastTheirAgeAreDropped(t *testing.T) {
+	srv := redistest.Start(t)
+	var dropped atomic.Int64
+	a := newInstance(t, srv.URL(0), func(o *cluster.Options) {
+		o.UsageMaxAge = time.Minute
+		o.OnUsageDropped = func(n int) { dropped.Add(int64(n)) }
+	})
+	waitUp(t, a)
+	stamp := func(d time.Duration) string {
+		return time.Now().Add(d).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	// two records that finished long ago (left by an instance whose
+	// collector was away), then a fresh one
+	srv.Do("RPUSH", "usage", `{"n":0,"finished_at":"`+stamp(-2*time.Hour)+`"}`)
+	srv.Do("RPUSH", "usage", `{"n":1,"finished_at":"`+stamp(-61*time.Second)+`"}`)
+	a.cluster.PushUsage([]byte(`{"n":2,"finished_at":"` + stamp(0) + `"}`))
+	require.Eventually(t, func() bool { return dropped.Load() == 2 }, time.Second, 5*time.Millisecond)
+
+	b := newInstance(t, srv.URL(0))
+	waitUp(t, b)
+	got, err := b.cluster.PopUsage(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Contains(t, string(got[0]), `"n":2`, "any instance pops the shared list")
+	got, err = a.cluster.PopUsage(context.Background(), 10)
+	require.NoError(t, err)
+	assert.Empty(t, got, "each record is popped once")
 }
 
 func TestBadURLsAreRefusedWithoutTheirPassword(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package cluster lets several gateway processes act as one by sharing
 // their state in Redis: credential health (cooldowns and model states),
 // session bindings, OAuth refreshes (one refresh per token across the
-// processes) and the stream of usage and error events.
+// processes), and the usage list and errors channel the telemetry hub
+// writes (a usage queue every process pops from).
 //
 // Every process keeps its own in-memory state and serves from it; Redis
 // is where the processes meet. A change made by one process is written to

@@ -2,75 +2,58 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"time"
 
-	"github.com/caddy-cliproxy/cliproxy/outcome"
+	"github.com/redis/go-redis/v9"
 )
 
-// event is one usage or error event on its way to Redis.
+// event is one usage record or error event on its way to Redis.
 type event struct {
 	usage   bool
 	payload []byte
 }
 
-// The cluster keeps the pool's usage and error events in Redis.
-var _ outcome.Recorder = (*Cluster)(nil)
+// PushUsage appends a usage record (JSON) to the usage list, trimmed to the
+// retention, and publishes it on the usage channel. It never waits for
+// Redis: while Redis is down or the queue is full, the record is dropped
+// here (the telemetry hub keeps records locally while Redis is down).
+func (c *Cluster) PushUsage(payload []byte) { c.emit(true, payload) }
 
-// Request implements outcome.Recorder: it appends the request's usage
-// event (a UsageRecord), as JSON, to the usage list (trimmed to the
-// retention) and publishes it on the usage channel. It never waits for
-// Redis: while Redis is down or the queue is full, the event is dropped
-// (the usage log still has it).
-func (c *Cluster) Request(r *outcome.Request) { c.emit(true, usageRecordOf(r)) }
+// PublishError publishes an error event (JSON) on the errors channel, as
+// PushUsage does.
+func (c *Cluster) PublishError(payload []byte) { c.emit(false, payload) }
 
-// Failure implements outcome.Recorder: it publishes f, as JSON, on the
-// errors channel, as Request does.
-func (c *Cluster) Failure(f outcome.Failure) { c.emit(false, f) }
-
-// Attempt implements outcome.Recorder; attempts are not published.
-func (c *Cluster) Attempt(outcome.Attempt) {}
-
-// UsageRecord is a usage event as a consumer of the Redis list reads it:
-// the fields of the cliproxy.usage log entry, durations in milliseconds.
-type UsageRecord struct {
-	Time                time.Time `json:"time"`
-	Client              string    `json:"client"`
-	Provider            string    `json:"provider"`
-	Model               string    `json:"model"`
-	Credential          string    `json:"credential"`
-	Status              int       `json:"status"`
-	Attempts            int       `json:"attempts"`
-	LatencyMS           float64   `json:"latency_ms"`
-	TTFBMS              float64   `json:"ttfb_ms"`
-	InputTokens         int64     `json:"input_tokens"`
-	OutputTokens        int64     `json:"output_tokens"`
-	CacheReadTokens     int64     `json:"cache_read_tokens"`
-	CacheCreationTokens int64     `json:"cache_creation_tokens"`
-}
-
-func usageRecordOf(r *outcome.Request) UsageRecord {
-	return UsageRecord{
-		Time: time.Now().Add(-r.Latency), Client: r.Client, Provider: r.Provider, Model: r.Model,
-		Credential: r.Credential, Status: r.Status, Attempts: r.Attempts,
-		LatencyMS: millis(r.Latency), TTFBMS: millis(r.FirstByte),
-		InputTokens: r.Tokens.Input, OutputTokens: r.Tokens.Output,
-		CacheReadTokens: r.Tokens.CacheRead, CacheCreationTokens: r.Tokens.CacheCreation,
+// PopUsage removes and returns up to n of the oldest records of the usage
+// list: every process pops the same list, so each record is popped once.
+func (c *Cluster) PopUsage(ctx context.Context, n int) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	vals, err := c.rdb.LPopCount(ctx, UsageList, n).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
 	}
+	if err != nil {
+		c.markDown(err)
+		return nil, err
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
 }
 
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// SetUsageMaxAge drops usage records that waited longer than d (by their
+// finished_at) at each write; 0 keeps them until the list is full.
+func (c *Cluster) SetUsageMaxAge(d time.Duration) { c.maxAge.Store(int64(d)) }
 
-func (c *Cluster) emit(usage bool, ev any) {
+func (c *Cluster) emit(usage bool, payload []byte) {
 	if !c.Up() {
 		return
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
 	select {
-	case c.events <- event{usage: usage, payload: b}:
+	case c.events <- event{usage: usage, payload: payload}:
 	default:
 	}
 }
@@ -100,22 +83,53 @@ func (c *Cluster) eventLoop() {
 	}
 }
 
-// flushEvents writes batch in one pipeline: the usage events pushed to the
-// tail of the list, the list trimmed to its newest retention events, and
-// each event published.
+// pushUsage appends records to the list, then drops from its head the
+// records that finished before the cutoff (ARGV[2], a time in the
+// records' fixed-width format, so that strings compare as times; "" for
+// none) and those past the size (ARGV[1]), and returns how many it
+// dropped. A record without finished_at is dropped by size only.
+var pushUsage = redis.NewScript(`
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local dropped = 0
+if ARGV[2] ~= '' then
+	while true do
+		local head = redis.call('LINDEX', KEYS[1], 0)
+		if not head then break end
+		local at = string.match(head, '"finished_at":"([^"]+)"')
+		if not at or at >= ARGV[2] then break end
+		redis.call('LPOP', KEYS[1])
+		dropped = dropped + 1
+	end
+end
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+	redis.call('LTRIM', KEYS[1], over, -1)
+	dropped = dropped + over
+end
+return dropped
+`)
+
+// timeFormat is the records' time format (telemetry.TimeFormat).
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// flushEvents writes batch in one pipeline: the usage records pushed to
+// the tail of the list and the list trimmed, and each event published.
 func (c *Cluster) flushEvents(batch []event) {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
 	p := c.rdb.Pipeline()
-	var usage []any
+	args := []any{c.retention, ""}
+	if d := time.Duration(c.maxAge.Load()); d > 0 {
+		args[1] = time.Now().Add(-d).UTC().Format(timeFormat)
+	}
 	for _, ev := range batch {
 		if ev.usage {
-			usage = append(usage, ev.payload)
+			args = append(args, ev.payload)
 		}
 	}
-	if len(usage) > 0 {
-		p.RPush(ctx, UsageList, usage...)
-		p.LTrim(ctx, UsageList, -c.retention, -1)
+	var push *redis.Cmd
+	if len(args) > 2 {
+		push = pushUsage.Eval(ctx, p, []string{UsageList}, args...)
 	}
 	for _, ev := range batch {
 		ch := ErrorChannel
@@ -126,5 +140,11 @@ func (c *Cluster) flushEvents(batch []event) {
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		c.markDown(err)
+		return
+	}
+	if push != nil && c.opts.OnUsageDropped != nil {
+		if n, err := push.Int(); err == nil && n > 0 {
+			c.opts.OnUsageDropped(n)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package cluster_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
@@ -77,6 +80,12 @@ func freePort(t *testing.T) int {
 // startCaddy runs an instance whose cliproxy block is handler.
 func startCaddy(t *testing.T, handler string) *caddyProc {
 	t.Helper()
+	return startCaddyWith(t, "", handler)
+}
+
+// startCaddyWith is startCaddy with global options.
+func startCaddyWith(t *testing.T, global, handler string) *caddyProc {
+	t.Helper()
 	bin := buildCaddy(t)
 	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(testutil.SyncBuffer)}
 	home := t.TempDir()
@@ -85,6 +94,7 @@ func startCaddy(t *testing.T, handler string) *caddyProc {
 	auto_https off
 	persist_config off
 	storage file_system %s
+%s
 }
 http://127.0.0.1:%d {
 	cliproxy {
@@ -92,7 +102,7 @@ http://127.0.0.1:%d {
 %s
 	}
 }
-`, p.admin, filepath.Join(home, "storage"), p.port, clientKey, handler)
+`, p.admin, filepath.Join(home, "storage"), global, p.port, clientKey, handler)
 	file := filepath.Join(home, "Caddyfile")
 	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
 	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
@@ -428,7 +438,7 @@ func TestInstancesEventsCanBeDrained(t *testing.T) {
 		ev := rs.Do("LPOP", "usage")
 		assert.Equal(t, "alice", gjson.Get(ev, "client").String(), ev)
 		assert.Equal(t, "claude-sonnet-4-5", gjson.Get(ev, "model").String())
-		assert.Equal(t, "b", gjson.Get(ev, "credential").String())
+		assert.Equal(t, "b", gjson.Get(ev, "auth_index").String())
 		assert.EqualValues(t, 200, gjson.Get(ev, "status").Int())
 		assert.NotContains(t, ev, "sk-cluster", "no secret in an event")
 		assert.NotContains(t, ev, clientKey)
@@ -436,8 +446,8 @@ func TestInstancesEventsCanBeDrained(t *testing.T) {
 	assert.Equal(t, "(nil)", rs.Do("LPOP", "usage"), "drained")
 	select {
 	case ev := <-errs:
-		assert.Equal(t, "a", gjson.Get(ev, "credential").String(), ev)
-		assert.EqualValues(t, 500, gjson.Get(ev, "status").Int())
+		assert.Equal(t, "a", gjson.Get(ev, "auth_index").String(), ev)
+		assert.EqualValues(t, 500, gjson.Get(ev, "status_code").Int())
 		assert.NotContains(t, ev, "sk-cluster")
 	case <-time.After(2 * time.Second):
 		t.Fatal("no event on the errors channel")
@@ -491,4 +501,51 @@ func TestInstanceStartsAndServesWithoutRedis(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(rs.Do("KEYS", "cliproxy:shared:session:*"), "no-redis-3")
 	}, 2*time.Second, 20*time.Millisecond, "the bindings made without Redis are written when it comes")
+}
+
+// With the RESP wrapper on both instances, a collector that pops from
+// either (as behind a load balancer) gets every record once: the queue is
+// the shared Redis list.
+func TestInstancesShareOneUsageQueueOverRESP(t *testing.T) {
+	rs := redistest.Start(t)
+	_, mockURL := startMock(t)
+	const key = "cluster-mgmt-key"
+	global := "\tservers {\n\t\tlistener_wrappers {\n\t\t\tcliproxy_resp\n\t\t}\n\t}"
+	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tmanagement {\n\t\t\tkey "+key+"\n\t\t}\n")
+	a, b := startCaddyWith(t, global, cfg), startCaddyWith(t, global, cfg)
+	const n = 10
+	for i := range n {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		status, body := p.send(t, "")
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	ctx := context.Background()
+	var collectors []*redis.Client
+	for _, p := range []*caddyProc{a, b} {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", p.port), Password: key, MaxRetries: -1})
+		t.Cleanup(func() { c.Close() })
+		collectors = append(collectors, c)
+	}
+	// the instances write in the background: wait for the list to fill
+	require.Eventually(t, func() bool { return rs.Do("LLEN", "usage") == strconv.Itoa(n) }, 5*time.Second, 10*time.Millisecond)
+	seen := map[string]int{}
+	for i := 0; ; i++ {
+		rec, err := collectors[i%2].LPop(ctx, "usage").Result()
+		if errors.Is(err, redis.Nil) {
+			break
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "alice", gjson.Get(rec, "client").String(), rec)
+		assert.NotContains(t, rec, "sk-cluster")
+		seen[gjson.Get(rec, "request_id").String()]++
+	}
+	assert.Len(t, seen, n, "every record popped")
+	for id, times := range seen {
+		assert.Equal(t, 1, times, "record %s popped once", id)
+	}
+	// RPOP with a count on the other instance sees the same empty list
+	assert.ErrorIs(t, collectors[1].RPopCount(ctx, "usage", 5).Err(), redis.Nil)
 }

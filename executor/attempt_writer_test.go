@@ -116,7 +116,9 @@ func TestAttemptWriterHoldsFailover(t *testing.T) {
 	}
 }
 
-func TestAttemptWriterCommitsAtOnce(t *testing.T) {
+// Anything not held is committed with its first body byte: until then an
+// upstream that answered and went silent can still fail over.
+func TestAttemptWriterCommitsWithFirstByte(t *testing.T) {
 	tests := []struct {
 		name    string
 		status  int
@@ -124,7 +126,6 @@ func TestAttemptWriterCommitsAtOnce(t *testing.T) {
 	}{
 		{"success that may hold", 200, true},
 		{"created", 201, true},
-		{"client fault 400", 400, true},
 		{"client fault 413", 413, true},
 		{"client fault 422", 422, true},
 		{"rate limit on the last attempt", 429, false},
@@ -138,16 +139,18 @@ func TestAttemptWriterCommitsAtOnce(t *testing.T) {
 			aw.Header().Set("Content-Type", "application/x-ndjson")
 			aw.Header().Set("X-Request-Id", "req_1")
 			aw.WriteHeader(tt.status)
-
+			require.NoError(t, aw.FlushError())
 			assert.False(t, aw.held)
-			assert.True(t, aw.committed)
-			assert.Equal(t, 1, spy.writeHeaders, "status not sent at once")
-			assert.Equal(t, tt.status, spy.Code)
-			assert.Equal(t, "application/x-ndjson", spy.Header().Get("Content-Type"))
-			assert.Equal(t, "req_1", spy.Header().Get("X-Request-Id"))
+			assert.False(t, aw.committed)
+			assert.True(t, spy.untouched(), "headers went out before a body byte")
 
 			_, err := aw.Write([]byte("data: 1\n\n"))
 			require.NoError(t, err)
+			assert.True(t, aw.committed)
+			assert.Equal(t, 1, spy.writeHeaders)
+			assert.Equal(t, tt.status, spy.Code)
+			assert.Equal(t, "application/x-ndjson", spy.Header().Get("Content-Type"))
+			assert.Equal(t, "req_1", spy.Header().Get("X-Request-Id"))
 			assert.Equal(t, "data: 1\n\n", spy.Body.String(), "body not passed through")
 			require.NoError(t, aw.FlushError())
 			assert.Equal(t, 1, spy.flushes, "flush did not reach the client")
@@ -171,11 +174,25 @@ func TestAttemptWriterImplicitOK(t *testing.T) {
 	assert.Equal(t, "hello", spy.Body.String())
 }
 
+// An answer that ends without a body byte is committed when it ends.
+func TestAttemptWriterCommitsEmptyAnswerAtFinish(t *testing.T) {
+	spy := newSpy()
+	aw := newAttemptWriter(spy, true)
+	aw.Header().Set("X-Request-Id", "req_2")
+	aw.WriteHeader(http.StatusNoContent)
+	assert.True(t, spy.untouched())
+	require.NoError(t, aw.finish())
+	assert.True(t, aw.committed)
+	assert.Equal(t, http.StatusNoContent, spy.Code)
+	assert.Equal(t, "req_2", spy.Header().Get("X-Request-Id"))
+}
+
 func TestAttemptWriterIgnoresSecondStatus(t *testing.T) {
 	spy := newSpy()
 	aw := newAttemptWriter(spy, true)
 	aw.WriteHeader(200)
 	aw.WriteHeader(500)
+	_, _ = aw.Write([]byte("x"))
 	assert.Equal(t, 200, spy.Code)
 	assert.Equal(t, 1, spy.writeHeaders)
 	assert.False(t, aw.held)
@@ -306,6 +323,7 @@ func TestAttemptWriterOnHeader(t *testing.T) {
 			aw.Header().Set("X-Upstream", "1")
 			aw.WriteHeader(tt.status)
 			aw.WriteHeader(tt.status) // ignored, and not seen again
+			_, _ = aw.Write([]byte("x"))
 			assert.Equal(t, tt.held, aw.held)
 			if tt.held {
 				// a held answer was recorded as a failure already: its
@@ -340,6 +358,7 @@ func TestAttemptWriterUnwrap(t *testing.T) {
 	assert.Same(t, spy, aw.Unwrap().(*spyWriter))
 	// http.ResponseController finds the client's flusher through Unwrap
 	aw.WriteHeader(http.StatusOK)
+	_, _ = aw.Write([]byte("x"))
 	require.NoError(t, http.NewResponseController(aw).Flush())
 	assert.Equal(t, 1, spy.flushes)
 }
@@ -370,4 +389,63 @@ func TestAttemptWriterTrailersAfterCommit(t *testing.T) {
 			assert.Equal(t, "abc123", res.Trailer.Get("X-Checksum"), "upstream trailer lost")
 		})
 	}
+}
+
+// A 400 is held while another credential may answer: it may be a refused
+// key, which counts as the 401 it stands for. Any other 400 goes to the
+// client as it was; one too long to be an error worth failing over on goes
+// through at once, whole.
+func TestAttemptWriterHoldsBadRequest(t *testing.T) {
+	refused := map[string]string{
+		"gemini": `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",` +
+			`"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}`,
+		"gemini stream array": `[{"error":{"code":400,"status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}]`,
+		"anthropic":           `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`,
+		"openai compatible":   `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+	}
+	for name, body := range refused {
+		t.Run(name, func(t *testing.T) {
+			spy := newSpy()
+			aw := newAttemptWriter(spy, true)
+			aw.WriteHeader(http.StatusBadRequest)
+			_, err := aw.Write([]byte(body))
+			require.NoError(t, err)
+			require.NoError(t, aw.finish())
+			assert.True(t, aw.held)
+			assert.Equal(t, http.StatusUnauthorized, aw.failStatus, "a refused key is a credential failure")
+			assert.True(t, spy.untouched())
+		})
+	}
+
+	t.Run("bad request", func(t *testing.T) {
+		spy := newSpy()
+		aw := newAttemptWriter(spy, true)
+		aw.Header().Set("Content-Type", "application/json")
+		aw.WriteHeader(http.StatusBadRequest)
+		body := `{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`
+		_, err := aw.Write([]byte(body))
+		require.NoError(t, err)
+		require.NoError(t, aw.finish())
+		assert.True(t, aw.held)
+		assert.Equal(t, http.StatusBadRequest, aw.failStatus)
+		assert.True(t, spy.untouched())
+		require.NoError(t, aw.release())
+		assert.Equal(t, http.StatusBadRequest, spy.Code)
+		assert.Equal(t, body, spy.Body.String())
+	})
+
+	t.Run("long bad request", func(t *testing.T) {
+		spy := newSpy()
+		aw := newAttemptWriter(spy, true)
+		aw.WriteHeader(http.StatusBadRequest)
+		chunk := bytes.Repeat([]byte("x"), 40<<10)
+		for range 3 {
+			_, err := aw.Write(chunk)
+			require.NoError(t, err)
+		}
+		assert.True(t, aw.committed)
+		assert.False(t, aw.held)
+		assert.Equal(t, http.StatusBadRequest, spy.Code)
+		assert.Equal(t, 3*len(chunk), spy.Body.Len(), "a long 400 was cut")
+	})
 }

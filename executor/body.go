@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -150,26 +151,23 @@ func (r *bodyReader) Close() error {
 
 // readBody reads r's body, at most limit bytes, and decodes a gzip or zstd
 // Content-Encoding into a second buffer, also capped at limit, so a small
-// compressed body cannot expand without bound.
-func readBody(r *http.Request, limit int64) (*body, error) {
+// compressed body cannot expand without bound. The client has timeout to
+// send it (none if 0): then it is refused with errBodyTimeout.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) (*body, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
 	raw := getBuffer()
-	if r.ContentLength > 0 {
-		// room for the read that finds the end, so a body of a declared
-		// length needs one buffer, not that buffer and its double
-		raw.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
 	if r.Body != nil {
-		n, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1))
+		deadline := bodyDeadline(w, timeout)
+		err := readRaw(raw, r.Body, r.ContentLength, limit)
+		clearBodyDeadline(w, deadline)
 		if err != nil {
 			putBuffer(raw)
-			return nil, fmt.Errorf("reading request body: %w", err)
-		}
-		if n > limit {
-			putBuffer(raw)
-			return nil, errBodyTooLarge
+			if bodyTimedOut(err, deadline) {
+				return nil, errBodyTimeout
+			}
+			return nil, err
 		}
 	}
 	b := newBody(raw)
@@ -184,6 +182,51 @@ func readBody(r *http.Request, limit int64) (*body, error) {
 	}
 	b.decoded, b.decodedBuf = decoded, decoded
 	return b, nil
+}
+
+// firstGrowth is the room a body buffer is first given, unless the
+// declared length is smaller.
+const firstGrowth = 16 << 10
+
+// readRaw reads src into buf, at most limit bytes. The buffer grows as
+// bytes arrive, doubling, never from the declared length alone: a client
+// that declares 31 MB and sends one byte must not make the gateway hold 31
+// MB. The declared length still caps each step, so a body that arrives as
+// declared ends in a buffer of its size, not its double.
+func readRaw(buf *bytes.Buffer, src io.Reader, declared, limit int64) error {
+	for {
+		if buf.Available() < bytes.MinRead {
+			grow(buf, declared, limit)
+		}
+		// a byte past the limit is enough to know the body is too large
+		room := buf.AvailableBuffer()[:min(int64(buf.Available()), limit+1-int64(buf.Len()))]
+		n, err := src.Read(room)
+		buf.Write(room[:n]) // the bytes are in place already: this only extends buf
+		if int64(buf.Len()) > limit {
+			return errBodyTooLarge
+		}
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("reading request body: %w", err)
+		}
+	}
+}
+
+// grow gives buf room for more of a body: double its capacity, but no more
+// than the declared rest (when the body declared its length) or the limit,
+// and the read that finds the end.
+func grow(buf *bytes.Buffer, declared, limit int64) {
+	want := int64(max(2*buf.Cap(), firstGrowth))
+	if rest := declared - int64(buf.Len()); rest > 0 {
+		want = min(want, int64(buf.Len())+rest+bytes.MinRead)
+	}
+	want = min(want, limit+bytes.MinRead)
+	want = max(want, int64(buf.Len())+bytes.MinRead)
+	grown := make([]byte, buf.Len(), int(want))
+	copy(grown, buf.Bytes())
+	*buf = *bytes.NewBuffer(grown)
 }
 
 var zstdDecoders = sync.Pool{New: func() any {

@@ -3,13 +3,18 @@ package executor
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,7 +99,7 @@ func TestReadBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := readBody(bodyRequest(tt.data, tt.encoding, tt.chunked), limit)
+			b, err := readBody(nil, bodyRequest(tt.data, tt.encoding, tt.chunked), limit, 0)
 			switch {
 			case tt.wantErr != nil:
 				require.ErrorIs(t, err, tt.wantErr)
@@ -130,7 +135,7 @@ func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
 	body := &readCounter{}
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", body)
 	r.ContentLength = 1<<20 + 1
-	b, err := readBody(r, 1<<20)
+	b, err := readBody(nil, r, 1<<20, 0)
 	require.ErrorIs(t, err, errBodyTooLarge)
 	assert.Nil(t, b)
 	assert.Zero(t, body.n, "an oversized body was read before being refused")
@@ -139,7 +144,7 @@ func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
 func TestReadBodyNilBody(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 	r.Body = nil
-	b, err := readBody(r, 1024)
+	b, err := readBody(nil, r, 1024, 0)
 	require.NoError(t, err)
 	defer b.release()
 	assert.Empty(t, b.bytes())
@@ -153,7 +158,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connectio
 func TestReadBodyReadError(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", io.MultiReader(strings.NewReader(`{"model":`), failingReader{}))
 	r.ContentLength = -1
-	b, err := readBody(r, 1024)
+	b, err := readBody(nil, r, 1024, 0)
 	require.Error(t, err)
 	assert.Nil(t, b)
 	assert.NotErrorIs(t, err, errBodyTooLarge)
@@ -165,7 +170,7 @@ func TestReadBodyReadError(t *testing.T) {
 func TestReadBodyDecodedIsSeparate(t *testing.T) {
 	jsonBody := []byte(`{"model":"gpt-4o"}`)
 	raw := gzipped(t, jsonBody)
-	b, err := readBody(bodyRequest(raw, "gzip", false), 1024)
+	b, err := readBody(nil, bodyRequest(raw, "gzip", false), 1024, 0)
 	require.NoError(t, err)
 	defer b.release()
 	require.NotSame(t, b.raw, b.decoded)
@@ -183,7 +188,7 @@ func TestBodyRelease(t *testing.T) {
 			if enc == "gzip" {
 				data = gzipped(t, data)
 			}
-			b, err := readBody(bodyRequest(data, enc, false), 1024)
+			b, err := readBody(nil, bodyRequest(data, enc, false), 1024, 0)
 			require.NoError(t, err)
 			b.release()
 			assert.Nil(t, b.bytes(), "released body still readable")
@@ -198,14 +203,14 @@ func TestBodyRelease(t *testing.T) {
 func TestReadBodyReusedBuffersAreClean(t *testing.T) {
 	long := bytes.Repeat([]byte("L"), 4096)
 	for range 50 {
-		b, err := readBody(bodyRequest(long, "", false), 8192)
+		b, err := readBody(nil, bodyRequest(long, "", false), 8192, 0)
 		require.NoError(t, err)
 		b.release()
-		b2, err := readBody(bodyRequest(gzipped(t, []byte("short")), "gzip", false), 8192)
+		b2, err := readBody(nil, bodyRequest(gzipped(t, []byte("short")), "gzip", false), 8192, 0)
 		require.NoError(t, err)
 		require.Equal(t, "short", string(b2.inspect()))
 		b2.release()
-		b3, err := readBody(bodyRequest([]byte("tiny"), "", false), 8192)
+		b3, err := readBody(nil, bodyRequest([]byte("tiny"), "", false), 8192, 0)
 		require.NoError(t, err)
 		require.Equal(t, "tiny", string(b3.bytes()))
 		b3.release()
@@ -217,7 +222,7 @@ func TestReadBodyReusedBuffersAreClean(t *testing.T) {
 // reused buffer would send another request's bytes upstream.
 func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 	data := bytes.Repeat([]byte("A"), 4096)
-	b, err := readBody(bodyRequest(data, "", false), 8192)
+	b, err := readBody(nil, bodyRequest(data, "", false), 8192, 0)
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()
@@ -225,7 +230,7 @@ func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 
 	// other requests take buffers from the pool and fill them meanwhile
 	for range 20 {
-		other, err := readBody(bodyRequest(bytes.Repeat([]byte("B"), 4096), "", false), 8192)
+		other, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("B"), 4096), "", false), 8192, 0)
 		require.NoError(t, err)
 		defer other.release()
 	}
@@ -241,7 +246,7 @@ func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 // Each attempt reads the whole body from the start.
 func TestBodyReadersReplay(t *testing.T) {
 	data := []byte(`{"model":"m","messages":[]}`)
-	b, err := readBody(bodyRequest(data, "", false), 1024)
+	b, err := readBody(nil, bodyRequest(data, "", false), 1024, 0)
 	require.NoError(t, err)
 	defer b.release()
 	for range 3 {
@@ -256,7 +261,7 @@ func TestBodyReadersReplay(t *testing.T) {
 // The transport may close a body from another goroutine while reading it;
 // with -race this proves the two do not touch the buffer at once.
 func TestBodyReaderCloseWhileReading(t *testing.T) {
-	b, err := readBody(bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), 1<<20)
+	b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), 1<<20, 0)
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()
@@ -274,11 +279,73 @@ func TestBodyReaderCloseWhileReading(t *testing.T) {
 	<-done
 }
 
-// A body of a declared length is read into one buffer of about its size.
-func TestReadBodyOneBufferForDeclaredLength(t *testing.T) {
-	data := bytes.Repeat([]byte("D"), 50<<10)
-	b, err := readBody(bodyRequest(data, "", false), 1<<20)
-	require.NoError(t, err)
-	defer b.release()
-	assert.Less(t, b.raw.Cap(), 2*len(data), "the buffer grew past its declared size")
+// oneByteThenStall is a client that declared a long body, sent one byte
+// and stopped.
+type oneByteThenStall struct{ sent bool }
+
+var errStalled = errors.New("stalled")
+
+func (s *oneByteThenStall) Read(p []byte) (int, error) {
+	if s.sent {
+		return 0, errStalled
+	}
+	s.sent = true
+	p[0] = '{'
+	return 1, nil
+}
+
+// The buffer grows with the bytes that arrived, not with the length the
+// client declared.
+func TestReadRawGrowsAsBytesArrive(t *testing.T) {
+	var buf bytes.Buffer
+	err := readRaw(&buf, &oneByteThenStall{}, 31<<20, 32<<20)
+	require.ErrorIs(t, err, errStalled)
+	assert.Equal(t, 1, buf.Len())
+	assert.LessOrEqual(t, buf.Cap(), firstGrowth+bytes.MinRead, "room was reserved for the declared length")
+}
+
+// A body that arrives as declared ends in a buffer of its size (and the
+// read that finds its end), not the double that doubling would give. (A
+// pooled buffer that has the room already is used as it is.)
+func TestReadRawFitsTheDeclaredLength(t *testing.T) {
+	for _, size := range []int{0, 1, 300, firstGrowth, 100_000, 3<<20 + 7} {
+		var buf bytes.Buffer
+		data := bytes.Repeat([]byte("d"), size)
+		require.NoError(t, readRaw(&buf, iotest.HalfReader(bytes.NewReader(data)), int64(size), 32<<20))
+		assert.Equal(t, data, buf.Bytes())
+		assert.LessOrEqual(t, buf.Cap(), max(size+bytes.MinRead, firstGrowth), "size %d", size)
+	}
+}
+
+// An endless body is cut one byte past the limit.
+func TestReadRawStopsPastTheLimit(t *testing.T) {
+	var buf bytes.Buffer
+	err := readRaw(&buf, endless{}, -1, 100_000)
+	require.ErrorIs(t, err, errBodyTooLarge)
+	assert.Equal(t, 100_001, buf.Len())
+	assert.LessOrEqual(t, buf.Cap(), 100_000+bytes.MinRead)
+}
+
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'e'
+	}
+	return len(p), nil
+}
+
+// The gateway's own body timeout applies only when the server sets no
+// timeouts { read_body }.
+func TestBodyReadTimeoutYieldsToTheServers(t *testing.T) {
+	e := &Executor{opts: Options{BodyReadTimeout: time.Minute}}
+	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
+	assert.Equal(t, time.Minute, e.bodyReadTimeout(r), "no server in the context")
+	for _, tc := range []struct {
+		server caddy.Duration
+		want   time.Duration
+	}{{0, time.Minute}, {caddy.Duration(time.Hour), 0}, {caddy.Duration(time.Second), 0}} {
+		ctx := context.WithValue(r.Context(), caddyhttp.ServerCtxKey, &caddyhttp.Server{ReadTimeout: tc.server})
+		assert.Equal(t, tc.want, e.bodyReadTimeout(r.WithContext(ctx)), "server read_body %v", time.Duration(tc.server))
+	}
 }

@@ -58,6 +58,16 @@ func firstEvent(stream []byte) ([]byte, bool) {
 // Anthropic's "event: error", OpenAI's "response.failed" and "error"
 // events or a chunk carrying "error", and Gemini's error JSON.
 func streamErrorStatus(event []byte) int {
+	e, ok := errorEvent(event)
+	if !ok {
+		return 0
+	}
+	return errorStatus(e)
+}
+
+// errorEvent returns the error object of a server-sent event that reports
+// an error, in any provider's format.
+func errorEvent(event []byte) (gjson.Result, bool) {
 	var name string
 	var data []byte
 	for _, line := range bytes.Split(event, []byte("\n")) {
@@ -70,23 +80,23 @@ func streamErrorStatus(event []byte) int {
 		}
 	}
 	typ := gjson.GetBytes(data, "type").String()
-	var e gjson.Result
 	switch {
 	case name == "response.failed" || typ == "response.failed":
-		e = gjson.GetBytes(data, "response.error")
+		return gjson.GetBytes(data, "response.error"), true
 	case gjson.GetBytes(data, "error").Exists():
-		e = gjson.GetBytes(data, "error")
+		return gjson.GetBytes(data, "error"), true
 	case name == "error" || typ == "error":
-		e = gjson.ParseBytes(data)
-	default:
-		return 0
+		return gjson.ParseBytes(data), true
 	}
-	return errorStatus(e)
+	return gjson.Result{}, false
 }
 
 // errorStatus maps a provider error object to the HTTP status it stands
 // for.
 func errorStatus(e gjson.Result) int {
+	if keyRefused(e) {
+		return http.StatusUnauthorized
+	}
 	if code := e.Get("code"); code.Type == gjson.Number && code.Int() >= 400 && code.Int() < 600 {
 		return int(code.Int())
 	}
@@ -135,13 +145,6 @@ func modelNotFound(body []byte) bool {
 		(strings.Contains(msg, "not found") || strings.Contains(msg, "not_found") || strings.Contains(msg, "does not exist"))
 }
 
-// refusesForeignClients reports whether c is a subscription account whose
-// provider answers 400 to requests that do not come from its own client,
-// so such an answer is held back to be read by wrongClient.
-func refusesForeignClients(c *auth.Credential) bool {
-	return c.OfficialClient() != auth.ClientOther && (c.Provider == auth.Claude || c.Provider == auth.Codex)
-}
-
 // wrongClient reports whether a 400 from subscription account c says the
 // account refused the request because it does not come from its own
 // client, not because the request is wrong: another credential (an API
@@ -173,4 +176,35 @@ func wrongClient(c *auth.Credential, body []byte) bool {
 			strings.HasPrefix(msg, "Unsupported parameter: ")
 	}
 	return false
+}
+
+// keyRefused reports whether a provider error object says the credential's
+// key was refused, whatever status it came with: Anthropic's
+// authentication_error, OpenAI's invalid_api_key, and Gemini's
+// INVALID_ARGUMENT whose ErrorInfo reason is API_KEY_INVALID (Gemini answers
+// a dead key with 400, which would otherwise read as the client's fault).
+func keyRefused(e gjson.Result) bool {
+	if e.Get("type").String() == "authentication_error" || e.Get("code").String() == "invalid_api_key" {
+		return true
+	}
+	refused := false
+	e.Get("details").ForEach(func(_, d gjson.Result) bool {
+		refused = d.Get("reason").String() == "API_KEY_INVALID"
+		return !refused
+	})
+	return refused
+}
+
+// keyRefusedBody reports whether an error response body says the
+// credential's key was refused. Gemini's JSON-array stream wraps its error
+// in the array.
+func keyRefusedBody(body []byte) bool {
+	if !gjson.ValidBytes(body) {
+		return false
+	}
+	doc := gjson.ParseBytes(body)
+	if doc.IsArray() {
+		doc = doc.Get("0")
+	}
+	return keyRefused(doc.Get("error"))
 }

@@ -66,11 +66,6 @@ func TestWrongClient(t *testing.T) {
 	oauth := oauth.NewTokenSource(oauth.OAuthClaude, oauth.Token{AccessToken: "a"}, nil, oauth.TokenSourceOptions{})
 	claude := &auth.Credential{Name: "c", Provider: auth.Claude, OAuth: oauth}
 	codex := &auth.Credential{Name: "x", Provider: auth.Codex, OAuth: oauth}
-	key := &auth.Credential{Name: "k", Provider: auth.Claude, APIKey: "k"}
-	assert.True(t, refusesForeignClients(claude))
-	assert.True(t, refusesForeignClients(codex))
-	assert.False(t, refusesForeignClients(key), "an API key's 400 is the client's and streams straight through")
-	assert.False(t, refusesForeignClients(&auth.Credential{Name: "g", Provider: auth.GeminiCLI, OAuth: oauth}))
 
 	cases := []struct {
 		c    *auth.Credential

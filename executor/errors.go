@@ -17,8 +17,10 @@ const (
 	CodeAuthUnavailable     = "auth_unavailable"
 	CodeModelNotSupported   = "model_not_supported"
 	CodeRequestTooLarge     = "request_too_large"
+	CodeRequestTimeout      = "request_timeout"
 	CodeInvalidRequest      = "invalid_request"
 	CodeUpstreamUnreachable = "upstream_unreachable"
+	CodeUpstreamTimeout     = "upstream_timeout"
 	// CodeNoCredentialForClient: only subscription accounts serve the
 	// request, and they serve their own official CLI, which the request
 	// does not come from.

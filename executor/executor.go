@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
@@ -62,6 +61,17 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// BodyReadTimeout bounds the time a client has to send its request
+	// body, unless the server sets timeouts { read_body }, which then
+	// applies alone; past it the request is refused with 408 and its
+	// connection closed. 0: no bound of the gateway's own.
+	BodyReadTimeout time.Duration
+	// FirstEventTimeout bounds the wait from sending an attempt's request
+	// to its answer's first complete event (an event stream) or first body
+	// byte (anything else); past it, before anything reached the client,
+	// the credential rests like after a connection error and the request
+	// moves on. 0 waits for ever.
+	FirstEventTimeout time.Duration
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 	// Recorders keep what every request leaves behind (metrics, usage
@@ -147,10 +157,15 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	}
 	rn := &run{e: e, r: r, w: w, route: route, principal: principal, repl: repl, start: time.Now()}
 	// finish reports the request and then releases its body, which the
-	// request log reads
-	defer rn.finish()
+	// request log reads; a stream that broke off is aborted after that
+	defer func() {
+		rn.finish()
+		if rn.abort {
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	if route.HasBody {
-		b, err := readBody(r, e.opts.MaxBody)
+		b, err := readBody(w, r, e.opts.MaxBody, e.bodyReadTimeout(r))
 		if err != nil {
 			return rn.bodyError(w, err)
 		}
@@ -159,7 +174,10 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	b := rn.body
 	model := route.Model
 	if model == "" && b != nil {
-		model = gjson.GetBytes(b.inspect(), "model").String()
+		var err error
+		if model, err = bodyModel(b.inspect()); err != nil {
+			return rn.writeError(w, &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()})
+		}
 	}
 	if !validModel(model) {
 		// the model keys cursors, bindings and health states: a client
@@ -259,6 +277,14 @@ func (rn *run) bodyError(w http.ResponseWriter, err error) error {
 			Status:  http.StatusRequestEntityTooLarge,
 			Code:    CodeRequestTooLarge,
 			Message: fmt.Sprintf("request body exceeds this gateway's limit of %d bytes", e.opts.MaxBody),
+		}
+	case errors.Is(err, errBodyTimeout):
+		// what is left of the body is not read: the connection goes
+		w.Header().Set("Connection", "close")
+		ce = &ClientError{
+			Status:  http.StatusRequestTimeout,
+			Code:    CodeRequestTimeout,
+			Message: "the request body did not arrive in time",
 		}
 	case errors.Is(err, errUnsupportedEncoding):
 		ce = &ClientError{

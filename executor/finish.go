@@ -1,6 +1,9 @@
 package executor
 
 import (
+	"errors"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddy-cliproxy/cliproxy/access"
@@ -15,6 +18,14 @@ func (rn *run) logs(l outcome.Capturer) bool {
 		return l.Wants(0)
 	}
 	return l.Wants(rn.status)
+}
+
+// brokeOff records that the answer the client was getting broke off
+// (err): the request failed, whatever status it began with, and counts as
+// a 502 in the usage event, the metrics and the request log.
+func (rn *run) brokeOff(err error) {
+	rn.failed, rn.broke, rn.status = true, true, http.StatusBadGateway
+	rn.abort = errors.Is(err, errBrokeOff)
 }
 
 // finish reports the finished request to the recorders, with its full
@@ -46,9 +57,16 @@ func (rn *run) report(req *outcome.Request) {
 // finished is the finished request as the recorders see it.
 func (rn *run) finished() *outcome.Request {
 	req := &outcome.Request{
-		Start: rn.start, Family: rn.route.Family.String(), Client: rn.principal, Model: rn.model,
+		Start: rn.start, Family: rn.route.Family.String(), Endpoint: rn.r.URL.Path, Client: rn.principal, Model: rn.model,
 		Status: rn.status, Attempts: rn.attempts, Latency: time.Since(rn.start), FirstByte: rn.firstByte,
 		Affinity: rn.affinity,
+		Failed:   rn.failed || rn.gateway != nil || rn.status == 0 || rn.status >= 400,
+	}
+	if id, ok := rn.repl.GetString("http.request.uuid"); ok {
+		req.RequestID = id
+		if rn.turn > 0 {
+			req.RequestID += "-" + strconv.Itoa(rn.turn)
+		}
 	}
 	if rn.gateway != nil {
 		// the gateway answered itself; the credentials that failed
@@ -57,6 +75,7 @@ func (rn *run) finished() *outcome.Request {
 	}
 	if rn.served != nil {
 		req.Credential, req.Provider = rn.served.Name, string(rn.served.Provider)
+		req.OAuth = rn.served.OAuth != nil
 	}
 	if rn.usage != nil {
 		req.Tokens = rn.usage.Usage()
@@ -67,17 +86,22 @@ func (rn *run) finished() *outcome.Request {
 // attempted notes an attempt of c that ended, for the recorders and the
 // request log.
 func (rn *run) attempted(c *auth.Credential, ac *attemptCredential, aw *attemptWriter, start time.Time, err error) {
+	// an answer whose first event never came counts as none
+	status := aw.status
+	if errors.Is(err, errFirstEventTimeout) {
+		status = 0
+	}
 	var ttfb time.Duration
-	if aw.status != 0 {
+	if status != 0 {
 		ttfb = aw.headerAt.Sub(start)
 	}
 	took := time.Since(start)
-	rn.reportAttempt(c, aw.status, ttfb, took)
+	rn.reportAttempt(c, status, ttfb, took)
 	if rn.e.capturer == nil {
 		return
 	}
 	a := reqlog.Attempt{
-		Credential: c.Name, Provider: string(c.Provider), Status: aw.status,
+		Credential: c.Name, Provider: string(c.Provider), Status: status,
 		Start: start, FirstByte: ttfb, Duration: took,
 	}
 	switch {
@@ -107,6 +131,9 @@ func (rn *run) record(latency time.Duration) *reqlog.Record {
 	}
 	if rn.gateway != nil {
 		rec.Error = rn.gateway.Code + ": " + rn.gateway.Message
+	}
+	if rn.broke {
+		rec.Error = "stream_broke_off: the upstream's answer broke off after it reached the client"
 	}
 	if rn.w != nil {
 		rec.ResponseHeader = rn.w.Header()

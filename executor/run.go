@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,7 @@ type run struct {
 	repl      *caddy.Replacer
 
 	attempts int
+	turn     int                 // of a WebSocket session, from 1; 0 for HTTP
 	triedBuf [4]*auth.Credential // the tried credentials, without an allocation for most requests
 
 	// what the client got, for the usage event, metrics and request log
@@ -54,6 +56,11 @@ type run struct {
 	gateway   *ClientError   // the gateway's own answer, if it gave one
 	// failed says the answer was an upstream failure, or broke off
 	failed bool
+	// broke says the answer broke off after it reached the client
+	broke bool
+	// abort says the client's connection is to be aborted once the
+	// request has been reported, so a broken stream does not look complete
+	abort bool
 	// affinity is how each pick related to the session's binding
 	affinity []string
 
@@ -104,7 +111,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.committed {
 			if err != nil {
-				rn.failed = true
+				rn.brokeOff(err)
 				rn.logAttempt(c, aw.status, err, "upstream response broke off after it reached the client")
 			}
 			return nil
@@ -125,9 +132,11 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.held {
 			outcome := rn.outcome(aw)
-			if aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
-				// an unknown item of the client's; a request that names no
-				// model (a model lookup) blocks nothing
+			if aw.failStatus == http.StatusBadRequest ||
+				aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
+				// the client's own fault, or an unknown item of the
+				// client's; a request that names no model (a model
+				// lookup) blocks nothing
 				rn.answered(aw, c)
 				return aw.release()
 			}
@@ -139,7 +148,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if err != nil {
 			rn.fail(c, connOutcome(err))
-			rn.logAttempt(c, 0, err, "upstream unreachable, failing over")
+			rn.logAttempt(c, 0, err, "upstream unreachable or silent, failing over")
 			held, connErr = nil, err
 			continue
 		}
@@ -150,6 +159,13 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		// the upstream account (OpenAI echoes a masked key), and a 401 of
 		// an upstream would read to the client as its own key refused
 		return rn.exhausted(w, tried, held)
+	}
+	if errors.Is(connErr, errFirstEventTimeout) {
+		return rn.writeError(w, &ClientError{
+			Status:  http.StatusGatewayTimeout,
+			Code:    CodeUpstreamTimeout,
+			Message: fmt.Sprintf("the %s upstream sent nothing for model %q within the first-event timeout", providersOf(eligible), rn.model),
+		})
 	}
 	if connErr != nil {
 		return rn.writeError(w, &ClientError{
@@ -192,6 +208,13 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 	f := outcome.Failure{Time: time.Now(), Client: rn.principal, Model: rn.model, Status: status, Code: code, Message: message}
 	if c != nil {
 		f.Credential, f.Provider, f.Attempt = c.Name, string(c.Provider), rn.attempts
+		// the attempt loop goes on to another credential after it
+		f.Retryable = true
+		blocked, until := rn.v.pool.BlockedBy(c, rn.model)
+		f.Blocked, f.Until = string(blocked), until
+	} else {
+		// the client may come back later
+		f.Retryable = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusBadGateway
 	}
 	for _, r := range rn.e.opts.Recorders {
 		r.Failure(f)
@@ -201,7 +224,6 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 // try runs one attempt of c and settles a stream that ended while held.
 func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decision) (*attemptWriter, *attemptCredential, error) {
 	aw := newAttemptWriter(w, true)
-	aw.holdBadRequest = refusesForeignClients(c)
 	aw.onHeader = func(status int, _ http.Header) {
 		rn.recordCommitted(c, d, status)
 		rn.answered(aw, c)
@@ -215,19 +237,27 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 	}
 	rn.publish(c)
 	ac := &attemptCredential{cred: c}
+	aw.ac = ac
 	start := time.Now()
 	err := rn.attempt(aw, ac)
 	if err == nil {
 		err = aw.finish()
+	}
+	if aw.clock.expired() {
+		err = errFirstEventTimeout
 	}
 	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
 }
 
 // connOutcome describes an attempt that got no answer: a connection
-// failure, or an OAuth credential whose token could not be had; a revoked
-// refresh token disables the credential.
+// failure, an upstream that sent nothing in time, or an OAuth credential
+// whose token could not be had; a revoked refresh token disables the
+// credential.
 func connOutcome(err error) auth.Outcome {
+	if errors.Is(err, errFirstEventTimeout) {
+		return auth.Outcome{Message: "no first event within first_event_timeout"}
+	}
 	var te *tokenError
 	if !errors.As(err, &te) {
 		return auth.Outcome{}
@@ -459,7 +489,18 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	// let Go's transport negotiate and decode compression, so hints,
 	// stream errors and Code Assist envelopes are read as plain bytes
 	req.Header.Del("Accept-Encoding")
-	req = req.WithContext(withCredential(req.Context(), ac))
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	ac.haltable = true
+	aw.halt = func() {
+		ac.halted.Store(true)
+		cancel()
+	}
+	if d := rn.e.opts.FirstEventTimeout; d > 0 {
+		aw.clock = startFirstEventClock(d, aw.halt)
+		defer aw.clock.stop()
+	}
+	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
 		req.Body = rn.body.reader()
 		req.ContentLength = int64(len(rn.body.bytes()))
@@ -517,17 +558,24 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 // an upstream stream breaks before anything reached the client.
 var errAborted = errors.New("upstream stream aborted")
 
-// serveProxy runs the proxy and turns its abort of a stream that never
-// reached the client into an error, so the attempt can fail over. Once
-// the client has seen part of the response, the abort goes on: the client
-// must see the stream end badly rather than look complete.
+// errBrokeOff stands for the same panic once part of the answer reached the
+// client: the request is recorded as failed, and the abort is raised again
+// when the request has been reported (see run.abort).
+var errBrokeOff = errors.New("upstream stream broke off after the answer began")
+
+// serveProxy runs the proxy and turns its abort of a stream into an error:
+// one that never reached the client can fail over; one the client has seen
+// part of cannot, and is recorded before its abort goes on.
 func serveProxy(proxy caddyhttp.MiddlewareHandler, aw *attemptWriter, out http.ResponseWriter, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || aw.committed { //nolint:errorlint // a recovered panic value, never wrapped
+			if v != http.ErrAbortHandler { //nolint:errorlint // a recovered panic value, never wrapped
 				panic(v)
 			}
 			err = errAborted
+			if aw.committed {
+				err = errBrokeOff
+			}
 		}
 	}()
 	return proxy.ServeHTTP(out, req, noNext)
@@ -634,6 +682,9 @@ func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string)
 // describeProxyError names a proxy failure without echoing its text, which
 // may carry upstream URLs.
 func describeProxyError(err error) string {
+	if errors.Is(err, errFirstEventTimeout) {
+		return "no first event within first_event_timeout"
+	}
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) {
 		return "proxy error status " + strconv.Itoa(he.StatusCode)

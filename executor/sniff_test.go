@@ -38,6 +38,7 @@ func TestEventStreamOpeningWithErrorIsHeld(t *testing.T) {
 		{"responses error event", "event: error\ndata: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"x\"}\n\n", 429},
 		{"chat error chunk", "data: {\"error\":{\"message\":\"x\",\"type\":\"insufficient_quota\"}}\n\n", 429},
 		{"gemini error", "data: {\"error\":{\"code\":503,\"message\":\"x\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n", 503},
+		{"gemini refused key", "data: {\"error\":{\"code\":400,\"message\":\"API key not valid.\",\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_INVALID\"}]}}\r\n\r\n", 401},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,9 +3,11 @@ package executor
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -98,6 +100,39 @@ type credentialCtxKey struct{}
 type attemptCredential struct {
 	cred      *auth.Credential
 	sentToken string
+	// haltable marks an attempt the executor may halt (see halted); only
+	// such an attempt's response body is wrapped.
+	haltable bool
+	// halted is set when the executor ended the attempt on purpose (no
+	// first event in time, or a first event that fails over): its
+	// cancelled upstream request then ends like a finished one instead of
+	// reading as a broken connection, which would make the proxy answer
+	// 499, log an error or abort the client's connection.
+	halted atomic.Bool
+}
+
+// errHalted is the round trip of an attempt halted before its answer came.
+var errHalted = errors.New("upstream request halted by the gateway")
+
+// attemptBody is the body of an attempt's answer. It ends at EOF once its
+// attempt was halted, whatever error the cancelled read returned, and
+// scrubs the trailers that arrive with its end.
+type attemptBody struct {
+	io.ReadCloser
+	a      *attemptCredential
+	res    *http.Response
+	secret string
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		scrubResponseHeader(b.res.Trailer, b.secret)
+	case err != nil && b.a.halted.Load():
+		err = io.EOF
+	}
+	return n, err
 }
 
 // withCredential returns ctx carrying the credential whose secret the
@@ -127,6 +162,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.WithContext(req.Context())
 	out.Header = req.Header.Clone()
 	injectCredential(out.Header, a.cred, secret)
+	res, err := t.roundTrip(out, a)
+	if err != nil {
+		if a.halted.Load() {
+			return nil, errHalted
+		}
+		return nil, err
+	}
+	// before the proxy logs the headers or copies them to anyone
+	scrubResponseHeader(res.Header, secret)
+	if a.haltable {
+		res.Body = &attemptBody{ReadCloser: res.Body, a: a, res: res, secret: secret}
+	}
+	return res, nil
+}
+
+// roundTrip sends out directly or through the credential's egress proxy.
+func (t *Transport) roundTrip(out *http.Request, a *attemptCredential) (*http.Response, error) {
 	if a.cred.ProxyURL != nil && t.proxied != nil && t.HTTPTransport.Transport != nil {
 		t.HTTPTransport.SetScheme(out)
 		return t.via(a.cred.ProxyURL).RoundTrip(out)

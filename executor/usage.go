@@ -255,6 +255,7 @@ func (u *usageReader) observe(b []byte) {
 				Input:     m.Get("promptTokenCount").Int(),
 				Output:    m.Get("candidatesTokenCount").Int() + m.Get("thoughtsTokenCount").Int(),
 				CacheRead: m.Get("cachedContentTokenCount").Int(),
+				Reasoning: m.Get("thoughtsTokenCount").Int(),
 			}
 		}
 	}
@@ -280,8 +281,10 @@ func (u *usageReader) anthropic(m gjson.Result) {
 }
 
 // openAI reads a chat usage object (prompt_tokens, completion_tokens,
-// prompt_tokens_details.cached_tokens) or a Responses one (input_tokens,
-// output_tokens, input_tokens_details.cached_tokens).
+// prompt_tokens_details.cached_tokens,
+// completion_tokens_details.reasoning_tokens) or a Responses one
+// (input_tokens, output_tokens, input_tokens_details.cached_tokens,
+// output_tokens_details.reasoning_tokens).
 func (u *usageReader) openAI(m gjson.Result) {
 	first := func(a, b string) int64 {
 		if v := m.Get(a); v.Exists() {
@@ -293,5 +296,6 @@ func (u *usageReader) openAI(m gjson.Result) {
 		Input:     first("prompt_tokens", "input_tokens"),
 		Output:    first("completion_tokens", "output_tokens"),
 		CacheRead: first("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens"),
+		Reasoning: first("completion_tokens_details.reasoning_tokens", "output_tokens_details.reasoning_tokens"),
 	}
 }

@@ -137,12 +137,12 @@ var usageCases = []usageCase{
 	{"anthropic json pretty", FamilyAnthropic, "messages", false, anthropicJSONPretty, Usage{Input: 3, Output: 42, CacheCreation: 1500}},
 	{"openai chat json", FamilyOpenAI, "chat/completions", false, openAIChatJSON, Usage{Input: 1200, Output: 35, CacheRead: 1024}},
 	{"openai chat sse", FamilyOpenAI, "chat/completions", true, openAIChatSSE, Usage{Input: 9, Output: 12}},
-	{"openai responses json", FamilyOpenAI, "responses", false, openAIResponsesJSON, Usage{Input: 328, Output: 52, CacheRead: 256}},
+	{"openai responses json", FamilyOpenAI, "responses", false, openAIResponsesJSON, Usage{Input: 328, Output: 52, CacheRead: 256, Reasoning: 16}},
 	{"openai responses sse", FamilyOpenAI, "responses", true, openAIResponsesSSE, Usage{Input: 37, Output: 11}},
-	{"gemini json", FamilyGemini, "generateContent", false, geminiJSON, Usage{Input: 100, Output: 50, CacheRead: 64}},
-	{"gemini sse", FamilyGemini, "streamGenerateContent", true, geminiSSE, Usage{Input: 8, Output: 50, CacheRead: 4}},
+	{"gemini json", FamilyGemini, "generateContent", false, geminiJSON, Usage{Input: 100, Output: 50, CacheRead: 64, Reasoning: 30}},
+	{"gemini sse", FamilyGemini, "streamGenerateContent", true, geminiSSE, Usage{Input: 8, Output: 50, CacheRead: 4, Reasoning: 10}},
 	{"gemini json array", FamilyGemini, "streamGenerateContent", false, geminiArray, Usage{Input: 7, Output: 5, CacheRead: 3}},
-	{"gemini code assist sse", FamilyGemini, "streamGenerateContent", true, geminiCodeAssistSSE, Usage{Input: 5, Output: 7}},
+	{"gemini code assist sse", FamilyGemini, "streamGenerateContent", true, geminiCodeAssistSSE, Usage{Input: 5, Output: 7, Reasoning: 1}},
 	// No usage reported at all.
 	{"openai chat sse without usage", FamilyOpenAI, "chat/completions", true, strings.Replace(openAIChatSSE, `"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}`, `"usage":null`, 1), Usage{}},
 	{"anthropic json without usage", FamilyAnthropic, "messages", false, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, Usage{}},
@@ -329,4 +329,11 @@ func BenchmarkUsageReaderAnthropicSSE(b *testing.B) {
 			b.Fatal(r.Usage())
 		}
 	}
+}
+
+func TestUsageTotal(t *testing.T) {
+	u := Usage{Input: 10, Output: 5, CacheRead: 100, CacheCreation: 20}
+	assert.Equal(t, int64(135), u.Total(FamilyAnthropic.String()), "Anthropic's input excludes the cache")
+	assert.Equal(t, int64(15), u.Total(FamilyOpenAI.String()), "OpenAI's input includes the cached part")
+	assert.Equal(t, int64(15), u.Total(FamilyGemini.String()))
 }

@@ -45,6 +45,7 @@ type wsSession struct {
 	// that made them, for previous_response_id
 	created      map[string]*auth.Credential
 	createdOrder []string
+	turns        int // started so far
 }
 
 // serve runs the session until either side ends it.
@@ -259,6 +260,8 @@ func (s *wsSession) newRun(model string, msg []byte) *run {
 		e: s.e, v: s.v, r: s.r, route: s.route, model: model, principal: s.principal,
 		repl: s.repl, header: s.header, start: time.Now(),
 	}
+	s.turns++
+	rn.turn = s.turns
 	if s.e.opts.Affinity != nil {
 		rn.sess, rn.session = s.e.sessionOf(s.r, msg, s.route, s.principal, model)
 	}

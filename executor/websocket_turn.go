@@ -38,7 +38,10 @@ type turnResult struct {
 // while nothing of the answer reached the client. It reports whether the
 // session goes on.
 func (s *wsSession) turn(msg []byte) bool {
-	model := gjson.GetBytes(msg, "model").String()
+	model, err := bodyModel(msg)
+	if err != nil {
+		return s.toClient(wsErrorEvent(&ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()}))
+	}
 	if !validModel(model) {
 		return s.toClient(wsErrorEvent(&ClientError{
 			Status:  http.StatusBadRequest,

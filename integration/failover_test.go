@@ -149,6 +149,15 @@ func TestStreamFailsOverOnlyBeforeFirstByte(t *testing.T) {
 	// a stream that breaks after it started cannot move: the client sees
 	// the part it got and the connection end, and no second attempt runs
 	g.mock.SetFault(claudeKeyA, mockupstream.Fault{ResetAfter: 2, EventDelay: 10 * time.Millisecond})
+	g.brokenStream()
+	assert.Len(t, g.mock.Requests(), 1)
+}
+
+// brokenStream asks for a Claude stream that the upstream breaks off after
+// it began: the client gets 200 and then a body that does not end well.
+func (g *gateway) brokenStream() {
+	t := g.t
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, g.url("/v1/messages"), stringsReader(claudeBody))
 	require.NoError(t, err)
 	req.Header = anthropicHeader()
@@ -157,7 +166,55 @@ func TestStreamFailsOverOnlyBeforeFirstByte(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	_, readErr := readAll(res)
 	assert.Error(t, readErr, "a broken stream must not look complete")
-	assert.Len(t, g.mock.Requests(), 1)
+}
+
+// refusedKeyPool is poolConfig with a second OpenAI credential, so each of
+// Claude, OpenAI and Gemini has two.
+const refusedKeyPool = poolConfig + `
+		credential openai-b {
+			provider openai
+			api_key ` + compatKey + `
+			base_url MOCK/v1
+			models gpt-*
+		}
+`
+
+// An upstream that refuses a credential's key fails the request over and
+// takes the credential out like a 401, in each provider's own way of
+// saying so: Gemini's is a 400 INVALID_ARGUMENT whose ErrorInfo reason is
+// API_KEY_INVALID, which must not pass as the client's fault.
+func TestRefusedKeyFailsOverAndBlocks(t *testing.T) {
+	cases := []struct {
+		name, path string
+		header     http.Header
+		body       string
+		refused    string
+		// the credential of the refused key, and the model it is blocked for
+		credential, model string
+	}{
+		{"gemini", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[{"parts":[{"text":"hi"}]}]}`, geminiKeyA, "gemini-a", "gemini-2.5-pro"},
+		{"gemini sse", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiHeader(), `{"contents":[{"parts":[{"text":"hi"}]}]}`, geminiKeyA, "gemini-a", "gemini-2.5-pro"},
+		{"gemini json stream", "/v1beta/models/gemini-2.5-pro:streamGenerateContent", geminiHeader(), `{"contents":[{"parts":[{"text":"hi"}]}]}`, geminiKeyA, "gemini-a", "gemini-2.5-pro"},
+		{"anthropic", "/v1/messages", anthropicHeader(), claudeBody, claudeKeyA, "claude-a", "claude-sonnet-4-5"},
+		{"openai", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`, openAIKey, "openai-a", "gpt-5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: refusedKeyPool})
+			g.mock.SetFault(tc.refused, mockupstream.Fault{InvalidKey: true})
+			for range 2 {
+				res, body := g.do(http.MethodPost, tc.path, tc.header, tc.body)
+				require.Equal(t, http.StatusOK, res.StatusCode, body)
+			}
+			assert.Len(t, g.mock.RequestsFor(tc.refused), 1, "a credential whose key was refused was tried again")
+			assert.Len(t, g.mock.Requests(), 3)
+
+			// blocked like a 401: half an hour, with the status it stands for
+			state := credentialModelState(t, tc.credential, tc.model)
+			assert.Equal(t, int64(http.StatusUnauthorized), state.Get("last_error.status").Int(), state.Raw)
+			assert.WithinDuration(t, time.Now().Add(30*time.Minute), state.Get("next_retry_after").Time(), time.Minute, state.Raw)
+		})
+	}
 }
 
 // A stream that opened with an error on the last attempt is answered by the

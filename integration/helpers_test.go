@@ -68,6 +68,9 @@ type gatewayOptions struct {
 	// Handler is the body of the cliproxy block; "MOCK" is replaced by the
 	// mock's base URL.
 	Handler string
+	// Before are directives run before cliproxy, in this order (a route
+	// holds them and cliproxy), such as basic_auth or forward_auth.
+	Before string
 	// Admin is the body of the admin option's block (e.g. origins).
 	Admin string
 }
@@ -118,6 +121,10 @@ func (g *gateway) load(opts gatewayOptions) {
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"
 	}
+	site := "\tcliproxy {\n" + handler + "\n\t}"
+	if opts.Before != "" {
+		site = "\troute {\n" + opts.Before + "\n" + site + "\n\t}"
+	}
 	cfg := fmt.Sprintf(`{
 	admin %s
 	http_port %d
@@ -133,11 +140,9 @@ func (g *gateway) load(opts gatewayOptions) {
 		output file %s
 		format json
 	}
-	cliproxy {
 %s
-	}
 }
-`, admin, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
+`, admin, gatewayPort, logFile, servers, gatewayPort, logFile, site)
 	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()

@@ -185,3 +185,27 @@ func TestRequestLogModesAndCaps(t *testing.T) {
 	assert.Empty(t, requestLogs(t, off))
 	assert.Len(t, requestLogs(t, dir), 3, "request_log off wrote into the old directory")
 }
+
+// A stream the upstream resets after its answer began cannot fail over;
+// the client sees it end badly, and the gateway records the request as
+// failed: a usage event of status 502 and a request log file that says the
+// answer broke off.
+func TestBrokenStreamIsRecordedAsFailed(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n\t\trequest_log_dir " + dir + "\n"})
+	g.mock.SetFault(claudeKeyA, mockupstream.Fault{ResetAfter: 2, EventDelay: 10 * time.Millisecond})
+	g.brokenStream()
+
+	var events []gjson.Result
+	require.Eventually(t, func() bool { events = g.usageEvents(); return len(events) == 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(http.StatusBadGateway), events[0].Get("status").Int(), events[0].Raw)
+	assert.Equal(t, "claude-a", events[0].Get("credential").String())
+
+	var logs []gjson.Result
+	require.Eventually(t, func() bool { logs = requestLogs(t, dir); return len(logs) == 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(http.StatusBadGateway), logs[0].Get("status").Int(), logs[0].Raw)
+	assert.Contains(t, logs[0].Get("error").String(), "stream_broke_off")
+	assert.Equal(t, "claude-a", logs[0].Get("attempts.0.credential").String())
+	assert.Equal(t, int64(200), logs[0].Get("attempts.0.status").Int())
+	assertNoSecretInDir(t, dir)
+}

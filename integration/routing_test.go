@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
@@ -131,6 +132,71 @@ func TestOtherPathsAndModelListing(t *testing.T) {
 	require.Len(t, reqs, 2)
 	assert.Contains(t, []string{claudeKeyA, claudeKeyB}, reqs[0].Key)
 	assert.Contains(t, []string{openAIKey, compatKey}, reqs[1].Key)
+}
+
+// A body that names "model" twice, once plainly and once again or with \u
+// escapes, would be routed on the first and served as the last by the
+// upstream's parser: it is refused in the client's shape before any
+// upstream is called. One escaped key alone is read as the upstream reads
+// it, and the usage event names that model.
+func TestDuplicateModelKeysAreRefused(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: modelRules + `
+		credential gpt {
+			provider openai
+			api_key ` + openAIKey + `
+			base_url MOCK/v1
+			models gpt-*
+		}`})
+	cases := []struct {
+		name, path string
+		header     http.Header
+		body       string
+		check      func(t *testing.T, body string)
+	}{
+		{
+			"anthropic repeated", "/v1/messages", anthropicHeader(),
+			`{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[],"model":"claude-opus-4-1"}`,
+			func(t *testing.T, body string) {
+				assert.Equal(t, "error", gjson.Get(body, "type").String(), body)
+				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
+			},
+		},
+		{
+			"anthropic escaped", "/v1/messages", anthropicHeader(),
+			`{"model":"claude-sonnet-4-5","mod\u0065l":"claude-opus-4-1","max_tokens":1,"messages":[]}`,
+			func(t *testing.T, body string) {
+				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
+			},
+		},
+		{
+			"openai repeated", "/v1/chat/completions", bearer(),
+			`{"model":"gpt-5","messages":[],"model":"o3"}`,
+			func(t *testing.T, body string) {
+				assert.Equal(t, "invalid_request_error", gjson.Get(body, "error.type").String(), body)
+				assert.Equal(t, "invalid_request", gjson.Get(body, "error.code").String(), body)
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g.mock.Reset()
+			res, body := g.do(http.MethodPost, tc.path, tc.header, tc.body)
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode, body)
+			assert.Contains(t, gjson.Get(body, "error.message").String(), `"model" more than once`, body)
+			tc.check(t, body)
+			assert.Empty(t, g.mock.Requests(), "a body with two models went upstream")
+		})
+	}
+
+	g.mock.Reset()
+	res, body := g.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"mod\u0065l":"gpt-5","messages":[]}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.Len(t, g.mock.Requests(), 1)
+	assert.Equal(t, "gpt-5", g.mock.Requests()[0].Model)
+	var events []gjson.Result
+	require.Eventually(t, func() bool { events = g.usageEvents(); return len(events) == len(cases)+1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "gpt-5", events[len(cases)].Get("model").String(), events[len(cases)].Raw)
+	assert.Equal(t, "gpt", events[len(cases)].Get("credential").String())
 }
 
 // Dot segments cannot walk a served prefix onto another upstream path.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,6 +169,72 @@ func TestBodyOverMaxBodyIs413(t *testing.T) {
 	small := `{"model":"claude-sonnet-4-5","messages":[]}`
 	res, _ = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), small)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// An upstream that echoes the secret it was sent (the API key, or an OAuth
+// access token) in a response header or in an error's body does not hand it
+// to the client: every header and every error body, streamed in pieces
+// that cut the secret or not, reaches the client and the debug log of the
+// embedded reverse_proxy with the secret replaced.
+func TestEchoedUpstreamSecretIsRedacted(t *testing.T) {
+	echo := func(secret string) string {
+		return `{"type":"error","error":{"type":"invalid_request_error","message":"invalid x-api-key ` + secret + `"}}`
+	}
+	cases := []struct {
+		name   string
+		fault  func(secret string) mockupstream.Fault
+		status int
+	}{
+		{"400 passed on", func(s string) mockupstream.Fault {
+			return mockupstream.Fault{Status: http.StatusBadRequest, Body: echo(s), Headers: map[string]string{"X-Echo": "key=" + s}}
+		}, http.StatusBadRequest},
+		{"422 streamed in pieces", func(s string) mockupstream.Fault {
+			return mockupstream.Fault{Status: http.StatusUnprocessableEntity, Body: echo(s), BodyChunk: 7, EventDelay: 10 * time.Millisecond, Headers: map[string]string{"X-Echo": "key=" + s}}
+		}, http.StatusUnprocessableEntity},
+		{"error event streamed in pieces", func(s string) mockupstream.Fault {
+			return mockupstream.Fault{
+				Body: "event: error\ndata: " + echo(s) + "\n\n", BodyChunk: 5, EventDelay: 10 * time.Millisecond,
+				Headers: map[string]string{"Content-Type": "text/event-stream", "X-Echo": "key=" + s},
+			}
+		}, http.StatusOK},
+		{"success header", func(s string) mockupstream.Fault {
+			return mockupstream.Fault{Headers: map[string]string{"X-Echo": "key=" + s}}
+		}, http.StatusOK},
+	}
+	check := func(t *testing.T, g *gateway, secret string, want int) {
+		t.Helper()
+		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		require.Equal(t, want, res.StatusCode, body)
+		var seen bytes.Buffer
+		_ = res.Header.Write(&seen)
+		seen.WriteString(body)
+		assert.NotContains(t, seen.String(), secret, "the upstream secret reached the client")
+		assert.Equal(t, "key=REDACTED", res.Header.Get("X-Echo"))
+		if want >= 400 || strings.Contains(body, "event: error") {
+			assert.Contains(t, body, "invalid x-api-key REDACTED", body)
+		}
+		logs := g.logs()
+		require.Contains(t, logs, "upstream roundtrip", "debug logs of reverse_proxy were not captured")
+		assert.NotContains(t, logs, secret, "the upstream secret reached the logs")
+	}
+	for _, tc := range cases {
+		t.Run("api key/"+tc.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n"})
+			g.mock.SetFault(claudeKeyA, tc.fault(claudeKeyA))
+			check(t, g, claudeKeyA, tc.status)
+		})
+		t.Run("oauth token/"+tc.name, func(t *testing.T) {
+			const token = "sk-ant-oat01-echoed-access-token"
+			o := startOAuthGateway(t, "")
+			o.writeAuthFile(t, "claude-echo.json", claudeOAuthFile(token, "sk-ant-ort01-echo", time.Now().Add(6*time.Hour), o.mockURL))
+			o.mock.SetFault(token, tc.fault(token))
+			waitFor(t, "the auth file is served", func() bool {
+				res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`)
+				return res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusServiceUnavailable
+			})
+			check(t, o.gateway, token, tc.status)
+		})
+	}
 }
 
 // A member's own account headers and cookies do not reach the upstream

@@ -192,3 +192,22 @@ func TestWebSocketSessionAffinity(t *testing.T) {
 	}
 	assert.NotEqual(t, first, turnOn("sess-affinity-2"), "round robin should place a new session on the other credential")
 }
+
+// A response.create that names "model" twice is refused like an HTTP body
+// that does: the turn gets an error event and goes nowhere upstream; the
+// session goes on.
+func TestWebSocketTurnWithTwoModelsIsRefused(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: wsPool})
+	conn := g.mustDialWS(codexHeader("sess-two-models"))
+	sendWS(t, conn, `{"type":"response.create","model":"gpt-5.5","mod\u0065l":"o3","stream":true,"input":[]}`)
+	events := readTurn(t, conn)
+	require.Len(t, events, 1)
+	assert.Equal(t, "error", gjson.Get(events[0], "type").String(), events[0])
+	assert.Equal(t, int64(http.StatusBadRequest), gjson.Get(events[0], "status").Int(), events[0])
+	assert.Contains(t, gjson.Get(events[0], "error.message").String(), `"model" more than once`)
+	assert.Empty(t, wsRecords(g.mock, "WS"), "a turn with two models went upstream")
+
+	sendWS(t, conn, turnMsg("gpt-5.5", "hi", ""))
+	events = readTurn(t, conn)
+	assert.Equal(t, "response.completed", gjson.Get(events[len(events)-1], "type").String())
+}

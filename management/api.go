@@ -49,6 +49,8 @@ type Backend interface {
 	Affinity() Affinity
 	// Usage are the pool's usage totals.
 	Usage() *UsageStats
+	// UsageQueue is where collectors pop the usage records.
+	UsageQueue
 }
 
 // Affinity are the session affinity settings of a pool, as its newest
@@ -126,6 +128,7 @@ var endpoints = []string{
 	"GET strategy",
 	"PUT strategy",
 	"GET usage",
+	"GET usage-queue[?count=]",
 	"GET usage/timeline[?minutes=]",
 	"GET ui/",
 }
@@ -202,6 +205,14 @@ func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error
 		}
 		WriteJSON(w, http.StatusOK, b.Usage().Report())
 		return nil
+	case "usage-queue":
+		if rest != "" {
+			return notFound(r)
+		}
+		if err := allow(r, http.MethodGet); err != nil {
+			return err
+		}
+		return popUsage(w, r, b)
 	}
 	return notFound(r)
 }

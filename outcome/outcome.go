@@ -4,13 +4,13 @@
 // attempt, one [Failure] per failed attempt or error answered by the
 // gateway itself; and the [Recorder] interface that everything keeping
 // them implements: metrics, usage totals, the usage log, the request log,
-// the cluster's events. The executor holds a list of recorders and calls
-// each in turn.
+// the telemetry hub (which writes the cluster's usage list and errors
+// channel). The executor holds a list of recorders and calls each in turn.
 //
 // No value of this package holds a secret or a client key, except the
 // request log's record, which carries them only to redact them. The
 // package depends on nothing but the request log's record type, so the
-// packages that record (cluster, management) need not import the executor.
+// packages that record (telemetry, management) need not import the executor.
 package outcome
 
 import (
@@ -44,11 +44,16 @@ type Recorder interface {
 //   - Gemini: Input is promptTokenCount, which includes the cached part;
 //     CacheRead (cachedContentTokenCount) is a subset of it. Output is
 //     candidatesTokenCount plus thoughtsTokenCount. CacheCreation is zero.
+//
+// Reasoning is the part of Output spent thinking, where the provider says
+// (OpenAI's reasoning_tokens, Gemini's thoughtsTokenCount).
 type Tokens struct {
 	Input         int64 `json:"input"`
 	Output        int64 `json:"output"`
 	CacheRead     int64 `json:"cache_read"`
 	CacheCreation int64 `json:"cache_creation"`
+	// Reasoning is left out of the usage totals' JSON, which predate it.
+	Reasoning int64 `json:"-"`
 }
 
 // Add adds o to t.
@@ -57,6 +62,17 @@ func (t *Tokens) Add(o Tokens) {
 	t.Output += o.Output
 	t.CacheRead += o.CacheRead
 	t.CacheCreation += o.CacheCreation
+	t.Reasoning += o.Reasoning
+}
+
+// Total is every token a request of the protocol family cost ("anthropic",
+// "openai", "gemini"): Anthropic's input excludes the cache, the others'
+// includes it.
+func (t Tokens) Total(family string) int64 {
+	if family == "anthropic" {
+		return t.Input + t.Output + t.CacheRead + t.CacheCreation
+	}
+	return t.Input + t.Output
 }
 
 // Attempt is one upstream attempt.
@@ -84,19 +100,29 @@ const (
 
 // Request is one finished request, or one turn of a WebSocket session.
 type Request struct {
-	// Start is when the request came in.
+	// Start is when the request (or WebSocket turn) came in.
 	Start time.Time
-	// Family is the client protocol ("anthropic", "openai", "gemini").
-	Family string
+	// Family is the client protocol ("anthropic", "openai", "gemini");
+	// Endpoint is the client's path.
+	Family, Endpoint string
+	// RequestID is Caddy's ID of the request ({http.request.uuid}), with
+	// "-<n>" for the n-th turn of a WebSocket session.
+	RequestID string
 	// Client is the member's principal name, never its key.
 	Client string
 	// Provider and Credential name what served the answer; both are ""
 	// when the gateway answered itself (every credential cooling, none
 	// serving the model, a bad request).
 	Provider, Credential string
-	Model                string
+	// OAuth says the credential that served is an OAuth account.
+	OAuth bool
+	Model string
 	// Status is what the client got; 0 when it went away unanswered.
-	Status   int
+	Status int
+	// Failed says the client did not get a good answer: an error status,
+	// an upstream failure passed on, a stream that broke off, or no
+	// answer at all.
+	Failed   bool
 	Attempts int
 	// Latency is how long the request took; FirstByte when the answer's
 	// first byte was ready for the client.
@@ -135,4 +161,13 @@ type Failure struct {
 	Attempt    int       `json:"attempt,omitempty"`
 	Code       string    `json:"code,omitempty"`
 	Message    string    `json:"message"`
+	// Retryable says another attempt may succeed: on another credential
+	// for a failed attempt, later for the gateway's 429, 502 and 503.
+	Retryable bool `json:"retryable"`
+	// Blocked and Until are the failed credential's state for the model
+	// after the failure: why it is blocked (an auth.BlockReason: "cooldown",
+	// "disabled", "other"; "" when it is not) and until when (zero when
+	// only an operator can lift the block).
+	Blocked string    `json:"-"`
+	Until   time.Time `json:"-"`
 }

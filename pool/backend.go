@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -204,3 +205,16 @@ func (s *State) Usage() *management.UsageStats { return s.usage }
 
 // Interface guard
 var _ management.Backend = (*State)(nil)
+
+// PopUsage implements management.Backend: the records a RESP LPOP pops.
+func (s *State) PopUsage(ctx context.Context, n int) ([]json.RawMessage, error) {
+	recs, err := s.Telemetry.Pop(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(recs))
+	for i, r := range recs {
+		out[i] = r
+	}
+	return out, nil
+}

@@ -17,11 +17,13 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 // State is what a reload must not lose and what operators change: the
 // cooldowns (Health), the session bindings (Sessions), the strategies'
-// cursors, usage totals, the management lockouts, the operator's
+// cursors, usage totals, the usage telemetry (Telemetry), the management
+// lockouts, the operator's
 // overrides, the auth directories the pool's handlers share, and the
 // pool's link to its cluster. The handlers serving from the pool are its
 // members; an operator's change reaches them through Member.Changed.
@@ -37,6 +39,9 @@ type State struct {
 	Sessions *session.Cache
 	// Lockout is the management API's failed-key lockout.
 	Lockout *management.Lockout
+	// Telemetry is the pool's usage queue and channels that collectors
+	// read; with a cluster linked, its queue is the cluster's shared list.
+	Telemetry *telemetry.Hub
 
 	usage *management.UsageStats
 	// shared is the pool's cluster in Redis, if any: management drops
@@ -67,6 +72,9 @@ type Member struct {
 	// Changed rebuilds the member's pool after an operator changed what
 	// it is built from (an enable or disable); reason says what changed.
 	Changed func(reason string)
+	// Guard is the guard of the member's management site mount; nil when
+	// it mounts none.
+	Guard *management.Guard
 	// Affinity is how the member's session affinity is set, as the
 	// management API shows it.
 	Affinity management.Affinity
@@ -78,6 +86,7 @@ func New(ttl time.Duration) *State {
 		Health:     auth.NewHealth(),
 		Sessions:   session.NewCache(ttl, 0),
 		Lockout:    &management.Lockout{},
+		Telemetry:  telemetry.NewHub(0, 0),
 		usage:      management.NewUsageStats(),
 		strategies: make(map[string]selector.Selector),
 		authDirs:   make(map[string]*authfile.Dir),
@@ -197,13 +206,26 @@ func (s *State) current() []*Member {
 	return out
 }
 
+// ManagementGuard is the guard of the newest member that mounts the
+// management API on its site, or nil.
+func (s *State) ManagementGuard() *management.Guard {
+	for _, m := range s.current() {
+		if m.Guard != nil {
+			return m.Guard
+		}
+	}
+	return nil
+}
+
 // Link makes cl the pool's cluster: management drops session bindings
 // through it, the health reaches the other instances through it, and the
-// auth directories refresh their tokens through it. A later Link (a reload
-// to another Redis) takes its place.
+// auth directories refresh their tokens through it, and its usage list is
+// the telemetry's queue. A later Link (a reload to another Redis) takes its
+// place.
 func (s *State) Link(cl *cluster.Cluster) {
 	s.Health.SetSync(cl)
 	s.shared.Store(cl)
+	s.Telemetry.SetShared(cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.authDirs {
@@ -215,6 +237,7 @@ func (s *State) Link(cl *cluster.Cluster) {
 // another cluster took its place.
 func (s *State) Unlink(cl *cluster.Cluster) {
 	s.shared.CompareAndSwap(cl, nil)
+	s.Telemetry.ClearShared(cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.authDirs {

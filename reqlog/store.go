@@ -233,14 +233,14 @@ func (r *Record) document(maxBody int64) document {
 	d := document{
 		Time:          r.Time.UTC(),
 		Method:        r.Method,
-		Path:          scrubString(r.Path, r.Secrets),
+		Path:          ScrubString(r.Path, r.Secrets),
 		Query:         RedactQuery(r.RawQuery, r.Secrets),
 		Client:        r.Client,
 		Family:        r.Family,
-		Model:         scrubString(r.Model, r.Secrets),
-		Session:       scrubString(r.Session, r.Secrets),
+		Model:         ScrubString(r.Model, r.Secrets),
+		Session:       ScrubString(r.Session, r.Secrets),
 		Status:        r.Status,
-		Error:         scrubString(r.Error, r.Secrets),
+		Error:         ScrubString(r.Error, r.Secrets),
 		LatencyMS:     ms(r.Latency),
 		FirstByteMS:   ms(r.FirstByte),
 		Attempts:      make([]attemptDoc, 0, len(r.Attempts)),
@@ -254,7 +254,7 @@ func (r *Record) document(maxBody int64) document {
 			Credential:  a.Credential,
 			Provider:    a.Provider,
 			Status:      a.Status,
-			Error:       scrubString(a.Error, r.Secrets),
+			Error:       ScrubString(a.Error, r.Secrets),
 			Start:       a.Start.UTC(),
 			FirstByteMS: ms(a.FirstByte),
 			DurationMS:  ms(a.Duration),
@@ -280,7 +280,7 @@ func captureBody(b []byte, limit int64, truncated bool, secrets []string) *bodyD
 	if int64(len(window)) > limit+int64(longest) {
 		window = window[:limit+int64(longest)]
 	}
-	kept := scrub(window, secrets)
+	kept := Scrub(window, secrets)
 	if int64(len(kept)) > limit {
 		kept, d.Truncated = kept[:limit], true
 	} else if len(window) < len(b) {

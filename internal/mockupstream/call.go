@@ -33,7 +33,7 @@ type call struct {
 // fault's raw Body when one was programmed.
 func (c *call) fail(status int, message string) {
 	if c.fault.Body != "" {
-		writeRaw(c.w, status, c.fault.Body)
+		writeRaw(c.w, status, c.fault)
 		return
 	}
 	writeProviderError(c.w, c.rt.family, status, message)
@@ -64,13 +64,27 @@ func (c *call) requireJSON() bool {
 	return true
 }
 
-// writeJSON answers 200 with v as JSON and the family's request-id header.
+// writeJSON answers 200 with v as JSON and the family's request-id header;
+// a Stall parts the headers from the body.
 func (c *call) writeJSON(v any) {
 	setRequestID(c.w, c.rt.family)
 	if c.rt.family == familyGemini {
 		c.w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	}
-	writeJSONStatus(c.w, http.StatusOK, v)
+	if c.fault.Stall <= 0 {
+		writeJSONStatus(c.w, http.StatusOK, v)
+		return
+	}
+	b := mustJSON(v)
+	if c.w.Header().Get("Content-Type") == "" {
+		c.w.Header().Set("Content-Type", "application/json")
+	}
+	c.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	c.w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(c.w).Flush()
+	if sleepCtx(c.r.Context(), c.fault.Stall) {
+		_, _ = c.w.Write(b)
+	}
 }
 
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {
@@ -83,9 +97,12 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// writeRaw answers status with body verbatim, typed as JSON when it parses
-// as JSON and as plain text otherwise.
-func writeRaw(w http.ResponseWriter, status int, body string) {
+// writeRaw answers status with the fault's Body verbatim, typed as JSON
+// when it parses as JSON and as plain text otherwise; in pieces of
+// BodyChunk bytes, each flushed, EventDelay apart, when BodyChunk is
+// positive.
+func writeRaw(w http.ResponseWriter, status int, f Fault) {
+	body, chunk := f.Body, f.BodyChunk
 	if w.Header().Get("Content-Type") == "" {
 		ct := "text/plain; charset=utf-8"
 		if gjson.Valid(body) {
@@ -94,7 +111,20 @@ func writeRaw(w http.ResponseWriter, status int, body string) {
 		w.Header().Set("Content-Type", ct)
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	if chunk <= 0 {
+		_, _ = w.Write([]byte(body))
+		return
+	}
+	rc := http.NewResponseController(w)
+	for len(body) > 0 {
+		n := min(chunk, len(body))
+		if _, err := w.Write([]byte(body[:n])); err != nil || rc.Flush() != nil {
+			return
+		}
+		if body = body[n:]; len(body) > 0 {
+			time.Sleep(f.EventDelay)
+		}
+	}
 }
 
 // mustJSON encodes v without HTML escaping, as the providers do.

@@ -223,7 +223,9 @@ func defaultMessage(family string, status int) string {
 		case 503:
 			return "The model is overloaded. Please try again later."
 		case 400:
-			return "API key not valid. Please pass a valid API key."
+			// a refused key is a 400 too, told apart by its ErrorInfo:
+			// see Fault.InvalidKey
+			return "Request contains an invalid argument."
 		}
 	default:
 		switch status {

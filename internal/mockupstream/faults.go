@@ -20,8 +20,26 @@ type Fault struct {
 	// is answered as a 200 body instead of the normal answer (for simulating a
 	// malformed upstream).
 	Body string
+	// InvalidKey answers as the provider answers a key it does not accept
+	// (revoked, deleted, mistyped), in its own wire shape: Anthropic 401
+	// authentication_error "invalid x-api-key"; OpenAI 401 invalid_api_key
+	// naming the key masked; Gemini 400 INVALID_ARGUMENT with an ErrorInfo
+	// whose reason is API_KEY_INVALID (as a one-element JSON array on
+	// streamGenerateContent without alt=sse); Code Assist 401
+	// UNAUTHENTICATED.
+	InvalidKey bool
+	// BodyChunk, with Body, sends it in pieces of this many bytes, each
+	// flushed on its own and EventDelay apart (0: in one piece), as a
+	// body that crosses the network in several reads.
+	BodyChunk int
 	// FirstByteDelay is how long to wait before writing the response headers.
 	FirstByteDelay time.Duration
+	// Stall is how long the answer goes silent after its 200 headers went
+	// out (flushed), before its first event or body byte; for a
+	// StreamError, after the error event, before the stream ends. The
+	// stall ends early when the client goes away. Like an upstream that
+	// answered and then hung.
+	Stall time.Duration
 	// EventDelay is the wait between SSE events of a streaming answer.
 	EventDelay time.Duration
 	// ResetAfter, for a streaming answer, aborts the connection abruptly after

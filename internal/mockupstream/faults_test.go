@@ -209,3 +209,91 @@ func TestFirstByteDelayHonoursClientCancel(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, time.Since(began), 10*time.Second)
 }
+
+// InvalidKey answers in each provider's own shape for a key it refuses;
+// Gemini's is a 400 told from a bad request only by its ErrorInfo reason.
+func TestFaultInvalidKeyShapes(t *testing.T) {
+	const key = "sk-proj-refused-key-wxyz"
+	m, ts := start(t)
+	m.SetFault(key, Fault{InvalidKey: true})
+	for _, ep := range endpoints(key) {
+		for _, stream := range []bool{false, true} {
+			path, body := ep.path, ep.body
+			if stream {
+				path, body = ep.streamReq()
+			}
+			resp := send(t, ts, "POST", path, body, ep.headers...)
+			js := string(readAll(t, resp))
+			switch ep.name {
+			case "anthropic":
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+				assert.Equal(t, "authentication_error", field(js, "error.type").String())
+				assert.Equal(t, "invalid x-api-key", field(js, "error.message").String())
+			case "gemini":
+				assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+				assert.Equal(t, "INVALID_ARGUMENT", field(js, "error.status").String())
+				assert.Equal(t, "type.googleapis.com/google.rpc.ErrorInfo", field(js, "error.details.0.@type").String())
+				assert.Equal(t, "API_KEY_INVALID", field(js, "error.details.0.reason").String())
+				assert.Equal(t, "generativelanguage.googleapis.com", field(js, "error.details.0.metadata.service").String())
+			default:
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+				assert.Equal(t, "invalid_api_key", field(js, "error.code").String())
+				msg := field(js, "error.message").String()
+				assert.Contains(t, msg, "Incorrect API key provided: sk-")
+				assert.Contains(t, msg, "wxyz")
+				assert.NotContains(t, msg, key)
+			}
+		}
+	}
+	// the JSON-array stream of Gemini reports it as its one element
+	resp := send(t, ts, "POST", "/v1beta/models/gemini-x:streamGenerateContent", `{"contents":[]}`, "x-goog-api-key", key)
+	js := string(readAll(t, resp))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "API_KEY_INVALID", field(js, "0.error.details.0.reason").String(), js)
+}
+
+// Stall sends the 200 headers at once and then nothing for its duration:
+// before the first event of a stream or the body of a JSON answer, and
+// after the error event of a StreamError.
+func TestFaultStall(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	m, ts := start(t)
+	for _, ep := range endpoints("ks") {
+		for _, f := range []Fault{{Stall: stall}, {Stall: stall, StreamError: "overloaded_error"}} {
+			for _, stream := range []bool{false, true} {
+				if f.StreamError != "" && !stream {
+					continue
+				}
+				m.SetFault("ks", f)
+				path, body := ep.path, ep.body
+				if stream {
+					path, body = ep.streamReq()
+				}
+				began := time.Now()
+				resp := send(t, ts, "POST", path, body, ep.headers...)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Less(t, time.Since(began), stall, "%s: the headers waited for the stall", ep.name)
+				first := make([]byte, 1)
+				_, err := io.ReadFull(resp.Body, first)
+				require.NoError(t, err)
+				if f.StreamError == "" {
+					assert.GreaterOrEqual(t, time.Since(began), stall, "%s: the first byte did not wait for the stall", ep.name)
+				} else {
+					assert.Less(t, time.Since(began), stall, "%s: the error event waited", ep.name)
+				}
+				_ = readAll(t, resp)
+				assert.GreaterOrEqual(t, time.Since(began), stall, "%s: the answer ended before the stall", ep.name)
+			}
+		}
+	}
+}
+
+// BodyChunk sends a programmed body in pieces, each flushed on its own.
+func TestFaultBodyChunk(t *testing.T) {
+	m, ts := start(t)
+	m.SetFault("k", Fault{Status: 400, Body: "0123456789abcdef", BodyChunk: 5})
+	resp := send(t, ts, "POST", "/v1/messages", `{"model":"x"}`, "x-api-key", "k")
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Equal(t, []string{"chunked"}, resp.TransferEncoding, "the pieces were not flushed apart")
+	assert.Equal(t, "0123456789abcdef", string(readAll(t, resp)))
+}

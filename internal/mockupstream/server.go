@@ -226,12 +226,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
+		if f.InvalidKey {
+			c.refuseKey()
+			return
+		}
 		if f.Status != 0 {
 			c.fail(f.Status, faultMessage(rt.family, f.Status, c.key))
 			return
 		}
 		if f.Body != "" {
-			writeRaw(w, http.StatusOK, f.Body)
+			writeRaw(w, http.StatusOK, f)
 			return
 		}
 		if f.StreamError != "" && c.stream {

@@ -38,6 +38,9 @@ func (c *call) startStream(contentType, sep string) *streamer {
 		sep:        sep,
 	}
 	_ = st.rc.Flush()
+	if c.fault.StreamError == "" && !sleepCtx(st.ctx, c.fault.Stall) {
+		st.dead = true
+	}
 	return st
 }
 

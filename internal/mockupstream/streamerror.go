@@ -4,8 +4,10 @@ import "net/http"
 
 // streamError answers a streaming request with a 200 event stream that
 // carries only an error event, the way each provider reports a failure
-// after the response headers went out.
+// after the response headers went out; with a Stall the stream stays open
+// that long after it.
 func (c *call) streamError(errType string) {
+	defer sleepCtx(c.r.Context(), c.fault.Stall)
 	status := streamErrorCode(errType)
 	msg := "mock stream error: " + errType
 	switch {

@@ -1,7 +1,7 @@
 // Package redistest runs a real redis-server on a loopback port, for tests
-// (Server) and for the soak harness (Proc). Where redis-server is missing a
-// test is skipped, or, with CI=true, fails: scripts/install-redis.sh
-// installs it.
+// (Server) and for the soak harness (Proc), and finds redis-cli for tests
+// that use it as a collector. Where either is missing a test is skipped,
+// or, with CI=true, fails: scripts/install-redis.sh installs them.
 package redistest
 
 import (
@@ -163,12 +163,29 @@ func StartWith(t testing.TB, args ...string) *Server {
 // CI=true, fails it.
 func Require(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
+	lookPath(t, "redis-server")
+}
+
+// CLI returns the path of redis-cli, which tests use as a collector
+// would. Where it is missing the test is skipped, or, with CI=true,
+// fails: scripts/install-redis.sh installs it (Debian's redis-tools).
+func CLI(t testing.TB) string {
+	t.Helper()
+	return lookPath(t, "redis-cli")
+}
+
+// lookPath finds the program name, skipping the test where it is missing,
+// or failing it with CI=true.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
+			t.Fatal(name + " is not installed (scripts/install-redis.sh installs it)")
 		}
-		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
+		t.Skip(name + " is not installed; run scripts/install-redis.sh")
 	}
+	return bin
 }
 
 // Restart starts the server again on its port, empty, and waits until it
