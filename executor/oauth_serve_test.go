@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -190,4 +191,29 @@ func TestServeTriesNoMoreCredentialsThanMaxAttempts(t *testing.T) {
 	assert.Len(t, h.mock.Requests(), 2)
 	ok, _ := h.pool.Available(h.pool.Get("c"), "claude-sonnet-4-5")
 	assert.True(t, ok, "the credential never tried is not blamed")
+}
+
+// An account whose refresh token was revoked cannot get a token: the
+// request goes to the next credential and the account is taken out.
+func TestServeFailsOverAnOAuthAccountWhoseRefreshTokenWasRevoked(t *testing.T) {
+	token := mockoauth.New(mockoauth.Config{Format: mockoauth.Claude})
+	srv := httptest.NewServer(token)
+	t.Cleanup(srv.Close)
+	token.SetFault("refresh-gone", mockoauth.Fault{Status: http.StatusBadRequest, Error: "invalid_grant", Description: "refresh token revoked"})
+	ref := &oauth.Refresher{Client: srv.Client(), TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthClaude: srv.URL + "/claude/token"}}
+	expired := oauth.Token{AccessToken: "access-old", RefreshToken: "refresh-gone", Expiry: time.Now().Add(-time.Hour)}
+	gone := &auth.Credential{
+		Name: "gone", Provider: auth.Claude, Priority: 1,
+		OAuth: oauth.NewTokenSource(oauth.OAuthClaude, expired, ref, oauth.TokenSourceOptions{}),
+	}
+	h := newHarness(t, nil, gone, claude("spare"))
+
+	out := h.serve(http.MethodPost, "/v1/messages", claudeCodeHeader(), messages)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Empty(t, h.mock.RequestsFor("access-old"), "an expired token is not sent")
+	assert.Len(t, h.mock.RequestsFor("key-spare"), 1)
+	assert.NotContains(t, out.Body.String(), "refresh-gone")
+	reason, _ := h.pool.BlockedBy(gone, "claude-sonnet-4-5")
+	assert.Equal(t, auth.BlockDisabled, reason, "the revoked account is disabled, not cooled for a while")
 }

@@ -109,3 +109,22 @@ func TestServeFailsOverACredentialWhoseProxyIsDown(t *testing.T) {
 	ok, _ := h.pool.Available(egress, "claude-sonnet-4-5")
 	assert.False(t, ok, "the unreachable credential cools down")
 }
+
+// A stream through the credential's proxy reaches the client event by
+// event, with its usage counted.
+func TestServeStreamsThroughACredentialsProxy(t *testing.T) {
+	proxy := newForwardProxy(t)
+	egress := claude("egress")
+	egress.ProxyURL = proxy.url
+	h := newHarness(t, nil, egress)
+	h.mock.SetReply("*", "streamed via the proxy")
+
+	body := `{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}`
+	out := h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), body)
+	require.NoError(t, out.err)
+	require.Equal(t, http.StatusOK, out.Code, out.Body.String())
+	assert.Contains(t, out.Header().Get("Content-Type"), "text/event-stream")
+	assert.Contains(t, out.Body.String(), "event: message_stop")
+	assert.Len(t, proxy.seen(), 1)
+	assert.Positive(t, h.rec.last(t).Tokens.Output, "usage read from the proxied stream")
+}
