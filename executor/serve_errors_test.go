@@ -83,3 +83,19 @@ func TestServeRefusesBodiesItCannotRead(t *testing.T) {
 	}
 	assert.Empty(t, h.mock.Requests(), "nothing reached the upstream")
 }
+
+// An OpenAI key the upstream refuses is not the client's key: the client
+// does not get a 401, nor OpenAI's message naming the masked upstream key.
+func TestServeKeepsAnUpstreamKeysRefusalFromTheOpenAIClient(t *testing.T) {
+	oa := &auth.Credential{Name: "oa", Provider: auth.OpenAI, APIKey: "sk-oa-refused-1234", BaseURL: &url.URL{Path: "/v1"}}
+	h := newHarness(t, nil, oa)
+	h.mock.SetFault("sk-oa-refused-1234", mockupstream.Fault{Status: http.StatusUnauthorized})
+
+	res := h.serve(http.MethodPost, "/v1/chat/completions", openAIHeader(), `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`)
+	require.NoError(t, res.err)
+	assert.NotEqual(t, http.StatusUnauthorized, res.Code, res.Body.String())
+	assert.NotEmpty(t, gjson.Get(res.Body.String(), "error.message").String(), res.Body.String())
+	assert.NotContains(t, res.Body.String(), "1234", "not even the masked key")
+	ok, _ := h.pool.Available(oa, "gpt-5")
+	assert.False(t, ok, "the refused key is out of rotation")
+}
