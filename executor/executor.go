@@ -159,7 +159,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	if repl == nil {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))
 	}
-	rn := &run{e: e, r: r, w: w, route: route, principal: principal, repl: repl, start: time.Now()}
+	rn := &run{e: e, r: r, w: w, route: route, principal: principal, repl: repl, requestID: requestIDOf(repl), start: time.Now()}
 	// finish reports the request and then releases its body, which the
 	// request log reads; a stream that broke off is aborted after that
 	defer func() {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/outcome"
@@ -62,8 +64,8 @@ func (rn *run) finished() *outcome.Request {
 		Affinity: rn.affinity,
 		Failed:   rn.failed || rn.gateway != nil || rn.status == 0 || rn.status >= 400,
 	}
-	if id, ok := rn.repl.GetString("http.request.uuid"); ok {
-		req.RequestID = id
+	if rn.requestID != "" {
+		req.RequestID = rn.requestID
 		if rn.turn > 0 {
 			req.RequestID += "-" + strconv.Itoa(rn.turn)
 		}
@@ -172,4 +174,10 @@ func (rn *run) reportAttempt(c *auth.Credential, status int, firstByte, took tim
 	for _, r := range rn.e.opts.Recorders {
 		r.Attempt(a)
 	}
+}
+
+// requestIDOf is the request's {http.request.uuid}, "" without one.
+func requestIDOf(repl *caddy.Replacer) string {
+	id, _ := repl.GetString("http.request.uuid")
+	return id
 }

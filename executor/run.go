@@ -35,6 +35,10 @@ type run struct {
 	route     Route
 	model     string
 	principal string
+	// requestID is Caddy's {http.request.uuid}, read once as the request
+	// arrives: the placeholder writes the request's vars the first time
+	// it is read, and an attempt's dial reads them on its own goroutine
+	requestID string
 	session   string           // shown in placeholders and logs
 	sess      selector.Session // binding keys; zero without affinity
 	body      *body

@@ -86,7 +86,7 @@ func (e *Executor) serveWebSocket(w http.ResponseWriter, r *http.Request, route 
 	// its own, ended when either side goes
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	s := &wsSession{
-		e: e, v: v, route: route, principal: principal, repl: repl,
+		e: e, v: v, route: route, principal: principal, repl: repl, requestID: requestIDOf(repl),
 		r: r.WithContext(ctx), ctx: ctx, cancel: cancel,
 		client: client, header: header,
 		fromClient: make(chan wsMessage),

@@ -29,6 +29,7 @@ type wsSession struct {
 	route     Route
 	principal string
 	repl      *caddy.Replacer
+	requestID string // the handshake's, read before any dial
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -258,7 +259,7 @@ func (s *wsSession) open(c *auth.Credential) (upstream, auth.Outcome, error) {
 func (s *wsSession) newRun(model string, msg []byte) *run {
 	rn := &run{
 		e: s.e, v: s.v, r: s.r, route: s.route, model: model, principal: s.principal,
-		repl: s.repl, header: s.header, start: time.Now(),
+		repl: s.repl, requestID: s.requestID, header: s.header, start: time.Now(),
 	}
 	s.turns++
 	rn.turn = s.turns

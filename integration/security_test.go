@@ -201,9 +201,9 @@ func TestEchoedUpstreamSecretIsRedacted(t *testing.T) {
 			return mockupstream.Fault{Headers: map[string]string{"X-Echo": "key=" + s}}
 		}, http.StatusOK},
 	}
-	check := func(t *testing.T, g *gateway, secret string, want int) {
+	check := func(t *testing.T, g *gateway, h http.Header, secret string, want int) {
 		t.Helper()
-		res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, body := g.do(http.MethodPost, "/v1/messages", h, claudeBody)
 		require.Equal(t, want, res.StatusCode, body)
 		var seen bytes.Buffer
 		_ = res.Header.Write(&seen)
@@ -221,7 +221,7 @@ func TestEchoedUpstreamSecretIsRedacted(t *testing.T) {
 		t.Run("api key/"+tc.name, func(t *testing.T) {
 			g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n"})
 			g.mock.SetFault(claudeKeyA, tc.fault(claudeKeyA))
-			check(t, g, claudeKeyA, tc.status)
+			check(t, g, anthropicHeader(), claudeKeyA, tc.status)
 		})
 		t.Run("oauth token/"+tc.name, func(t *testing.T) {
 			const token = "sk-ant-oat01-echoed-access-token"
@@ -229,10 +229,11 @@ func TestEchoedUpstreamSecretIsRedacted(t *testing.T) {
 			o.writeAuthFile(t, "claude-echo.json", claudeOAuthFile(token, "sk-ant-ort01-echo", time.Now().Add(6*time.Hour), o.mockURL))
 			o.mock.SetFault(token, tc.fault(token))
 			waitFor(t, "the auth file is served", func() bool {
-				res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`)
+				res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`)
 				return res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusServiceUnavailable
 			})
-			check(t, o.gateway, token, tc.status)
+			// a Claude subscription account serves Claude Code only
+			check(t, o.gateway, claudeCodeHeader(), token, tc.status)
 		})
 	}
 }
