@@ -21,7 +21,7 @@ import (
 // check at the end that none of them carried a secret.
 type mgmt struct {
 	g    *gateway
-	base string // up to the endpoint, e.g. http://localhost:2999/cliproxy/
+	base string // up to the endpoint, e.g. <adminURL>/cliproxy/ (a free port)
 	// query is appended to every request (the admin mount's ?pool=)
 	query  string
 	header http.Header
