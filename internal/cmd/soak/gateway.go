@@ -107,7 +107,24 @@ type instance struct {
 }
 
 // manage sends a management API request to the instance's admin endpoint.
+// Caddy restarts its admin endpoint at every config load, so a request that
+// meets a reload sees its connection closed: like an operator's tool, it is
+// sent again (the operations are idempotent), up to three times.
 func (in *instance) manage(ctx context.Context, method, path string, body []byte) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		var sent bool
+		if sent, err = in.manageOnce(ctx, method, path, body); sent || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
+// manageOnce sends one management request; sent is false when it got no
+// answer at all.
+func (in *instance) manageOnce(ctx context.Context, method, path string, body []byte) (sent bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var rd io.Reader
@@ -116,18 +133,18 @@ func (in *instance) manage(ctx context.Context, method, path string, body []byte
 	}
 	req, err := http.NewRequestWithContext(ctx, method, in.Admin+"/cliproxy/"+path+"?pool="+poolName, rd)
 	if err != nil {
-		return err
+		return true, err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s on %s: %w", method, path, in.name, err)
+		return false, fmt.Errorf("%s %s on %s: %w", method, path, in.name, err)
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s %s on %s: status %d: %s", method, path, in.name, res.StatusCode, strings.TrimSpace(string(out)))
+		return true, fmt.Errorf("%s %s on %s: status %d: %s", method, path, in.name, res.StatusCode, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return true, nil
 }
 
 // credentialStates returns the instance's view of each credential: ""
