@@ -138,11 +138,10 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		if aw.held {
 			outcome := rn.outcome(aw)
-			if aw.failStatus == http.StatusBadRequest ||
-				aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
-				// the client's own fault, or an unknown item of the
-				// client's; a request that names no model (a model
-				// lookup) blocks nothing
+			if aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
+				// an unknown item of the client's (a held 400 was settled
+				// above); a request that names no model (a model lookup)
+				// blocks nothing
 				rn.answered(aw, c)
 				return aw.release()
 			}
