@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-clients.sh installs the real AI coding CLIs that the e2e tests drive
 # through the gateway (Claude Code, Gemini CLI, Codex CLI) at the exact
-# versions pinned in e2e/clients/package.json and package-lock.json, into the
-# git-ignored cache folder .cache/clients at the repository root.
+# versions pinned in e2e/clients/package.json and package-lock.json, and
+# makes them available in the git-ignored cache folder .cache/clients at the
+# repository root.
 #
 #	scripts/install-clients.sh          # install, or do nothing if up to date
 #	scripts/install-clients.sh --force  # reinstall even if up to date
@@ -14,12 +15,18 @@
 # binary is present. Requires node and npm; needs the npm registry only when
 # it actually installs.
 #
+# The clients (about 900 MB) are installed once per machine into a store,
+# one folder per stamp, and .cache/clients links to it, so every checkout
+# and worktree shares them and a fresh clone needs no npm run. The store is
+# $CLIPROXY_CLIENTS_STORE, by default ~/.cache/cliproxy-clients; with
+# CLIPROXY_CLIENTS_STORE=none the clients go into .cache/clients itself.
+#
 # Afterwards the binaries are in .cache/clients/node_modules/.bin, where
 # `go test ./e2e/` looks for them.
 set -euo pipefail
 
 usage() {
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 force=0
@@ -42,7 +49,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$root/e2e/clients"
 dest="$root/.cache/clients"
 bindir="$dest/node_modules/.bin"
-stamp="$dest/.install-stamp"
 bins=(claude gemini codex)
 
 for tool in node npm; do
@@ -71,34 +77,70 @@ want="$({
 	echo "node $(node --version)"
 } | sha256)"
 
-current=1
-if [[ $force -eq 1 || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-	current=0
-fi
-for b in "${bins[@]}"; do
-	if [[ ! -x "$bindir/$b" ]]; then
-		current=0
-	fi
-done
-
-if [[ $current -eq 1 ]]; then
-	echo "install-clients.sh: clients already installed and up to date"
-else
-	echo "install-clients.sh: installing pinned clients into $dest"
-	mkdir -p "$dest"
-	rm -f "$stamp"
-	cp "$src/package.json" "$src/package-lock.json" "$dest/"
-	# npm ci removes any existing node_modules first and installs exactly
-	# the lock file. Claude Code declares node >=22 but its CLI is a native
-	# binary that runs without Node, so an engine mismatch only warns.
-	(cd "$dest" && npm ci --no-audit --no-fund --engine-strict=false)
+# current reports whether dir holds the pinned clients.
+current() {
+	local dir="$1" b
+	[[ -f "$dir/.install-stamp" && "$(cat "$dir/.install-stamp")" == "$want" ]] || return 1
 	for b in "${bins[@]}"; do
-		if [[ ! -x "$bindir/$b" ]]; then
-			echo "install-clients.sh: $bindir/$b missing after install" >&2
+		[[ -x "$dir/node_modules/.bin/$b" ]] || return 1
+	done
+}
+
+# install runs npm ci into dir (made empty) and stamps it.
+install() {
+	local dir="$1" b
+	echo "install-clients.sh: installing pinned clients into $dir"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$src/package.json" "$src/package-lock.json" "$dir/"
+	# npm ci installs exactly the lock file. Claude Code declares node
+	# >=22 but its CLI is a native binary that runs without Node, so an
+	# engine mismatch only warns.
+	(cd "$dir" && npm ci --no-audit --no-fund --engine-strict=false)
+	for b in "${bins[@]}"; do
+		if [[ ! -x "$dir/node_modules/.bin/$b" ]]; then
+			echo "install-clients.sh: $dir/node_modules/.bin/$b missing after install" >&2
 			exit 1
 		fi
 	done
-	echo "$want" >"$stamp"
+	echo "$want" >"$dir/.install-stamp"
+}
+
+store="${CLIPROXY_CLIENTS_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/cliproxy-clients}"
+if [[ $force -eq 0 ]] && current "$dest"; then
+	echo "install-clients.sh: clients already installed and up to date"
+elif [[ "$store" == none ]]; then
+	if [[ -L "$dest" ]]; then
+		rm -f "$dest"
+	fi
+	install "$dest"
+else
+	shared="$store/$want"
+	if [[ $force -eq 1 ]] || ! current "$shared"; then
+		# Installed beside the store's folder and renamed into place, so a
+		# suite running meanwhile in another checkout never sees half an
+		# install; two first installs at once both work, one rename wins.
+		mkdir -p "$store"
+		tmp="$(mktemp -d "$store/.install-XXXXXX")"
+		trap 'rm -rf "$tmp"' EXIT
+		install "$tmp"
+		if [[ $force -eq 1 && -d "$shared" ]]; then
+			old="$(mktemp -d "$store/.old-XXXXXX")"
+			mv -T "$shared" "$old/clients" 2>/dev/null || true
+			rm -rf "$old"
+		fi
+		if ! mv -T "$tmp" "$shared" 2>/dev/null; then
+			current "$shared" || {
+				echo "install-clients.sh: cannot move the install into $shared" >&2
+				exit 1
+			}
+		fi
+	else
+		echo "install-clients.sh: using the clients installed in $shared"
+	fi
+	mkdir -p "$(dirname "$dest")"
+	rm -rf "$dest"
+	ln -s "$shared" "$dest"
 fi
 
 echo "install-clients.sh: binaries are in $bindir"
