@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -16,9 +17,22 @@ import (
 // CaddyPackage is the import path of the project's caddy command.
 const CaddyPackage = "github.com/caddy-cliproxy/cliproxy/cmd/caddy"
 
-// BuildCaddy builds the project's caddy into dir and returns its path. It
-// works from any directory inside the module.
+// CaddyEnv names the environment variable that holds the path of a caddy
+// already built from this checkout: scripts/test.sh builds one before the
+// tests and every test that runs the binary uses it, instead of each
+// linking its own.
+const CaddyEnv = "CLIPROXY_TEST_CADDY"
+
+// BuildCaddy builds the project's caddy into dir and returns its path, or
+// returns the binary $CLIPROXY_TEST_CADDY names when it is set. It works
+// from any directory inside the module.
 func BuildCaddy(dir string) (string, error) {
+	if bin := os.Getenv(CaddyEnv); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("the caddy %s names: %w", CaddyEnv, err)
+		}
+		return bin, nil
+	}
 	bin := filepath.Join(dir, "caddy")
 	if out, err := exec.Command("go", "build", "-o", bin, CaddyPackage).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
