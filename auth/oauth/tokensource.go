@@ -138,6 +138,10 @@ type refreshCall struct {
 	done chan struct{}
 	tok  Token
 	err  error
+	// persisting is set once the new token is the source's and is being
+	// persisted: callers wait for the call then, even though the token is
+	// fresh, so none is handed out before it is saved.
+	persisting bool
 }
 
 // NewTokenSource returns a source for p's token t, refreshed with r (nil
@@ -208,6 +212,9 @@ func (ts *TokenSource) Invalidate(ctx context.Context, rejected string) (string,
 func (ts *TokenSource) beginLocked(now time.Time) (c *refreshCall, access string, err error) {
 	if ts.revoked != nil {
 		return nil, "", ts.revoked
+	}
+	if ts.call != nil && ts.call.persisting {
+		return ts.call, "", nil
 	}
 	if !ts.dueLocked(now) {
 		return nil, ts.tok.AccessToken, nil
@@ -321,6 +328,7 @@ func (ts *TokenSource) run(c *refreshCall, refreshToken string, epoch uint64) {
 		ts.failures, ts.retryAt, ts.lastErr = 0, time.Time{}, nil
 		ts.lastRefresh = now
 		persist = ts.opts.OnRefresh != nil
+		c.persisting = persist
 	case errors.Is(err, ErrRevoked):
 		ts.revoked, ts.lastErr = err, err
 		revokedNow = true

@@ -195,6 +195,50 @@ func TestTokenSourceShortLivedTokenIsNotRefreshedOnEveryUse(t *testing.T) {
 	assert.Equal(t, "mock-access-2", at)
 }
 
+// TestTokenSourceHandsOutATokenOnlyOncePersisted: a request arriving while
+// a refreshed token is being persisted waits for it to be on disk (Claude
+// and Codex rotate the refresh token: a token in use before it is saved is
+// lost with the process), even though the new token is already fresh.
+func TestTokenSourceHandsOutATokenOnlyOncePersisted(t *testing.T) {
+	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Codex})
+	persisting, release := make(chan struct{}), make(chan struct{})
+	var persisted atomic.Bool
+	ts := oauth.NewTokenSource(oauth.OAuthCodex, env.expiring(-time.Minute), env.ref, oauth.TokenSourceOptions{
+		Now: env.clk.Now,
+		OnRefresh: func(oauth.Token) {
+			close(persisting)
+			<-release
+			persisted.Store(true)
+		},
+	})
+	first := make(chan string, 1)
+	go func() {
+		at, _ := ts.Access(context.Background())
+		first <- at
+	}()
+	select {
+	case <-persisting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh")
+	}
+
+	second := make(chan string, 1)
+	go func() {
+		at, _ := ts.Access(context.Background())
+		second <- at
+	}()
+	select {
+	case at := <-second:
+		t.Fatalf("a request got %q before it was persisted", at)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	assert.Equal(t, "mock-access-1", <-second)
+	assert.Equal(t, "mock-access-1", <-first)
+	assert.True(t, persisted.Load())
+	assert.Equal(t, 1, env.mock.Refreshes())
+}
+
 // TestTokenSourceSingleFlightAccess: 20 concurrent requests with an expired
 // token cause one refresh.
 func TestTokenSourceSingleFlightAccess(t *testing.T) {
