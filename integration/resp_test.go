@@ -272,8 +272,18 @@ func TestWebSocketTurnsMakeOneRecordEach(t *testing.T) {
 		sendWS(t, conn, turnMsg("gpt-5-codex", input, ""))
 		readTurn(t, conn)
 	}
-	recs, err := collector(t, respMgmtKey).LPopCount(context.Background(), "usage", 10).Result()
-	require.NoError(t, err)
+	// a turn's record is queued once its last event went to the client, so
+	// the client may have read the second turn before its record is there
+	c := collector(t, respMgmtKey)
+	var recs []string
+	for deadline := time.Now().Add(10 * time.Second); len(recs) < 2 && time.Now().Before(deadline); {
+		more, err := c.LPopCount(context.Background(), "usage", 10).Result()
+		if err != nil {
+			require.ErrorIs(t, err, redis.Nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+		recs = append(recs, more...)
+	}
 	require.Len(t, recs, 2)
 	id1, id2 := gjson.Get(recs[0], "request_id").String(), gjson.Get(recs[1], "request_id").String()
 	assert.True(t, strings.HasSuffix(id1, "-1") && strings.HasSuffix(id2, "-2"), "%s %s", id1, id2)
