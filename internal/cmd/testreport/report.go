@@ -130,11 +130,17 @@ func (r *report) pkgDone(p *pkgState, e event) {
 	lines := p.output[""]
 	delete(p.output, "")
 	if e.Action != "fail" {
-		// "ok  	pkg	1.2s" or "?   	pkg	[no test files]"
+		// "ok  	pkg	1.2s" or "?   	pkg	[no test files]"; a test binary
+		// run through test2json without go test prints none
+		said := false
 		for _, l := range lines {
 			if strings.HasPrefix(l, "ok ") || strings.HasPrefix(l, "?") {
 				fmt.Fprint(r.out, l)
+				said = true
 			}
+		}
+		if !said {
+			fmt.Fprintf(r.out, "ok  \t%s\t%.3fs\n", e.Package, e.Elapsed)
 		}
 		return
 	}

@@ -96,3 +96,18 @@ func TestNothingTestedFails(t *testing.T) {
 	assert.Contains(t, out.String(), "go: some error before any test", "a line that is no event is shown as it is")
 	assert.Contains(t, out.String(), "no package was tested")
 }
+
+func TestATestBinaryRunThroughTest2jsonGetsItsOkLine(t *testing.T) {
+	// what `go tool test2json -p pkg x.test -test.v=test2json` writes: no
+	// "ok" line of go test's
+	events := `{"Action":"start","Package":"example.com/x [part 1 of 2]"}
+{"Action":"run","Package":"example.com/x [part 1 of 2]","Test":"TestA"}
+{"Action":"pass","Package":"example.com/x [part 1 of 2]","Test":"TestA","Elapsed":0.5}
+{"Action":"output","Package":"example.com/x [part 1 of 2]","Output":"PASS\n"}
+{"Action":"pass","Package":"example.com/x [part 1 of 2]","Elapsed":1.25}
+`
+	var out bytes.Buffer
+	code := run(nil, strings.NewReader(events), &out)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "ok  \texample.com/x [part 1 of 2]\t1.250s\n1 passed, 0 failed\n", out.String())
+}
