@@ -31,6 +31,8 @@ import (
 
 // These tests run two Caddy processes built from ./cmd/caddy, each on its
 // own ports, sharing one real redis-server, in front of one mock upstream.
+// Each test has its own of all of them, so they run in parallel: most of
+// their time is spent waiting for processes.
 
 const (
 	clientKey  = "cluster-test-key"
@@ -211,6 +213,7 @@ func keysSince(mock *mockupstream.Server, n int) []string {
 }
 
 func TestInstancesShareACooldown(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)
 	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tstrategy fill-first\n")
@@ -233,6 +236,7 @@ func TestInstancesShareACooldown(t *testing.T) {
 }
 
 func TestInstancesShareSessionBindings(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)
 	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tsession_affinity on\n")
@@ -259,6 +263,7 @@ func TestInstancesShareSessionBindings(t *testing.T) {
 }
 
 func TestInstancesRefreshAnExpiringTokenOnce(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)
 	token := mockoauth.New(mockoauth.Config{DetectReuse: true})
@@ -309,6 +314,7 @@ func TestInstancesRefreshAnExpiringTokenOnce(t *testing.T) {
 }
 
 func TestInstancesServeThroughARedisOutage(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	_, mockURL := startMock(t)
 	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tsession_affinity on\n")
@@ -368,6 +374,7 @@ func TestInstancesServeThroughARedisOutage(t *testing.T) {
 // the instances write their bindings back, and every session goes on with
 // its credential through either instance.
 func TestInstancesKeepSessionsWhenRedisRestartsEmpty(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)
 	cfg := apiKeyPool(rs.URL(0), mockURL, `		session_affinity on
@@ -423,6 +430,7 @@ func TestInstancesKeepSessionsWhenRedisRestartsEmpty(t *testing.T) {
 }
 
 func TestInstancesEventsCanBeDrained(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)
 	cfg := apiKeyPool(rs.URL(0), mockURL, "\t\tstrategy fill-first\n")
@@ -464,6 +472,7 @@ func TestInstancesEventsCanBeDrained(t *testing.T) {
 }
 
 func TestInstancesTakeThePasswordFromTheEnvironment(t *testing.T) {
+	// not parallel: its caddy inherits the test's environment
 	const password = "s3cret-redis-pw"
 	rs := redistest.StartWith(t, "--requirepass", password)
 	_, mockURL := startMock(t)
@@ -487,6 +496,7 @@ func TestInstancesTakeThePasswordFromTheEnvironment(t *testing.T) {
 }
 
 func TestInstanceStartsAndServesWithoutRedis(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	rs.Stop() // nothing listens on its port now
 	_, mockURL := startMock(t)
@@ -510,6 +520,7 @@ func TestInstanceStartsAndServesWithoutRedis(t *testing.T) {
 // either (as behind a load balancer) gets every record once: the queue is
 // the shared Redis list.
 func TestInstancesShareOneUsageQueueOverRESP(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	_, mockURL := startMock(t)
 	const key = "cluster-mgmt-key"
