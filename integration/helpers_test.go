@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tidwall/gjson"
 
@@ -46,8 +47,24 @@ func TestMain(m *testing.M) {
 	caddytest.Default.Certificates = nil
 	adminAddr = fmt.Sprintf("localhost:%d", admin)
 	adminURL = "http://" + adminAddr
-	os.Exit(m.Run())
+	// Caddy's storage (certificates, locks) and its autosaved config go to
+	// a folder of this process, not the user's, which every other suite on
+	// the machine would share
+	home, err := os.MkdirTemp("", "cliproxy-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	caddyHome = home
+	caddy.DefaultStorage.Path = filepath.Join(home, "data")
+	caddy.ConfigAutosavePath = filepath.Join(home, "config", "autosave.json")
+	code := m.Run()
+	_ = os.RemoveAll(home)
+	os.Exit(code)
 }
+
+// caddyHome holds the in-process Caddy's storage and autosaved config.
+var caddyHome string
 
 // gateway is an in-process Caddy running cliproxy in front of a mock.
 type gateway struct {
