@@ -121,9 +121,10 @@ func newHarness(t *testing.T, opt func(*executor.Options), creds ...*auth.Creden
 }
 
 // TestMain loads an empty Caddy config, with no app, server or admin
-// endpoint, so that reverse_proxy has a context to be provisioned in.
+// endpoint, so that reverse_proxy has a context to be provisioned in. It
+// is not autosaved: the user's autosave.json is no test's to write.
 func TestMain(m *testing.M) {
-	cfg := `{"admin":{"disabled":true},"logging":{"logs":{"default":{"level":"ERROR"}}}}`
+	cfg := `{"admin":{"disabled":true,"config":{"persist":false}},"logging":{"logs":{"default":{"level":"ERROR"}}}}`
 	if err := caddy.Load([]byte(cfg), true); err != nil {
 		fmt.Fprintln(os.Stderr, "loading an empty caddy config:", err)
 		os.Exit(1)
