@@ -48,24 +48,10 @@ go build -o "$out/testreport" ./internal/cmd/testreport
 go build -o "$out/caddy" ./cmd/caddy
 export CLIPROXY_TEST_CADDY="$out/caddy"
 
-# the linters and formatters of .golangci.yml, at a pinned version (built
-# once into Go's build cache, then reused); several runs may share the
-# machine
-(
-	go vet ./... &&
-		go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
-) >"$out/lint.log" 2>&1 &
-lint=$!
-# the micro-benchmarks run once each, so they keep compiling and working;
-# their timings mean nothing here (docs/benchmarks.md)
-go test -count=1 -run '^$' -bench . -benchtime 1x ./selector ./session ./cluster >"$out/bench.log" 2>&1 &
-bench=$!
-
-# runparts runs the tests of package dir over n processes of its test
-# binary, each with every n-th test, writing go test -json events.
+# runparts runs the tests of package dir, built into bin, over n processes,
+# each with every n-th test, writing go test -json events.
 runparts() {
-	local dir=$1 n=$2 bin="$out/$1.test" i
-	go test -race -c -o "$bin" "./$dir"
+	local dir=$1 bin=$2 n=$3 i
 	local tests=()
 	mapfile -t tests < <(cd "$dir" && "$bin" -test.list '.*' | grep -E '^(Test|Example|Fuzz)')
 	local pids=()
@@ -92,14 +78,39 @@ runparts() {
 }
 
 status=0
+parted=
+if [[ $# -eq 0 ]]; then
+	# the integration tests are the longest chain: their binary is built
+	# first, so they start before the other packages take the cores
+	if go test -race -c -o "$out/integration.test" ./integration; then
+		runparts integration "$out/integration.test" "$parts" &
+		parted=$!
+	else
+		status=1
+	fi
+fi
+
+# the linters and formatters of .golangci.yml, at a pinned version (built
+# once into Go's build cache, then reused); several runs may share the
+# machine
+(
+	go vet ./... &&
+		go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
+) >"$out/lint.log" 2>&1 &
+lint=$!
+# the micro-benchmarks run once each, so they keep compiling and working;
+# their timings mean nothing here (docs/benchmarks.md)
+go test -count=1 -run '^$' -bench . -benchtime 1x ./selector ./session ./cluster >"$out/bench.log" 2>&1 &
+bench=$!
+
 if [[ $# -gt 0 ]]; then
 	go test -race -count=1 -json "$@" ./... >"$out/go-test.json" || status=1
 else
-	runparts integration "$parts" &
-	parted=$!
 	# shellcheck disable=SC2046 # package paths have no spaces
 	go test -race -count=1 -json -p 4 -parallel 6 $(go list ./... | grep -v "^$module/integration\$") >"$out/go-test.json" || status=1
-	wait $parted || status=1
+fi
+if [[ -n $parted ]]; then
+	wait "$parted" || status=1
 fi
 
 wait $lint || status=1
