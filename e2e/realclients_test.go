@@ -928,8 +928,7 @@ func geminiEnv(t *testing.T, gw *gateway, home, key string, egress *egressRecord
 }
 
 // TestGeminiCLI runs `gemini -p` twice with its default (auto) model, each
-// time with a fresh HOME, then once with an explicit model, through a
-// gateway holding two Gemini credentials.
+// time with a fresh HOME, through a gateway holding two Gemini credentials.
 func TestGeminiCLI(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
@@ -959,6 +958,29 @@ func TestGeminiCLI(t *testing.T) {
 		}
 	}
 
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	requireBothUsed(t, used, creds)
+	if p := gw.passedOn(); len(p) > 0 {
+		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
+	}
+	logEgress(t, egress)
+}
+
+// TestGeminiCLIWithAModel runs `gemini --model gemini-2.5-flash -p`
+// through a gateway holding two Gemini credentials, then the same with a
+// client key the gateway does not know. It is TestGeminiCLI's second half,
+// a test of its own so that the two run at once.
+func TestGeminiCLIWithAModel(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := clientBinary(t, "gemini")
+	creds := []credential{
+		{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
+		{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
+	}
+	gw := startGateway(t, creds...)
+	egress := newEgressRecorder(t)
+
 	// With an explicit model there is no classification: one plain-text
 	// answer, printed as is.
 	const plain = "Hello from the e2e mock, via cliproxy: gemini-plain-90e3f5"
@@ -966,7 +988,9 @@ func TestGeminiCLI(t *testing.T) {
 	home, work := newHome(t)
 	reqs := runAndCheck(t, gw, "gemini run 3 (--model gemini-2.5-flash)", plain, bin, work,
 		geminiEnv(t, gw, home, clientKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
-	if n := count(reqs, isStream); n < 1 {
+	if n := count(reqs, func(r mockupstream.Recorded) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
+	}); n < 1 {
 		t.Fatalf("gemini run 3: mock saw no POST …:streamGenerateContent")
 	}
 
@@ -976,8 +1000,7 @@ func TestGeminiCLI(t *testing.T) {
 	requireRefused(t, gw, "gemini with a wrong client key", bin, work,
 		geminiEnv(t, gw, home, wrongKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
 
-	used := checkUpstream(t, gw.mock.Requests(), creds)
-	requireBothUsed(t, used, creds)
+	checkUpstream(t, gw.mock.Requests(), creds)
 	if p := gw.passedOn(); len(p) > 0 {
 		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
 	}
@@ -1059,7 +1082,7 @@ func isHTTPTurn(r mockupstream.Recorded) bool {
 // TestCodexCLI runs `codex exec` through a gateway holding two Codex
 // (ChatGPT) accounts: over the WebSocket mode, twice, each time in a fresh
 // HOME; then with the first account answering every turn with a
-// rate-limit error; then with supports_websockets = false over HTTP.
+// rate-limit error (TestCodexCLIOverHTTP goes on without WebSockets).
 func TestCodexCLI(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
@@ -1125,8 +1148,27 @@ func TestCodexCLI(t *testing.T) {
 		t.Errorf("the rate-limited codex-a was never offered a turn: nothing was failed over")
 	}
 
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	requireBothUsed(t, used, creds)
+	logEgress(t, egress)
+}
+
+// TestCodexCLIOverHTTP runs `codex exec` with supports_websockets = false
+// through a gateway holding two Codex (ChatGPT) accounts, then with a client
+// key the gateway does not know. It is TestCodexCLI's last part, a test of
+// its own so that the two run at once.
+func TestCodexCLIOverHTTP(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	bin := clientBinary(t, "codex")
+	creds := []credential{
+		{"codex-a", "codex", "codex-e2e-access-aaaa"},
+		{"codex-b", "codex", "codex-e2e-access-bbbb"},
+	}
+	gw := startGateway(t, creds...)
+	egress := newEgressRecorder(t)
+
 	// without WebSockets Codex posts its turns; the HTTP path serves them
-	gw.mock.ClearFaults()
 	const plain = "Hello from the e2e mock, via cliproxy: codex-http-7d20"
 	gw.mock.SetReply("*", plain)
 	home, work := newHome(t)
@@ -1145,8 +1187,7 @@ func TestCodexCLI(t *testing.T) {
 	requireRefused(t, gw, "codex with a wrong client key", bin, work,
 		codexEnv(t, gw, home, wrongKey, true, egress), "exec", "--skip-git-repo-check", "say hi")
 
-	used := checkUpstream(t, gw.mock.Requests(), creds)
-	requireBothUsed(t, used, creds)
+	checkUpstream(t, gw.mock.Requests(), creds)
 	logEgress(t, egress)
 }
 
