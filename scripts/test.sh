@@ -107,7 +107,7 @@ if [[ $# -gt 0 ]]; then
 	go test -race -count=1 -json "$@" ./... >"$out/go-test.json" || status=1
 else
 	# shellcheck disable=SC2046 # package paths have no spaces
-	go test -race -count=1 -json -p 4 -parallel 6 $(go list ./... | grep -v "^$module/integration\$") >"$out/go-test.json" || status=1
+	go test -race -count=1 -json -p 4 -parallel 8 $(go list ./... | grep -v "^$module/integration\$") >"$out/go-test.json" || status=1
 fi
 if [[ -n $parted ]]; then
 	wait "$parted" || status=1
