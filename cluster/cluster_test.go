@@ -590,7 +590,10 @@ func requireConverged(t *testing.T, srv *redistest.Server, n int, ins ...*instan
 		return out
 	}
 	var last []string
-	if !assert.Eventually(t, func() bool { last = diverged(); return len(last) == 0 }, 3*time.Second, 20*time.Millisecond) {
+	// on a busy machine a batch of writes can outlast its timeout, which
+	// takes Redis as down until the instance reconnects and replays: the
+	// instances converge all the same, later than on an idle one
+	if !assert.Eventually(t, func() bool { last = diverged(); return len(last) == 0 }, 15*time.Second, 20*time.Millisecond) {
 		t.Fatalf("%d bindings diverged, e.g. %v", len(last), last[:min(len(last), 5)])
 	}
 }
