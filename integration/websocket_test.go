@@ -80,7 +80,9 @@ func sendWS(t *testing.T, conn *websocket.Conn, msg string) {
 // response.failed, response.incomplete or error).
 func readTurn(t *testing.T, conn *websocket.Conn) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// a guard against a hang only: a 33 MiB turn under -race on a machine
+	// running two suites took over a minute
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var events []string
 	for {
