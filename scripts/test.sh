@@ -77,6 +77,16 @@ runparts() {
 	return $failed
 }
 
+# the linters and formatters of .golangci.yml, at a pinned version (built
+# once into Go's build cache, then reused); several runs may share the
+# machine; they start first, beside the
+# integration build, which links on one core
+(
+	go vet ./... &&
+		go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
+) >"$out/lint.log" 2>&1 &
+lint=$!
+
 status=0
 parted=
 if [[ $# -eq 0 ]]; then
@@ -90,14 +100,6 @@ if [[ $# -eq 0 ]]; then
 	fi
 fi
 
-# the linters and formatters of .golangci.yml, at a pinned version (built
-# once into Go's build cache, then reused); several runs may share the
-# machine
-(
-	go vet ./... &&
-		go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
-) >"$out/lint.log" 2>&1 &
-lint=$!
 # the micro-benchmarks run once each, so they keep compiling and working;
 # their timings mean nothing here (docs/benchmarks.md)
 go test -count=1 -run '^$' -bench . -benchtime 1x ./selector ./session ./cluster >"$out/bench.log" 2>&1 &
