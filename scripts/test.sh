@@ -78,9 +78,9 @@ runparts() {
 }
 
 # the linters and formatters of .golangci.yml, at a pinned version (built
-# once into Go's build cache, then reused); several runs may share the
-# machine; they start first, beside the
-# integration build, which links on one core
+# once into Go's build cache, then reused; several runs may share the
+# machine); they start first, beside the integration build, which links on
+# one core
 (
 	go vet ./... &&
 		go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
