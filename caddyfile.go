@@ -43,6 +43,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    quota_move_threshold <fraction>
 //	    max_attempts <n>
 //	    max_body <size>
+//	    body_memory <size>
+//	    body_spool_dir <dir>
 //	    body_read_timeout <duration>
 //	    transient_cooldown <duration>
 //	    max_cooldown <duration>
@@ -178,6 +180,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxBody = size
+
+		case "body_memory":
+			size, err := sizeArg(d, "body_memory")
+			if err != nil {
+				return err
+			}
+			h.BodyMemory = size
+
+		case "body_spool_dir":
+			if err := oneArg(d, &h.BodySpoolDir); err != nil {
+				return err
+			}
 
 		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout", "body_read_timeout":
 			name := d.Val()

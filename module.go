@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -43,6 +44,11 @@ const (
 	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
 	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
+
+// bodyBudget is the process's request body memory: the requests of every
+// handler draw on it, so those of a config being replaced and of its
+// successor count together.
+var bodyBudget = executor.NewBodyBudget(0)
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
 // are passed to the next handler.
@@ -99,6 +105,18 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes; larger
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// BodyMemory is how many bytes of request bodies the gateway holds
+	// in memory at once, across its requests (and every cliproxy handler
+	// of the process; the last one provisioned sets it). A body that would
+	// take the total past it is spooled to a temporary file and replayed
+	// from there. Default: 64 MiB.
+	BodyMemory int64 `json:"body_memory,omitempty"`
+
+	// BodySpoolDir is the directory of the temporary files of bodies over
+	// BodyMemory: each is created 0600 and removed when its request ends.
+	// Default: the system's temporary directory.
+	BodySpoolDir string `json:"body_spool_dir,omitempty"`
 
 	// BodyReadTimeout is how long a client has to send its request body
 	// when the server sets no timeouts { read_body } (which then applies
@@ -290,6 +308,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.BodyReadTimeout == 0 {
 		h.BodyReadTimeout = DefaultBodyReadTimeout
 	}
+	if h.BodyMemory == 0 {
+		h.BodyMemory = executor.DefaultBodyMemory
+	}
+	bodyBudget.SetLimit(h.BodyMemory)
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -374,6 +396,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBody:           h.MaxBody,
 		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
 		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
+		BodyBudget:        bodyBudget,
+		BodySpoolDir:      h.BodySpoolDir,
 		Logger:            h.logger,
 		Quota:             h.quota(),
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
@@ -464,6 +488,14 @@ func (h *Handler) currentPool() *auth.Pool {
 func (h *Handler) Validate() error {
 	if h.MaxAttempts < 0 {
 		return fmt.Errorf("max_attempts must not be negative, got %d", h.MaxAttempts)
+	}
+	if h.BodyMemory < 0 {
+		return fmt.Errorf("body_memory must not be negative, got %d", h.BodyMemory)
+	}
+	if h.BodySpoolDir != "" {
+		if fi, err := os.Stat(h.BodySpoolDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("body_spool_dir %q must be an existing directory", h.BodySpoolDir)
+		}
 	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)

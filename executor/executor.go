@@ -65,6 +65,15 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// BodyBudget bounds the request bodies held in memory at once, and
+	// may be shared by several executors; a body that would take it past
+	// its limit is held in a file in BodySpoolDir instead. Nil holds every
+	// body in memory.
+	BodyBudget *BodyBudget
+	// BodySpoolDir is where bodies over the budget are spooled, as 0600
+	// files removed when their request ends; "" is the system's
+	// temporary directory.
+	BodySpoolDir string
 	// BodyReadTimeout bounds the time a client has to send its request
 	// body, unless the server sets timeouts { read_body }, which then
 	// applies alone; past it the request is refused with 408 and its
@@ -169,7 +178,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		}
 	}()
 	if route.HasBody {
-		b, err := readBody(w, r, e.opts.MaxBody, e.bodyReadTimeout(r))
+		b, err := openBody(w, r, e.bodyConfig(r), e.streamable(r, route))
 		if err != nil {
 			return rn.bodyError(w, err)
 		}
@@ -177,7 +186,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	}
 	b := rn.body
 	model := route.Model
-	if model == "" && b != nil {
+	if model == "" && b != nil && !b.complete() {
+		model = b.src.model
+	} else if model == "" && b != nil {
 		var err error
 		if model, err = bodyModel(b.inspect()); err != nil {
 			return rn.writeError(w, &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()})
@@ -196,6 +207,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	var sess selector.Session
 	var sid string
 	if e.opts.Affinity != nil {
+		// nil for a body still arriving: its session is in the headers
 		var inspect []byte
 		if b != nil {
 			inspect = b.inspect()
@@ -290,6 +302,8 @@ func (rn *run) bodyError(w http.ResponseWriter, err error) error {
 			Code:    CodeRequestTimeout,
 			Message: "the request body did not arrive in time",
 		}
+	case errors.Is(err, errModelTwice):
+		ce.Message = err.Error()
 	case errors.Is(err, errUnsupportedEncoding):
 		ce = &ClientError{
 			Status:  http.StatusUnsupportedMediaType,

@@ -95,6 +95,12 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			waited = true
 			continue
 		}
+		if rn.attempts > 0 {
+			// a replay sends the whole body: what is left of it arrives first
+			if err := rn.body.wait(); err != nil {
+				return rn.bodyError(w, err)
+			}
+		}
 		if !pool.Claim(c, rn.model) {
 			// another request took this credential's probe
 			tried = append(tried, c)
@@ -102,7 +108,13 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		rn.attempts++
 		aw, ac, err := rn.try(w, c, d)
-		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil {
+		if berr := rn.body.failed(); berr != nil && !aw.committed && rn.r.Context().Err() == nil {
+			// the client's body broke off, was too large or too slow, or
+			// named a second model, while the first attempt sent it: its
+			// fault, not the credential's
+			return rn.bodyError(w, berr)
+		}
+		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil && rn.body.wait() == nil {
 			// an OAuth token may have been revoked or expired early:
 			// one refresh and one retry on the same credential first
 			if _, rerr := c.OAuth.Invalidate(rn.r.Context(), ac.sentToken); rerr == nil {
@@ -510,7 +522,7 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
 		req.Body = rn.body.reader()
-		req.ContentLength = int64(len(rn.body.bytes()))
+		req.ContentLength = rn.body.size()
 	} else {
 		req.Body = http.NoBody
 		req.ContentLength = 0
