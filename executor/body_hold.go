@@ -2,11 +2,21 @@ package executor
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 )
+
+// errSpool is a body over the memory budget that could not be written to
+// its spool file: the gateway's fault (a full or unwritable spool
+// directory), answered 507.
+var errSpool = errors.New("spooling request body")
+
+// CodeInsufficientStorage is the error code of a request whose body the
+// gateway could neither keep in memory nor spool.
+const CodeInsufficientStorage = "insufficient_storage"
 
 // hold keeps one copy of a request body: in memory while its budget gives
 // the room, else in a temporary file, which the body is moved to whole the
@@ -87,12 +97,12 @@ func (h *hold) grow(want int64) {
 func (h *hold) spool() error {
 	f, err := os.CreateTemp(h.dir, spoolPattern)
 	if err != nil {
-		return fmt.Errorf("spooling request body: %w", err)
+		return fmt.Errorf("%w: %w", errSpool, err)
 	}
 	if _, err := f.Write(h.buf.Bytes()); err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return fmt.Errorf("spooling request body: %w", err)
+		return fmt.Errorf("%w: %w", errSpool, err)
 	}
 	h.file, h.size = f, int64(h.buf.Len())
 	putBuffer(h.buf)
@@ -116,7 +126,7 @@ func (h *hold) write(p []byte, declared, limit int64) error {
 	n, err := h.file.Write(p)
 	h.size += int64(n)
 	if err != nil {
-		return fmt.Errorf("spooling request body: %w", err)
+		return fmt.Errorf("%w: %w", errSpool, err)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
 	body := &readCounter{}
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", body)
 	r.ContentLength = 1<<20 + 1
-	b, err := readBody(nil, r, bodyConfig{limit: 1<<20})
+	b, err := readBody(nil, r, bodyConfig{limit: 1 << 20})
 	require.ErrorIs(t, err, errBodyTooLarge)
 	assert.Nil(t, b)
 	assert.Zero(t, body.n, "an oversized body was read before being refused")
@@ -261,7 +261,7 @@ func TestBodyReadersReplay(t *testing.T) {
 // The transport may close a body from another goroutine while reading it;
 // with -race this proves the two do not touch the buffer at once.
 func TestBodyReaderCloseWhileReading(t *testing.T) {
-	b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), bodyConfig{limit: 1<<20})
+	b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), bodyConfig{limit: 1 << 20})
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()

@@ -302,6 +302,13 @@ func (rn *run) bodyError(w http.ResponseWriter, err error) error {
 			Code:    CodeRequestTimeout,
 			Message: "the request body did not arrive in time",
 		}
+	case errors.Is(err, errSpool):
+		e.opts.Logger.Error("request body over body_memory could not be spooled", zap.Error(err))
+		ce = &ClientError{
+			Status:  http.StatusInsufficientStorage,
+			Code:    CodeInsufficientStorage,
+			Message: "the gateway could not hold the request body",
+		}
 	case errors.Is(err, errModelTwice):
 		ce.Message = err.Error()
 	case errors.Is(err, errUnsupportedEncoding):

@@ -18,8 +18,9 @@ type modelScan struct {
 	inString bool
 	esc      bool // the piece ended inside a string, after an unpaired backslash
 	keyNext  bool // at the top level, the next string is a key
-	// valueNext: the value of a "model" key comes next
-	valueNext bool
+	// colonNext and valueNext: the colon, then the value, of a "model"
+	// key come next
+	colonNext, valueNext bool
 	// capturing: the string under way is a top-level key, or the model's
 	// value, and goes to text (up to maxCapture bytes; over says more)
 	capturing  bool
@@ -71,6 +72,14 @@ func (m *modelScan) feed(p []byte) error {
 		}
 		c := p[i]
 		i++
+		if m.colonNext && !isSpace(c) {
+			m.colonNext = false
+			if c == ':' {
+				m.valueNext = true
+				continue
+			}
+			m.other = true // malformed: leave it to the whole body
+		}
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			continue
@@ -94,7 +103,7 @@ func (m *modelScan) feed(p []byte) error {
 		case ',':
 			m.keyNext = m.depth == 1
 		case ':':
-			continue // valueNext stays for the value
+			continue
 		}
 		if m.valueNext {
 			// the model's value is a number, an object…: not a string
@@ -179,7 +188,7 @@ func (m *modelScan) endString() error {
 		if m.models > 1 {
 			return errModelTwice
 		}
-		m.valueNext = true
+		m.colonNext = true
 	case captureModel:
 		if m.over {
 			m.other = true
