@@ -46,6 +46,10 @@ var caddyfileErrorCases = []struct {
 	{"max_attempts two args", "cliproxy {\n\tmax_attempts 1 2\n}", "wrong argument count", 2},
 	{"max_body bad size", "cliproxy {\n\tmax_body lots\n}", "max_body must be a positive size", 2},
 	{"max_body zero", "cliproxy {\n\tmax_body 0\n}", "max_body must be a positive size", 2},
+	{"body_memory bad size", "cliproxy {\n\tbody_memory plenty\n}", "body_memory must be a positive size", 2},
+	{"body_memory zero", "cliproxy {\n\tbody_memory 0\n}", "body_memory must be a positive size", 2},
+	{"body_spool_dir without a directory", "cliproxy {\n\tbody_spool_dir\n}", "wrong argument count", 2},
+	{"body_spool_dir with two", "cliproxy {\n\tbody_spool_dir /a /b\n}", "wrong argument count", 2},
 	{"credential without name", "cliproxy {\n\tcredential {\n\t}\n}", "wrong argument count", 2},
 	{"credential unknown provider", "cliproxy {\n\tcredential a {\n\t\tprovider mistral\n\t\tapi_key k\n\t}\n}", `unknown provider "mistral"`, 3},
 	{"credential without provider", "cliproxy {\n\tcredential a {\n\t\tapi_key k\n\t}\n}", "credential a (line 2) needs a provider", 4},
@@ -165,6 +169,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	session_affinity_ttl 30m
 	subagent_affinity separate
 	max_body 1MiB
+	body_memory 256MiB
+	body_spool_dir /var/tmp/cliproxy
 	disable_metrics
 	request_log all
 	request_log_dir /var/log/cliproxy
@@ -217,6 +223,8 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)
 	assert.EqualValues(t, 1<<20, h.MaxBody)
+	assert.EqualValues(t, 256<<20, h.BodyMemory)
+	assert.Equal(t, "/var/tmp/cliproxy", h.BodySpoolDir)
 	assert.True(t, h.DisableMetrics)
 	assert.Equal(t, "all", h.RequestLog)
 	assert.Equal(t, "/var/log/cliproxy", h.RequestLogDir)
