@@ -521,7 +521,14 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	}
 	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
-		req.Body = rn.body.reader()
+		rd := rn.body.reader()
+		// the transport closes it once done with it; this closes it
+		// also when the attempt panics or the transport is still
+		// sending an answered request (the send then fails: the
+		// attempt is over), so the body is freed and its spool file
+		// removed when the request ends
+		defer rd.Close()
+		req.Body = rd
 		req.ContentLength = rn.body.size()
 	} else {
 		req.Body = http.NoBody
