@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 )
@@ -292,4 +293,28 @@ func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
 		require.NoError(t, conn.Close())
 		noSpoolFileLeft(t, spool)
 	})
+}
+
+// The request log shows a spooled body, here one that failed over after
+// the client finished uploading it.
+func TestSpooledBodyIsRequestLogged(t *testing.T) {
+	up, upURL := newGate(t)
+	spool := t.TempDir()
+	g := startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool) + "\t\trequest_log all\n\t\trequest_log_max_body 4KiB\n"})
+	body := bigBody(300 << 10)
+	up.early.Store(1)
+	header := anthropicHeader()
+	header.Set("X-Claude-Code-Session-Id", ccSession)
+	res, out := g.do(http.MethodPost, "/v1/messages", header, string(body))
+	require.Equal(t, http.StatusOK, res.StatusCode, out)
+
+	var logs []gjson.Result
+	require.Eventually(t, func() bool { logs = requestLogs(t, g.reqLogDir); return len(logs) == 1 }, 5*time.Second, 10*time.Millisecond)
+	l := logs[0]
+	assert.Equal(t, int64(len(body)), l.Get("request_body.size").Int())
+	assert.True(t, l.Get("request_body.truncated").Bool())
+	assert.True(t, strings.HasPrefix(string(body), l.Get("request_body.text").String()), "the logged body is not the start of the body sent")
+	assert.Len(t, l.Get("request_body.text").String(), 4<<10)
+	assert.Len(t, l.Get("attempts").Array(), 2)
+	noSpoolFileLeft(t, spool)
 }
