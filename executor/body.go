@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -22,22 +21,6 @@ var errBodyTooLarge = errors.New("request body too large")
 // errUnsupportedEncoding is returned for a Content-Encoding the gateway
 // cannot decode to inspect.
 var errUnsupportedEncoding = errors.New("unsupported content encoding")
-
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// pooledBufferLimit keeps an occasional huge body from pinning its buffer
-// in the pool forever.
-const pooledBufferLimit = 4 << 20
-
-func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b == nil || b.Cap() > pooledBufferLimit {
-		return
-	}
-	b.Reset()
-	bufferPool.Put(b)
-}
 
 // body is a request body held for inspection and replay, in memory or in
 // a spool file (see hold). What it holds goes back (buffers to their pool,

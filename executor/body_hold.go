@@ -61,9 +61,13 @@ func (h *hold) spooled() bool { return h.file != nil }
 // budget; false when the budget has none left. The room grows by doubling,
 // from firstGrowth, never past the declared rest or the limit: a client
 // that declares 31 MB and sends one byte must not make the gateway hold
-// (or reserve) 31 MB.
+// (or reserve) 31 MB. A client that has sent firstGrowth bytes is taken at
+// its word: the room grows to the declared length at once, which spares
+// the copies of doubling, within the budget. The budget is charged for
+// the buffer as allocated, a pooled one included.
 func (h *hold) room(n int, declared, limit int64) bool {
-	need := int64(h.buf.Len()) + int64(n)
+	have := int64(h.buf.Len())
+	need := have + int64(n)
 	if need <= h.taken {
 		if h.buf.Cap() < int(need) {
 			h.grow(h.taken)
@@ -71,10 +75,14 @@ func (h *hold) room(n int, declared, limit int64) bool {
 		return true
 	}
 	want := max(2*h.taken, firstGrowth)
-	if rest := declared - int64(h.buf.Len()); rest > 0 {
-		want = min(want, int64(h.buf.Len())+rest+bytes.MinRead)
+	if rest := declared - have; rest > 0 {
+		if have >= firstGrowth {
+			want = have + rest + bytes.MinRead
+		} else {
+			want = min(want, have+rest+bytes.MinRead)
+		}
 	}
-	want = max(min(want, limit+bytes.MinRead), need)
+	want = bufferSize(max(min(want, limit+bytes.MinRead), need, int64(h.buf.Cap())))
 	if !h.budget.take(want - h.taken) {
 		return false
 	}
@@ -85,11 +93,13 @@ func (h *hold) room(n int, declared, limit int64) bool {
 	return true
 }
 
-// grow moves buf to a buffer of capacity want.
+// grow moves buf to a buffer of capacity want (see bufferSize), and the
+// buffer it leaves to its pool.
 func (h *hold) grow(want int64) {
-	grown := make([]byte, h.buf.Len(), int(want))
-	copy(grown, h.buf.Bytes())
-	*h.buf = *bytes.NewBuffer(grown)
+	grown := append(allocBuffer(want), h.buf.Bytes()...)
+	old := h.buf
+	h.buf = bytes.NewBuffer(grown)
+	putBuffer(old)
 }
 
 // spool moves what the hold has in memory to a new temporary file, and
