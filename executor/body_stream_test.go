@@ -228,16 +228,7 @@ func TestStreamedBodyCloseWhileReading(t *testing.T) {
 	b, err := openBody(nil, u.r, bodyConfig{limit: 1 << 20, budget: NewBodyBudget(1 << 10), dir: t.TempDir()}, streamFound)
 	require.NoError(t, err)
 	rd := b.reader()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p := make([]byte, 512)
-		for {
-			if _, err := rd.Read(p); err != nil {
-				return
-			}
-		}
-	}()
+	done := readToError(rd)
 	go func() {
 		for range 50 {
 			u.next <- bytes.Repeat([]byte("y"), 1000)

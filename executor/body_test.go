@@ -265,6 +265,14 @@ func TestBodyReaderCloseWhileReading(t *testing.T) {
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()
+	done := readToError(rd)
+	require.NoError(t, rd.Close())
+	<-done
+}
+
+// readToError reads rd in small pieces on another goroutine until a read
+// fails, and then closes the channel it returns.
+func readToError(rd io.Reader) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -275,8 +283,7 @@ func TestBodyReaderCloseWhileReading(t *testing.T) {
 			}
 		}
 	}()
-	require.NoError(t, rd.Close())
-	<-done
+	return done
 }
 
 // oneByteThenStall is a client that declared a long body, sent one byte

@@ -82,6 +82,14 @@ func bigBodyConfig(upstream, spoolDir string) string {
 `
 }
 
+// startBigBodyGateway starts a gateway of bigBodyConfig, with extra
+// subdirectives, and returns its gate and spool directory.
+func startBigBodyGateway(t *testing.T, extra string) (*gate, *gateway, string) {
+	up, upURL := newGate(t)
+	spool := t.TempDir()
+	return up, startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool) + extra}), spool
+}
+
 // bigBody is a Claude Code request of about size bytes, model first.
 func bigBody(size int) []byte {
 	var b bytes.Buffer
@@ -97,6 +105,13 @@ func bigBody(size int) []byte {
 }
 
 const ccSession = "0f6d7a3e-4c1b-4d0e-9a6b-7e2f1c3d5a9b"
+
+// sessionHeader is Claude Code's request header, naming its session.
+func sessionHeader() http.Header {
+	h := claudeCodeHeader()
+	h.Set("X-Claude-Code-Session-Id", ccSession)
+	return h
+}
 
 // slowClient sends a request whose body it writes when the test says.
 type slowClient struct {
@@ -151,13 +166,30 @@ func (g *gate) arrivedWithin(d time.Duration) string {
 	}
 }
 
+// spoolFiles lists the spool files in dir.
+func spoolFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "cliproxy-body-*"))
+	require.NoError(t, err)
+	return files
+}
+
 // noSpoolFileLeft waits for dir to hold no spool file.
 func noSpoolFileLeft(t *testing.T, dir string) {
 	t.Helper()
-	assert.Eventually(t, func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "cliproxy-body-*"))
-		return len(files) == 0
-	}, 10*time.Second, 20*time.Millisecond, "a spool file outlived its request")
+	assert.Eventually(t, func() bool { return len(spoolFiles(t, dir)) == 0 }, 10*time.Second, 20*time.Millisecond, "a spool file outlived its request")
+}
+
+// answeredFromOneUpstreamRequest checks that the client got 200 and that
+// the mock saw one request, with body byte for byte, and returns it.
+func answeredFromOneUpstreamRequest(t *testing.T, c *slowClient, up *gate, body []byte) mockupstream.Recorded {
+	t.Helper()
+	res, out := c.response(t)
+	require.Equal(t, http.StatusOK, res.StatusCode, out)
+	reqs := up.mock.Requests()
+	require.Len(t, reqs, 1)
+	assert.True(t, bytes.Equal(body, reqs[0].Body), "the upstream got %d bytes that are not the body of %d", len(reqs[0].Body), len(body))
+	return reqs[0]
 }
 
 // The first attempt reaches the upstream while the client is still
@@ -165,15 +197,12 @@ func noSpoolFileLeft(t *testing.T, dir string) {
 // header); without the session header, with affinity on, the body is read
 // whole first.
 func TestUpstreamGetsTheRequestWhileTheClientUploads(t *testing.T) {
-	up, upURL := newGate(t)
-	spool := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool)})
+	up, g, spool := startBigBodyGateway(t, "")
 	body := bigBody(1 << 20)
 	start, rest := body[:32<<10], body[32<<10:]
 
 	t.Run("session in the header", func(t *testing.T) {
-		header := anthropicHeader()
-		header.Set("X-Claude-Code-Session-Id", ccSession)
+		header := sessionHeader()
 		c := startSlowClient(t, g, header, len(body))
 		_, err := c.pw.Write(start)
 		require.NoError(t, err)
@@ -181,11 +210,7 @@ func TestUpstreamGetsTheRequestWhileTheClientUploads(t *testing.T) {
 		_, err = c.pw.Write(rest)
 		require.NoError(t, err)
 		require.NoError(t, c.pw.Close())
-		res, out := c.response(t)
-		require.Equal(t, http.StatusOK, res.StatusCode, out)
-		reqs := up.mock.Requests()
-		require.Len(t, reqs, 1)
-		assert.True(t, bytes.Equal(body, reqs[0].Body), "the upstream got %d bytes, not the body of %d", len(reqs[0].Body), len(body))
+		answeredFromOneUpstreamRequest(t, c, up, body)
 		noSpoolFileLeft(t, spool)
 	})
 
@@ -198,12 +223,8 @@ func TestUpstreamGetsTheRequestWhileTheClientUploads(t *testing.T) {
 		_, err = c.pw.Write(rest)
 		require.NoError(t, err)
 		require.NoError(t, c.pw.Close())
-		res, out := c.response(t)
-		require.Equal(t, http.StatusOK, res.StatusCode, out)
+		answeredFromOneUpstreamRequest(t, c, up, body)
 		require.NotEmpty(t, up.arrivedWithin(time.Second))
-		reqs := up.mock.Requests()
-		require.Len(t, reqs, 1)
-		assert.True(t, bytes.Equal(body, reqs[0].Body))
 		noSpoolFileLeft(t, spool)
 	})
 }
@@ -212,43 +233,33 @@ func TestUpstreamGetsTheRequestWhileTheClientUploads(t *testing.T) {
 // it (while the client was still uploading) is replayed byte for byte to
 // the next credential, once the rest has arrived.
 func TestSpooledBodyFailsOverByteIdentical(t *testing.T) {
-	up, upURL := newGate(t)
-	spool := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool)})
+	up, g, spool := startBigBodyGateway(t, "")
 	body := bigBody(1 << 20)
 	up.early.Store(1)
 
-	header := anthropicHeader()
-	header.Set("X-Claude-Code-Session-Id", ccSession)
+	header := sessionHeader()
 	c := startSlowClient(t, g, header, len(body))
 	_, err := c.pw.Write(body[:64<<10])
 	require.NoError(t, err)
 	first := up.arrivedWithin(10 * time.Second)
 	require.NotEmpty(t, first, "the first attempt did not start while the client uploaded")
-	files, err := filepath.Glob(filepath.Join(spool, "cliproxy-body-*"))
-	require.NoError(t, err)
-	assert.Len(t, files, 1, "a body over body_memory is not spooled")
+	assert.Len(t, spoolFiles(t, spool), 1, "a body over body_memory is not spooled")
 	_, err = c.pw.Write(body[64<<10:])
 	require.NoError(t, err)
 	require.NoError(t, c.pw.Close())
 
-	res, out := c.response(t)
-	require.Equal(t, http.StatusOK, res.StatusCode, out)
+	// the refused attempt never reached the mock: its one request is the replay
+	replay := answeredFromOneUpstreamRequest(t, c, up, body)
 	second := up.arrivedWithin(time.Second)
 	assert.NotEqual(t, first, second, "the replay went to the credential that refused")
-	reqs := up.mock.Requests() // the refused attempt never reached the mock
-	require.Len(t, reqs, 1)
-	assert.Equal(t, second, reqs[0].Key)
-	assert.True(t, bytes.Equal(body, reqs[0].Body), "the replay sent %d bytes that are not the body of %d", len(reqs[0].Body), len(body))
+	assert.Equal(t, second, replay.Key)
 	noSpoolFileLeft(t, spool)
 }
 
 // A spool file is private (0600), holds the body, and is gone when the
 // request ends; a client that goes away mid-upload leaves none either.
 func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
-	up, upURL := newGate(t)
-	spool := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool)})
+	up, g, spool := startBigBodyGateway(t, "")
 	body := bigBody(1 << 20)
 
 	t.Run("answered", func(t *testing.T) {
@@ -264,8 +275,7 @@ func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the request did not reach the upstream")
 		}
-		files, err := filepath.Glob(filepath.Join(spool, "cliproxy-body-*"))
-		require.NoError(t, err)
+		files := spoolFiles(t, spool)
 		require.Len(t, files, 1)
 		fi, err := os.Stat(files[0])
 		require.NoError(t, err)
@@ -286,10 +296,7 @@ func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
 		_, err = conn.Write(body[:200<<10])
 		require.NoError(t, err)
 		require.NotEmpty(t, up.arrivedWithin(10*time.Second))
-		require.Eventually(t, func() bool {
-			files, _ := filepath.Glob(filepath.Join(spool, "cliproxy-body-*"))
-			return len(files) == 1
-		}, 5*time.Second, 10*time.Millisecond, "the body being uploaded is not spooled")
+		require.Eventually(t, func() bool { return len(spoolFiles(t, spool)) == 1 }, 5*time.Second, 10*time.Millisecond, "the body being uploaded is not spooled")
 		require.NoError(t, conn.Close())
 		noSpoolFileLeft(t, spool)
 	})
@@ -298,13 +305,10 @@ func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
 // The request log shows a spooled body, here one that failed over after
 // the client finished uploading it.
 func TestSpooledBodyIsRequestLogged(t *testing.T) {
-	up, upURL := newGate(t)
-	spool := t.TempDir()
-	g := startGateway(t, gatewayOptions{Handler: bigBodyConfig(upURL, spool) + "\t\trequest_log all\n\t\trequest_log_max_body 4KiB\n"})
+	up, g, spool := startBigBodyGateway(t, "\t\trequest_log all\n\t\trequest_log_max_body 4KiB\n")
 	body := bigBody(300 << 10)
 	up.early.Store(1)
-	header := anthropicHeader()
-	header.Set("X-Claude-Code-Session-Id", ccSession)
+	header := sessionHeader()
 	res, out := g.do(http.MethodPost, "/v1/messages", header, string(body))
 	require.Equal(t, http.StatusOK, res.StatusCode, out)
 
