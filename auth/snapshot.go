@@ -20,6 +20,18 @@ type CredentialSnapshot struct {
 	// whole credential is out; degraded when some models are; else
 	// available.
 	Status Status `json:"status"`
+	// Unavailable is set when the credential serves nothing now: disabled,
+	// blocked as a whole, or blocked for every model it has a state for
+	// and every model it has served.
+	Unavailable bool `json:"unavailable"`
+	// NextRetryAfter is when an unavailable credential may serve again;
+	// zero when it is available or only an operator can bring it back.
+	NextRetryAfter time.Time `json:"next_retry_after,omitzero"`
+	// Quota is the quota in force, aggregated over the states.
+	Quota *QuotaSnapshot `json:"quota"`
+	// ModelList is Models as a list ordered by name, each with the block
+	// in force (reason, next retry).
+	ModelList []ModelAvailability `json:"model_states"`
 	// Whole is the credential-wide state, nil when there is none.
 	Whole *ModelState `json:"whole,omitempty"`
 	// Models are the per-model states that exist (models never failed
@@ -79,5 +91,6 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 	if c.Disabled {
 		s.Status = StatusDisabled
 	}
+	aggregate(&s, now, h.served)
 	return s
 }
