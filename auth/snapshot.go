@@ -14,7 +14,10 @@ type CredentialSnapshot struct {
 	// Email names the account of an OAuth credential.
 	Email string `json:"email,omitempty"`
 	// Source is the auth file the credential came from, "" for config.
-	Source   string `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Label and Note are the operator's words about the credential.
+	Label    string `json:"label,omitempty"`
+	Note     string `json:"note,omitempty"`
 	Disabled bool   `json:"disabled"`
 	// Status aggregates the states: disabled; cooldown or blocked when the
 	// whole credential is out; degraded when some models are; else
@@ -63,6 +66,8 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 		Group:       c.Group,
 		Email:       c.Email,
 		Source:      c.Source,
+		Label:       c.Label,
+		Note:        c.Note,
 		Disabled:    c.Disabled,
 		Status:      StatusAvailable,
 	}

@@ -187,6 +187,9 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 		Email:          f.Email,
 		Source:         f.Name,
 		Websockets:     f.Websockets,
+		DisableCooling: f.DisableCooling,
+		Label:          f.Label,
+		Note:           f.Note,
 	}
 	if f.Weight != nil {
 		base.Weight = *f.Weight
