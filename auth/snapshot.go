@@ -15,6 +15,8 @@ type CredentialSnapshot struct {
 	Email string `json:"email,omitempty"`
 	// Source is the auth file the credential came from, "" for config.
 	Source string `json:"source,omitempty"`
+	// Skipped is why an auth file serves nothing (status skipped).
+	Skipped string `json:"skipped,omitempty"`
 	// Label and Note are the operator's words about the credential.
 	Label    string `json:"label,omitempty"`
 	Note     string `json:"note,omitempty"`
@@ -44,6 +46,10 @@ type CredentialSnapshot struct {
 
 // StatusDegraded: some models of the credential are blocked, not all.
 const StatusDegraded Status = "degraded"
+
+// StatusSkipped: an auth file the gateway does not serve (its type, or no
+// key); Skipped says why.
+const StatusSkipped Status = "skipped"
 
 // Snapshot returns the state of every credential, ordered by name, with
 // blocks that have ended shown as lifted.

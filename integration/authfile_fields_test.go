@@ -2,6 +2,7 @@ package integration
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,4 +47,38 @@ func TestAuthFileFieldsHonoured(t *testing.T) {
 	assert.Equal(t, []string{"sk-ant-oat01-hot", claudeKeyB, "sk-ant-oat01-hot"}, keys,
 		"a credential with disable_cooling was cooled by a 429")
 	assert.False(t, api.credential("claude-hot").Get("unavailable").Bool())
+}
+
+// A file of a type the gateway does not serve is listed in management as
+// skipped, with the reason, and warned about once by name however often
+// the directory changes.
+func TestAuthFileOfUnservedTypeListedAsSkipped(t *testing.T) {
+	o := startOAuthGateway(t, spareAPIKey)
+	o.writeAuthFile(t, "qwen-carol.json", map[string]any{"type": "qwen", "access_token": "qwen-secret-token", "email": "carol@example.com"})
+	api := o.adminAPI()
+	waitFor(t, "the skipped file is listed", func() bool {
+		_, out, _ := api.call(http.MethodGet, "credentials", "")
+		return out.Get(`credentials.#(name=="qwen-carol")`).Exists()
+	})
+	c := api.credential("qwen-carol")
+	assert.Equal(t, "skipped", c.Get("status").String(), c.Raw)
+	assert.Contains(t, c.Get("skipped").String(), `"qwen"`, c.Raw)
+	assert.Equal(t, "qwen-carol.json", c.Get("source").String(), c.Raw)
+	assert.True(t, c.Get("unavailable").Bool(), c.Raw)
+	api.noSecrets("qwen-secret-token")
+
+	// more changes to the directory: still one warning
+	o.writeAuthFile(t, "claude-dave.json", claudeOAuthFile("sk-ant-oat01-dave", "sk-ant-ort01-dave", time.Now().Add(6*time.Hour), o.mockURL))
+	waitFor(t, "the second file is served", func() bool {
+		_, out, _ := api.call(http.MethodGet, "credentials", "")
+		return out.Get(`credentials.#(name=="claude-dave")`).Exists()
+	})
+	warnings := 0
+	for _, line := range strings.Split(o.logs(), "\n") {
+		if strings.Contains(line, "skipping auth file") && strings.Contains(line, "qwen-carol.json") {
+			warnings++
+			assert.NotContains(t, line, "qwen-secret-token")
+		}
+	}
+	assert.Equal(t, 1, warnings, "the unserved file was not warned about exactly once")
 }

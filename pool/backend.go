@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -33,9 +34,38 @@ func (s *State) Credentials() []management.Credential {
 			out = append(out, management.Credential{CredentialSnapshot: snap, Override: s.override(snap.Name)})
 		}
 	}
+	out = append(out, s.skippedFiles(seen)...)
 	slices.SortFunc(out, func(a, b management.Credential) int { return strings.Compare(a.Name, b.Name) })
 	if out == nil {
 		out = []management.Credential{}
+	}
+	return out
+}
+
+// skippedFiles lists the auth files the pool's directories hold but do
+// not serve (a type the gateway does not serve, no key), each as a
+// credential with status skipped and the reason, so an operator sees why
+// a file they dropped in serves nothing.
+func (s *State) skippedFiles(seen map[string]bool) []management.Credential {
+	s.mu.Lock()
+	dirs := make([]*authfile.Dir, 0, len(s.authDirs))
+	for _, d := range s.authDirs {
+		dirs = append(dirs, d)
+	}
+	s.mu.Unlock()
+	var out []management.Credential
+	for _, d := range dirs {
+		for file, reason := range d.Skipped() {
+			name := strings.TrimSuffix(file, ".json")
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			out = append(out, management.Credential{CredentialSnapshot: auth.CredentialSnapshot{
+				Name: name, Source: file, Status: auth.StatusSkipped, Skipped: reason, Unavailable: true,
+				Quota: &auth.QuotaSnapshot{}, ModelList: []auth.ModelAvailability{},
+			}})
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package authfile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,9 @@ type Dir struct {
 	files       []*AuthFile
 	sources     map[string]*fileToken // by file name
 	subscribers map[any]func()
+	// skipped are the files the last Credentials could not serve, with
+	// the reason, by file name; each is warned about once while it stays
+	skipped map[string]string
 }
 
 // fileToken is the token source of one file, with the refresh token it
@@ -171,10 +175,25 @@ func (a *Dir) Credentials() []*auth.Credential {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*auth.Credential
+	was := a.skipped
+	a.skipped = make(map[string]string)
 	for _, f := range a.files {
 		out = append(out, a.credentialsOf(f)...)
 	}
+	for name, reason := range a.skipped {
+		if _, warned := was[name]; !warned {
+			a.logger.Warn("skipping auth file", zap.String("file", name), zap.String("reason", reason))
+		}
+	}
 	return out
+}
+
+// Skipped returns the files the gateway does not serve, by file name,
+// with the reason, as of the last Credentials.
+func (a *Dir) Skipped() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.skipped)
 }
 
 func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
@@ -240,7 +259,7 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 			provider = oauth.OAuthGoogle
 		}
 	default:
-		a.logger.Error("skipping auth file of unknown type", zap.String("file", f.Name), zap.String("type", f.Type))
+		a.skipped[f.Name] = fmt.Sprintf("type %q is not served", f.Type)
 		return nil
 	}
 	if f.APIKey != "" && f.AccessToken == "" {
@@ -248,7 +267,7 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 	} else if f.AccessToken != "" || f.RefreshToken != "" {
 		base.OAuth = a.tokenSource(f, provider, base.ProxyURL)
 	} else {
-		a.logger.Error("skipping auth file without a key or token", zap.String("file", f.Name))
+		a.skipped[f.Name] = "no api_key, access_token or refresh_token"
 		return nil
 	}
 	if base.Provider != auth.GeminiCLI || len(f.ProjectIDs) <= 1 {
