@@ -52,6 +52,11 @@ func serveAdmin(w http.ResponseWriter, r *http.Request) error {
 		management.WriteJSON(w, http.StatusOK, map[string]any{"pools": names})
 		return nil
 	}
+	if management.IsPage(rel) {
+		// the dashboard picks its pool itself
+		management.ServePage(w, r, rel)
+		return nil
+	}
 	state, err := findPool(r.URL.Query().Get("pool"))
 	if err != nil {
 		management.WriteError(w, err)

@@ -110,6 +110,14 @@ func (m *ManagementConfig) guard(repl *caddy.Replacer, lockout *management.Locko
 // serveManagement answers a request to the site mount of the API.
 func (h *Handler) serveManagement(w http.ResponseWriter, r *http.Request, rel string) {
 	client, local := managementClient(r)
+	if management.IsPage(rel) {
+		if err := h.guard.CheckPage(client, local); err != nil {
+			management.WriteError(w, err)
+			return
+		}
+		management.ServePage(w, r, rel)
+		return
+	}
 	if err := h.guard.CheckFrom(client, local, management.PresentedKey(r)); err != nil {
 		management.WriteError(w, err)
 		return

@@ -7,6 +7,7 @@
 package cliproxy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,7 +36,6 @@ func init() {
 
 // The defaults of the handler's options.
 const (
-	DefaultMaxAttempts        = 3
 	DefaultMaxBody            = 32 << 20
 	DefaultPool               = "default"
 	DefaultSessionAffinityTTL = caddy.Duration(time.Hour)
@@ -63,7 +63,10 @@ type Handler struct {
 	Strategy string `json:"strategy,omitempty"`
 
 	// MaxAttempts is how many credentials one request may try before the
-	// client is answered with the last failure. Default: 3.
+	// client is answered with the last failure. Default: every credential
+	// that may serve the request, once, at most 8 (executor.MaxAttemptsCap),
+	// so a request fails only when no credential could answer it; the wait
+	// for a cooling credential stays bounded by MaxRetryInterval.
 	MaxAttempts int `json:"max_attempts,omitempty"`
 
 	// MaxBody is the largest request body accepted, in bytes; larger
@@ -213,9 +216,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.reloadMu = new(sync.Mutex)
-	if h.MaxAttempts == 0 {
-		h.MaxAttempts = DefaultMaxAttempts
-	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -335,6 +335,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Strategy: h.strategy,
 		Selector: h.selector,
 		Changed:  h.reloadPool,
+		Affinity: management.Affinity{
+			Enabled:    h.SessionAffinity,
+			TTLSeconds: int64(time.Duration(h.SessionAffinityTTL) / time.Second),
+			Subagents:  cmp.Or(h.SubagentAffinity, SubagentParent),
+		},
 	}
 	state.Register(h.member)
 	return nil
@@ -381,8 +386,8 @@ func (h *Handler) currentPool() *auth.Pool {
 
 // Validate checks the options that need no provisioning to judge.
 func (h *Handler) Validate() error {
-	if h.MaxAttempts < 1 {
-		return fmt.Errorf("max_attempts must be at least 1, got %d", h.MaxAttempts)
+	if h.MaxAttempts < 0 {
+		return fmt.Errorf("max_attempts must not be negative, got %d", h.MaxAttempts)
 	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)

@@ -166,7 +166,7 @@ func (c *Cluster) writeBind(p redis.Pipeliner, op bindOp) {
 	c.announce(p, announcement{Bind: &op})
 }
 
-// applyRemote takes another process's binding change into the cache.
+// applyRemote takes an announced binding change into the cache.
 func (b *Bindings) applyRemote(op bindOp) {
 	if op.Delete {
 		for _, k := range op.Keys {

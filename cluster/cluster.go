@@ -306,10 +306,11 @@ func (c *Cluster) connect() (*redis.PubSub, error) {
 	c.markUp()
 	c.replayPending()
 	if wasDown {
-		// bindings other processes changed meanwhile went unannounced:
-		// the cache starts over from Redis, where this process's own
-		// changes now are
-		c.opts.Bindings.Clear()
+		// Redis may have restarted empty, and bindings other processes
+		// changed meanwhile went unannounced: the newer binding of each
+		// session wins, here and there. A failure takes Redis as down
+		// again, and the next connection merges again.
+		_ = c.writeBackBindings()
 	}
 	return ps, nil
 }
@@ -371,10 +372,22 @@ type announcement struct {
 	Token  string            `json:"token,omitempty"`
 }
 
-// apply takes another process's announcement into the local state.
+// apply takes an announcement into the local state. A binding change is
+// applied by every process, its writer too: the announcements arrive in
+// the order Redis took the writes (each batch writes and announces in one
+// transaction), so every cache ends with the binding Redis holds even when
+// two processes bound a session at the same moment. Other announcements
+// are another process's news.
 func (c *Cluster) apply(payload []byte) {
 	var a announcement
-	if err := json.Unmarshal(payload, &a); err != nil || a.From == c.id {
+	if err := json.Unmarshal(payload, &a); err != nil {
+		return
+	}
+	if a.Bind != nil {
+		c.bindings.applyRemote(*a.Bind)
+		return
+	}
+	if a.From == c.id {
 		return
 	}
 	switch {
@@ -382,8 +395,6 @@ func (c *Cluster) apply(payload []byte) {
 		c.opts.Health.Apply(*a.Health)
 	case a.Forgot != "":
 		c.opts.Health.Forget(a.Forgot)
-	case a.Bind != nil:
-		c.bindings.applyRemote(*a.Bind)
 	case a.Token != "":
 		c.adoptToken(a.Token)
 	}

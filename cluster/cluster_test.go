@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -327,4 +329,235 @@ func TestCloseWritesWhatIsQueued(t *testing.T) {
 	}
 	keys := srv.Do("KEYS", "cliproxy:test:health:*")
 	assert.Len(t, strings.Split(keys, "\n"), 20, "every state recorded before Close is in Redis")
+}
+
+// A Redis that restarts empty gets every binding back from the instances'
+// caches, so no conversation moves because of the restart.
+func TestEmptyRedisGetsTheBindingsBack(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	want := map[string]string{}
+	for i := range 40 {
+		k, cred := "restart-"+strconv.Itoa(i), []string{"a", "b"}[i%2]
+		want[k] = cred
+		if i%3 == 0 {
+			b.cluster.Bindings().Set(cred, k)
+		} else {
+			a.cluster.Bindings().Set(cred, k)
+		}
+	}
+	require.Eventually(t, func() bool { return a.bindings.Len() == 40 && b.bindings.Len() == 40 }, time.Second, 5*time.Millisecond)
+
+	srv.Restart() // a crash and a start without persistence
+	require.Equal(t, "0", srv.Do("DBSIZE"))
+	require.Eventually(t, func() bool { return srv.Do("DBSIZE") == "40" }, 5*time.Second, 10*time.Millisecond,
+		"the instances must write their bindings back to the empty Redis")
+	for k, cred := range want {
+		assert.Equal(t, cred, srv.Do("GET", "cliproxy:test:session:"+k), k)
+		ttl, err := strconv.Atoi(srv.Do("PTTL", "cliproxy:test:session:"+k))
+		require.NoError(t, err)
+		assert.InDelta(t, time.Hour.Milliseconds(), ttl, float64(time.Minute.Milliseconds()), "%s keeps the life it had", k)
+		for _, in := range []*instance{a, b} {
+			got, ok := in.cluster.Bindings().GetAndRefresh(k)
+			assert.True(t, ok, k)
+			assert.Equal(t, cred, got, "%s keeps its credential", k)
+		}
+	}
+	// an instance started now finds them in Redis
+	c := newInstance(t, srv.URL(0))
+	waitUp(t, c)
+	got, ok := c.cluster.Bindings().GetAndRefresh("restart-7")
+	assert.True(t, ok)
+	assert.Equal(t, want["restart-7"], got)
+}
+
+// A session rebound during the outage keeps its new credential on every
+// instance after it: the newer binding wins over the older one another
+// instance still holds.
+func TestNewerBindingWinsAfterAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	a.cluster.Bindings().Set("a", "moved")
+	a.cluster.Bindings().Set("a", "stayed")
+	require.Eventually(t, func() bool { return b.bindings.Len() == 2 }, time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // so the rebind below is measurably newer
+
+	srv.Stop()
+	require.Eventually(t, func() bool { return !a.cluster.Up() && !b.cluster.Up() }, 3*time.Second, 10*time.Millisecond)
+	a.cluster.Bindings().Set("b", "moved") // B does not hear of it
+	srv.Restart()
+	waitUp(t, a, b)
+
+	require.Eventually(t, func() bool {
+		cred, _ := b.bindings.Get("moved")
+		return srv.Do("GET", "cliproxy:test:session:moved") == "b" && cred == "b"
+	}, 3*time.Second, 10*time.Millisecond, "A's rebind is newer than B's binding: it wins in Redis and on B")
+	assert.Equal(t, "a", srv.Do("GET", "cliproxy:test:session:stayed"))
+	cred, _ := b.bindings.Get("stayed")
+	assert.Equal(t, "a", cred)
+}
+
+// An instance cut off from Redis while another rebinds a session takes
+// the newer binding from Redis when it is back, instead of writing its
+// own older one over it.
+func TestCutOffInstanceTakesNewerBindingsFromRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	link := newCuttableLink(t, srv.Addr())
+	a, b := newInstance(t, "redis://"+link.addr+"/0"), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	b.cluster.Bindings().Set("a", "s1")
+	b.cluster.Bindings().Set("a", "s2")
+	require.Eventually(t, func() bool { return a.bindings.Len() == 2 }, time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+
+	link.cut()
+	require.Eventually(t, func() bool { return !a.cluster.Up() }, 3*time.Second, 10*time.Millisecond)
+	b.cluster.Bindings().Set("b", "s1") // A does not hear of it
+	time.Sleep(50 * time.Millisecond)
+	link.restore()
+	waitUp(t, a)
+
+	require.Eventually(t, func() bool {
+		cred, ok := a.bindings.Get("s1")
+		return ok && cred == "b"
+	}, 3*time.Second, 10*time.Millisecond, "A must take B's newer binding")
+	assert.Equal(t, "b", srv.Do("GET", "cliproxy:test:session:s1"), "A's older binding must not replace B's in Redis")
+	cred, ok := a.bindings.Get("s2")
+	assert.True(t, ok, "a binding nobody changed stays in A's cache")
+	assert.Equal(t, "a", cred)
+}
+
+// cuttableLink forwards TCP connections to a Redis until cut, so one
+// instance can lose Redis while another keeps it.
+type cuttableLink struct {
+	addr  string
+	to    string
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func newCuttableLink(t *testing.T, to string) *cuttableLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &cuttableLink{addr: ln.Addr().String(), to: to, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { ln.Close(); l.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go l.serve(c)
+		}
+	}()
+	return l
+}
+
+func (l *cuttableLink) serve(c net.Conn) {
+	l.mu.Lock()
+	if l.down {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", l.to)
+	if err != nil {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	l.conns[c], l.conns[up] = struct{}{}, struct{}{}
+	l.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+	up.Close()
+}
+
+// cut closes every forwarded connection and refuses new ones.
+func (l *cuttableLink) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = true
+	for c := range l.conns {
+		c.Close()
+	}
+	clear(l.conns)
+}
+
+func (l *cuttableLink) restore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = false
+}
+
+// Two instances binding the same sessions at the same moment end with the
+// binding Redis holds, both of them: the announcements reach every
+// instance, the writer too, in the order Redis took the writes.
+func TestConcurrentBindsConvergeOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	const sessions = 200
+	var wg sync.WaitGroup
+	for _, in := range []*instance{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cred := "a"
+			if in == b {
+				cred = "b"
+			}
+			for i := range sessions {
+				in.cluster.Bindings().Set(cred, "race-"+strconv.Itoa(i))
+			}
+		}()
+	}
+	wg.Wait()
+	requireConverged(t, srv, sessions, a, b)
+}
+
+// After an outage in which both instances bound the same sessions, each
+// differently, both end with the binding Redis holds.
+func TestOutageBindsConvergeOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newInstance(t, srv.URL(0)), newInstance(t, srv.URL(0))
+	waitUp(t, a, b)
+	srv.Stop()
+	require.Eventually(t, func() bool { return !a.cluster.Up() && !b.cluster.Up() }, 3*time.Second, 10*time.Millisecond)
+	const sessions = 200
+	for i := range sessions {
+		a.cluster.Bindings().Set("a", "race-"+strconv.Itoa(i))
+		b.cluster.Bindings().Set("b", "race-"+strconv.Itoa(i))
+	}
+	srv.Restart()
+	waitUp(t, a, b)
+	requireConverged(t, srv, sessions, a, b)
+}
+
+// requireConverged waits until every instance's cache holds, for each of
+// the sessions race-0 … race-<n-1>, the credential Redis holds.
+func requireConverged(t *testing.T, srv *redistest.Server, n int, ins ...*instance) {
+	t.Helper()
+	diverged := func() []string {
+		var out []string
+		for i := range n {
+			k := "race-" + strconv.Itoa(i)
+			want := srv.Do("GET", "cliproxy:test:session:"+k)
+			for j, in := range ins {
+				if got, _ := in.bindings.Get(k); got != want {
+					out = append(out, fmt.Sprintf("%s: instance %d has %q, redis %q", k, j, got, want))
+				}
+			}
+		}
+		return out
+	}
+	var last []string
+	if !assert.Eventually(t, func() bool { last = diverged(); return len(last) == 0 }, 3*time.Second, 20*time.Millisecond) {
+		t.Fatalf("%d bindings diverged, e.g. %v", len(last), last[:min(len(last), 5)])
+	}
 }

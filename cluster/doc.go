@@ -12,7 +12,8 @@
 //
 // Redis being out of reach never fails a request: the process logs one
 // warning, reports Up false, serves from its local state, and keeps
-// trying; when Redis answers again it subscribes again and resynchronises
-// (the newest state of each credential and model wins, and the bindings
-// made meanwhile are written).
+// trying; when Redis answers again it subscribes again and resynchronises:
+// the newest state of each credential and model wins, and so does the
+// newest binding of each session, so a Redis that restarted empty gets
+// every binding back from the processes' memory.
 package cluster

@@ -351,6 +351,64 @@ func TestInstancesServeThroughARedisOutage(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 }
 
+// A Redis that restarts empty, without persistence, loses no conversation:
+// the instances write their bindings back, and every session goes on with
+// its credential through either instance.
+func TestInstancesKeepSessionsWhenRedisRestartsEmpty(t *testing.T) {
+	rs := redistest.Start(t)
+	mock, mockURL := startMock(t)
+	cfg := apiKeyPool(rs.URL(0), mockURL, `		session_affinity on
+		credential c {
+			provider claude
+			api_key sk-cluster-c
+			base_url `+mockURL+`
+		}
+`)
+	a, b := startCaddy(t, cfg), startCaddy(t, cfg)
+	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond)
+
+	const sessions = 12
+	home := map[string]string{}
+	for i := range sessions {
+		session := "restart-" + strconv.Itoa(i)
+		p := []*caddyProc{a, b}[i%2]
+		n := len(mock.Requests())
+		status, body := p.send(t, session)
+		require.Equal(t, http.StatusOK, status, body)
+		keys := keysSince(mock, n)
+		require.Len(t, keys, 1)
+		home[session] = keys[0]
+	}
+	bound := func() int {
+		out := rs.Do("KEYS", "cliproxy:shared:session:*")
+		if out == "" {
+			return 0
+		}
+		return len(strings.Split(out, "\n"))
+	}
+	require.Eventually(t, func() bool { return bound() == sessions }, 2*time.Second, 10*time.Millisecond)
+	time.Sleep(time.Second) // both instances have heard of every binding
+
+	rs.Restart() // a crash and a start without persistence
+	require.Zero(t, bound())
+	require.Eventually(t, func() bool { return bound() == sessions }, 5*time.Second, 20*time.Millisecond,
+		"the instances must write their bindings back to the empty Redis")
+
+	moved := 0
+	for i := sessions - 1; i >= 0; i-- { // another order than the binding's, so rotation cannot hide a rebind
+		session := "restart-" + strconv.Itoa(i)
+		for _, p := range []*caddyProc{b, a} {
+			n := len(mock.Requests())
+			status, body := p.send(t, session)
+			require.Equal(t, http.StatusOK, status, body)
+			if keysSince(mock, n)[0] != home[session] {
+				moved++
+			}
+		}
+	}
+	assert.Zero(t, moved, "no conversation may change credential because Redis restarted")
+}
+
 func TestInstancesEventsCanBeDrained(t *testing.T) {
 	rs := redistest.Start(t)
 	mock, mockURL := startMock(t)

@@ -97,7 +97,9 @@ func (c *Cluster) flushOnClose(batch []write, refreshed map[string]time.Time) {
 }
 
 func (c *Cluster) flushIn(ctx context.Context, batch []write, refreshed map[string]time.Time) {
-	p := c.rdb.Pipeline()
+	// one transaction: the batch's announcements go out in the order of
+	// its writes, with nothing of another process's in between
+	p := c.rdb.TxPipeline()
 	now := time.Now()
 	ttl := c.opts.Bindings.TTL()
 	every := min(max(ttl/16, time.Second), time.Minute)
@@ -170,7 +172,7 @@ func (c *Cluster) replayPending() {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 5*writeTimeout)
 	defer cancel()
-	p := c.rdb.Pipeline()
+	p := c.rdb.TxPipeline()
 	for _, op := range ops {
 		c.writeBind(p, op)
 	}

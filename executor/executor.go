@@ -52,7 +52,10 @@ type Options struct {
 	// like the proxies' transport (normally they are it). Without them
 	// WebSocket clients are refused.
 	Transport, TLSTransport http.RoundTripper
-	// MaxAttempts bounds the credentials tried for one request.
+	// MaxAttempts bounds the credentials tried for one request. Zero, the
+	// default, tries every credential that may serve the request once, at
+	// most MaxAttemptsCap, so a request fails only when no credential
+	// could answer it.
 	MaxAttempts int
 	// MaxRetryInterval is how long a request may wait for the nearest
 	// recovery when every credential is cooling; 0 answers at once.
@@ -66,6 +69,19 @@ type Options struct {
 	// first that is an outcome.Capturer gets the full record of the
 	// requests it wants.
 	Recorders []outcome.Recorder
+}
+
+// MaxAttemptsCap bounds the attempts of a request when Options.MaxAttempts
+// is zero: a large pool is not walked to its end by one request.
+const MaxAttemptsCap = 8
+
+// attemptsFor is how many credentials a request with candidates eligible
+// credentials may try.
+func (e *Executor) attemptsFor(eligible int) int {
+	if e.opts.MaxAttempts > 0 {
+		return e.opts.MaxAttempts
+	}
+	return max(1, min(eligible, MaxAttemptsCap))
 }
 
 // Executor serves routed, authenticated client requests from the pool.
@@ -83,8 +99,8 @@ func New(opts Options) (*Executor, error) {
 	if opts.Pool == nil || opts.Selector == nil || opts.Proxy == nil || opts.TLSProxy == nil {
 		return nil, errors.New("building executor: pool, selector and proxies are required")
 	}
-	if opts.MaxAttempts < 1 {
-		opts.MaxAttempts = 1
+	if opts.MaxAttempts < 0 {
+		opts.MaxAttempts = 0
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()

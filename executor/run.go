@@ -70,7 +70,8 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 	var held *attemptWriter
 	var connErr error
 	waited := false
-	for rn.attempts < e.opts.MaxAttempts {
+	limit := e.attemptsFor(len(eligible))
+	for rn.attempts < limit {
 		d := rn.pick(key, eligible, tried)
 		c := d.Credential
 		if c == nil {

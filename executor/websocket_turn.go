@@ -59,13 +59,14 @@ func (s *wsSession) turn(msg []byte) bool {
 	}
 	prev := gjson.GetBytes(msg, "previous_response_id").String()
 	key := s.route.Family.String() + ":" + model
-	tried := make([]*auth.Credential, 0, s.e.opts.MaxAttempts)
+	limit := s.e.attemptsFor(len(eligible))
+	tried := make([]*auth.Credential, 0, limit)
 	// the last refusal, answered in the gateway's own words when no
 	// credential is left: an upstream's error may name its account
 	var refusal int
 	var retryAt time.Time
 	connErr, waited, reopened := false, false, false
-	for rn.attempts < s.e.opts.MaxAttempts {
+	for rn.attempts < limit {
 		d, kept := s.keep(rn, eligible, tried)
 		if !kept {
 			s.dropUpstream()

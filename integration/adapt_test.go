@@ -18,7 +18,7 @@ import (
 	_ "github.com/caddy-cliproxy/cliproxy"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden JSON of the adapt tests")
+var update = flag.Bool("update", false, "rewrite the golden JSON of the adapt tests and docs/dashboard.png")
 
 // caddyfileBlock finds the ```caddyfile code blocks of a Markdown file.
 var caddyfileBlock = regexp.MustCompile("(?s)```caddyfile\n(.*?)```")
@@ -68,7 +68,7 @@ func TestAdaptDocumentedExamples(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			want = bytes.TrimSuffix(want, []byte("\n"))
-			require.NoError(t, err, "missing golden file; run go test -run TestAdapt -update ./integration/")
+			require.NoError(t, err, "missing golden file; run go test ./integration/ -run TestAdapt -update")
 			if !caddytest.CompareAdapt(t, golden, cfg, "caddyfile", string(want)) {
 				t.Errorf("adapted JSON differs from %s (diff above)", golden)
 			}

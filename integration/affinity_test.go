@@ -161,6 +161,26 @@ func TestAffinityMovesOnceWhenHomeCools(t *testing.T) {
 	}
 }
 
+// While its home cools for a short while (here a 429 with a minute's
+// Retry-After, under the two-minute hold), a conversation stays on one
+// detour credential instead of moving every turn, and the other
+// conversations turning the rotation meanwhile do not move it.
+func TestAffinityKeepsOneDetourWhileHomeCools(t *testing.T) {
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{Handler: affinityPool("")})
+			home := g.sendTurn(t, f, 7, 1)
+			g.mock.SetFault(home, mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "60"})
+			detour := g.sendTurn(t, f, 7, 2)
+			require.NotEqual(t, home, detour)
+			for turn := 3; turn <= 6; turn++ {
+				g.sendTurn(t, f, 100+turn, 1) // another conversation turns the round robin
+				assert.Equal(t, detour, g.sendTurn(t, f, 7, turn), "the conversation left its detour on turn %d", turn)
+			}
+		})
+	}
+}
+
 func TestAffinitySurvivesConfigReload(t *testing.T) {
 	for _, f := range formats {
 		t.Run(f.name, func(t *testing.T) {

@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,4 +192,51 @@ func TestUnknownModelLookupBlocksNothing(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	res, body := g.do(http.MethodGet, "/v1/models", anthropicHeader(), "")
 	assert.Equal(t, http.StatusOK, res.StatusCode, body)
+}
+
+// claudePool is a cliproxy block of n Claude credentials at the mock, named
+// key-1 … key-n with upstream keys sk-pool-1 … sk-pool-n, and extra.
+func claudePool(n int, extra string) string {
+	var b strings.Builder
+	b.WriteString("\t\tclient_key " + clientKey + " alice\n" + extra)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "\t\tcredential key-%d {\n\t\t\tprovider claude\n\t\t\tapi_key sk-pool-%d\n\t\t\tbase_url MOCK\n\t\t}\n", i, i)
+	}
+	return b.String()
+}
+
+// With the default max_attempts a request tries every credential before it
+// fails: three broken credentials first in line out of six cost the first
+// request three attempts, not a 503.
+func TestDefaultAttemptsReachAWorkingCredential(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: claudePool(6, "\t\tstrategy fill-first\n")})
+	g.mock.SetFault("sk-pool-1", mockupstream.Fault{Status: http.StatusTooManyRequests})
+	g.mock.SetFault("sk-pool-2", mockupstream.Fault{StreamError: "api_error"})
+	g.mock.SetFault("sk-pool-3", mockupstream.Fault{Status: 529})
+	g.mock.SetReply("sk-pool-4", "answered by the fourth")
+
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "answered by the fourth", anthropicStreamText(t, body))
+	var keys []string
+	for _, r := range g.mock.Requests() {
+		keys = append(keys, r.Key)
+	}
+	assert.Equal(t, []string{"sk-pool-1", "sk-pool-2", "sk-pool-3", "sk-pool-4"}, keys, "the broken credentials were first in line")
+}
+
+// The default is capped: a pool of ten broken credentials costs a request
+// eight attempts, and an operator's max_attempts still bounds it.
+func TestDefaultAttemptsAreCapped(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: claudePool(10, "")})
+	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusServiceUnavailable})
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Equal(t, 8, len(g.mock.Requests()), "eight attempts at most by default")
+
+	g2 := startGateway(t, gatewayOptions{Handler: claudePool(6, "\t\tmax_attempts 2\n")})
+	g2.mock.SetFault("*", mockupstream.Fault{Status: http.StatusServiceUnavailable})
+	res, body = g2.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+	assert.Equal(t, 2, len(g2.mock.Requests()), "max_attempts 2 tries two")
 }

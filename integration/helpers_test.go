@@ -68,6 +68,8 @@ type gatewayOptions struct {
 	// Handler is the body of the cliproxy block; "MOCK" is replaced by the
 	// mock's base URL.
 	Handler string
+	// Admin is the body of the admin option's block (e.g. origins).
+	Admin string
 }
 
 // startGateway starts a mock upstream and Caddy with cliproxy configured
@@ -108,6 +110,10 @@ func (g *gateway) load(opts gatewayOptions) {
 		handler += "\t\trequest_log_dir " + g.reqLogDir + "\n"
 	}
 	handler += strings.ReplaceAll(opts.Handler, "MOCK", g.mockURL)
+	admin := adminAddr
+	if opts.Admin != "" {
+		admin += " {\n" + opts.Admin + "\n}"
+	}
 	servers := ""
 	if opts.Server != "" {
 		servers = "servers {\n" + opts.Server + "\n}"
@@ -131,7 +137,7 @@ func (g *gateway) load(opts gatewayOptions) {
 %s
 	}
 }
-`, adminAddr, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
+`, admin, gatewayPort, logFile, servers, gatewayPort, logFile, handler)
 	g.tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()

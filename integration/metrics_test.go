@@ -308,8 +308,10 @@ func TestMetricsModelSeriesOnlyForKnownModels(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, send("claude-sonnet-4-5"), "the served model")
 	// Anthropic's answer to a model it does not have
-	g.mock.SetFault("*", mockupstream.Fault{Status: http.StatusNotFound,
-		Body: `{"type":"error","error":{"type":"not_found_error","message":"model: no such model"}}`})
+	g.mock.SetFault("*", mockupstream.Fault{
+		Status: http.StatusNotFound,
+		Body:   `{"type":"error","error":{"type":"not_found_error","message":"model: no such model"}}`,
+	})
 	const madeUp = 40
 	for i := range madeUp {
 		require.Equal(t, http.StatusNotFound, send(fmt.Sprintf("claude-made-up-%d", i)))

@@ -29,17 +29,23 @@ func TestClientKeyNeverGoesUpstream(t *testing.T) {
 		{"bearer openai", "/v1/chat/completions", bearer(), `{"model":"gpt-5","messages":[]}`},
 		{"x-goog-api-key", "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), `{"contents":[]}`},
 		{"key query", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?key=" + clientKey + "&alt=sse", nil, `{"contents":[]}`},
-		{"every place at once", "/v1/messages?key=" + clientKey,
-			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody},
+		{
+			"every place at once", "/v1/messages?key=" + clientKey,
+			hdr("Authorization", "Bearer "+clientKey, "X-Api-Key", clientKey, "X-Goog-Api-Key", clientKey, "Anthropic-Version", "2023-06-01"), claudeBody,
+		},
 		// headers the gateway does not read a key from: Azure SDKs send
 		// Api-Key, proxies move Authorization aside, identity-aware
 		// proxies forward their tokens
 		{"api-key beside x-api-key", "/v1/messages", withHeaders(anthropicHeader(), "Api-Key", clientKey), claudeBody},
-		{"x-forwarded-authorization", "/v1/chat/completions",
-			withHeaders(bearer(), "X-Forwarded-Authorization", "Bearer "+clientKey), `{"model":"gpt-5","messages":[]}`},
-		{"proxy tokens", "/v1beta/models/gemini-2.5-pro:generateContent",
+		{
+			"x-forwarded-authorization", "/v1/chat/completions",
+			withHeaders(bearer(), "X-Forwarded-Authorization", "Bearer "+clientKey), `{"model":"gpt-5","messages":[]}`,
+		},
+		{
+			"proxy tokens", "/v1beta/models/gemini-2.5-pro:generateContent",
 			withHeaders(geminiHeader(), "Cf-Access-Jwt-Assertion", clientKey, "X-Amzn-Oidc-Accesstoken", clientKey,
-				"X-Auth-Request-Access-Token", clientKey, "Ocp-Apim-Subscription-Key", clientKey, "Cookie", "k="+clientKey), `{"contents":[]}`},
+				"X-Auth-Request-Access-Token", clientKey, "Ocp-Apim-Subscription-Key", clientKey, "Cookie", "k="+clientKey), `{"contents":[]}`,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,8 +45,22 @@ type Backend interface {
 	Strategy() (current, configured string)
 	// SetStrategy switches the pool to the strategy of canonical name.
 	SetStrategy(canonical string) error
+	// Affinity returns the session affinity settings in use.
+	Affinity() Affinity
 	// Usage are the pool's usage totals.
 	Usage() *UsageStats
+}
+
+// Affinity are the session affinity settings of a pool, as its newest
+// handler has them.
+type Affinity struct {
+	// Enabled: conversations stay on the credential they started on.
+	Enabled bool `json:"enabled"`
+	// TTLSeconds is how long a binding lives after its last use.
+	TTLSeconds int64 `json:"ttl_seconds"`
+	// Subagents is "parent" (a Claude Code subagent shares its parent's
+	// binding) or "separate".
+	Subagents string `json:"subagents"`
 }
 
 // SessionBindings are the session bindings as the API lists and drops
@@ -86,6 +100,8 @@ const (
 	// defaultSessionLimit and maxSessionLimit bound a session listing.
 	defaultSessionLimit = 1000
 	maxSessionLimit     = 100000
+	// defaultTimelineMinutes is the span of a timeline report.
+	defaultTimelineMinutes = 60
 )
 
 // Serve answers the API request r for path, relative to the mount point
@@ -110,6 +126,8 @@ var endpoints = []string{
 	"GET strategy",
 	"PUT strategy",
 	"GET usage",
+	"GET usage/timeline[?minutes=]",
+	"GET ui/",
 }
 
 func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error {
@@ -173,11 +191,14 @@ func serve(w http.ResponseWriter, r *http.Request, b Backend, path string) error
 		}
 		return methodNotAllowed(http.MethodGet, http.MethodPut)
 	case "usage":
-		if rest != "" {
+		if rest != "" && rest != "timeline" {
 			return notFound(r)
 		}
 		if err := allow(r, http.MethodGet); err != nil {
 			return err
+		}
+		if rest == "timeline" {
+			return timeline(w, r, b)
 		}
 		WriteJSON(w, http.StatusOK, b.Usage().Report())
 		return nil
@@ -407,7 +428,21 @@ func deleteCredentialSessions(w http.ResponseWriter, r *http.Request, b Backend)
 
 func strategy(w http.ResponseWriter, b Backend) error {
 	cur, configured := b.Strategy()
-	WriteJSON(w, http.StatusOK, map[string]any{"strategy": cur, "configured": configured})
+	WriteJSON(w, http.StatusOK, map[string]any{"strategy": cur, "configured": configured, "affinity": b.Affinity()})
+	return nil
+}
+
+// timeline answers the per-minute usage of the last ?minutes= (default 60).
+func timeline(w http.ResponseWriter, r *http.Request, b Backend) error {
+	minutes := defaultTimelineMinutes
+	if raw := r.URL.Query().Get("minutes"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || int64(n) > timelineBuckets {
+			return newError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("minutes must be an integer from 1 to %d", timelineBuckets))
+		}
+		minutes = n
+	}
+	WriteJSON(w, http.StatusOK, b.Usage().Timeline().Report(minutes))
 	return nil
 }
 

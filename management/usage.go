@@ -28,11 +28,13 @@ func (t *Totals) add(status int, tokens Tokens) {
 	t.Tokens.Add(tokens)
 }
 
-// UsageStats keeps usage totals per credential and per member in memory.
-// It is fed once per finished request and safe for concurrent use. Its
-// size is bounded by the number of credential and member names, which the
-// configuration bounds.
+// UsageStats keeps usage totals per credential and per member in memory,
+// and their Timeline per minute. It is fed once per finished request and
+// safe for concurrent use. Its size is bounded by the number of credential
+// and member names, which the configuration bounds.
 type UsageStats struct {
+	timeline *Timeline
+
 	mu          sync.Mutex
 	since       time.Time
 	total       Totals
@@ -43,6 +45,7 @@ type UsageStats struct {
 // NewUsageStats returns empty stats starting now.
 func NewUsageStats() *UsageStats {
 	return &UsageStats{
+		timeline:    NewTimeline(),
 		since:       time.Now().UTC(),
 		credentials: make(map[string]*Totals),
 		members:     make(map[string]*Totals),
@@ -52,6 +55,7 @@ func NewUsageStats() *UsageStats {
 // Record adds one request of member, answered by credential ("" when no
 // credential answered) with status, that cost tokens.
 func (u *UsageStats) Record(credential, member string, status int, tokens Tokens) {
+	u.timeline.Record(credential, member, status, tokens)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.total.add(status, tokens)
@@ -77,13 +81,14 @@ func (u *UsageStats) Failure(outcome.Failure) {}
 
 var _ outcome.Recorder = (*UsageStats)(nil)
 
-func entry(m map[string]*Totals, name string) *Totals {
-	t := m[name]
-	if t == nil {
-		t = new(Totals)
-		m[name] = t
+// entry returns m's value for name, made on first use.
+func entry[T any](m map[string]*T, name string) *T {
+	v := m[name]
+	if v == nil {
+		v = new(T)
+		m[name] = v
 	}
-	return t
+	return v
 }
 
 // UsageReport is a copy of the stats.
@@ -122,3 +127,6 @@ func (u *UsageStats) Credential(name string) Totals {
 	}
 	return Totals{}
 }
+
+// Timeline returns the per-minute usage of the last day.
+func (u *UsageStats) Timeline() *Timeline { return u.timeline }

@@ -220,6 +220,15 @@ func (s *State) SetStrategy(canonical string) error {
 	return nil
 }
 
+// Affinity implements management.Backend: the settings of the newest
+// member, as Strategy reports its strategy.
+func (s *State) Affinity() management.Affinity {
+	if ms := s.current(); len(ms) > 0 {
+		return ms[0].Affinity
+	}
+	return management.Affinity{}
+}
+
 // Usage implements management.Backend.
 func (s *State) Usage() *management.UsageStats { return s.usage }
 

@@ -67,6 +67,9 @@ type Member struct {
 	// Changed rebuilds the member's pool after an operator changed what
 	// it is built from (an enable or disable); reason says what changed.
 	Changed func(reason string)
+	// Affinity is how the member's session affinity is set, as the
+	// management API shows it.
+	Affinity management.Affinity
 }
 
 // New returns the state of a pool whose session bindings live for ttl.

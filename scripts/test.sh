@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the pinned real clients (Claude Code,
-# Gemini CLI, Codex CLI) into .cache/clients and redis-server (for the
-# cluster tests), then runs go vet and golangci-lint, every Go test with the
-# race detector and every micro-benchmark once. With CI=true, a test whose
-# component is missing fails instead of skipping.
+# Gemini CLI, Codex CLI) into .cache/clients, redis-server (for the
+# cluster tests) and chromium (for the dashboard's browser tests), then
+# runs go vet and golangci-lint, every Go test with the race detector and
+# every micro-benchmark once. With CI=true, a test whose component is
+# missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-clients.sh
 ./scripts/install-redis.sh
+./scripts/install-chromium.sh
 go vet ./...
 # the linters and formatters of .golangci.yml, at a pinned version (built
 # once into Go's build cache, then reused)

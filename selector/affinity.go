@@ -66,9 +66,15 @@ const (
 	// the strategy picked a new home.
 	Rebind
 	// Detour: the session's credential is out for a short while; another
-	// serves this request and the binding stays home.
+	// serves this request and the binding stays home. The session keeps
+	// its detour credential while its home is out, so the detour's prompt
+	// cache warms instead of the session moving every request.
 	Detour
 )
+
+// DetourSuffix ends the binding key under which a session keeps its detour
+// credential while its home is out: "<session key>::detour".
+const DetourSuffix = "::detour"
 
 // Decision is the result of an affinity pick.
 type Decision struct {
@@ -78,12 +84,17 @@ type Decision struct {
 	// answers successfully (see Affinity.Succeeded).
 	Bind    bool
 	Outcome Outcome
+	// newDetour: Credential is a detour the session has not kept yet.
+	newDetour bool
 }
 
 // Affinity keeps each session on the credential it was bound to, so
 // provider-side prompt caches keep hitting, and uses the wrapped strategy
 // only to place a session: for its first request, when its home is gone,
-// or for a detour while its home is briefly out.
+// or for a detour while its home is briefly out. A detour is kept (bound
+// under the session's key plus DetourSuffix) for the session's next
+// requests while its home stays out, and the session goes home when its
+// home is back.
 //
 // A bound credential keeps its sessions even when a credential of a higher
 // priority tier comes back: moving a live conversation would throw its
@@ -134,7 +145,12 @@ func (a *Affinity) PickFrom(key string, s Session, candidates func() []*auth.Cre
 	}
 	if c != nil && !until.IsZero() && until.Sub(a.now()) <= a.hold() {
 		a.detours.Add(1)
-		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: Detour}
+		if dn, ok := a.Bindings.GetAndRefresh(s.Key + DetourSuffix); ok && dn != name {
+			if dc, usable, _ := home(dn); dc != nil && usable {
+				return Decision{Credential: dc, Outcome: Detour}
+			}
+		}
+		return Decision{Credential: a.Next.Pick(key, candidates()), Outcome: Detour, newDetour: true}
 	}
 	a.rebinds.Add(1)
 	return Decision{Credential: a.Next.Pick(key, candidates()), Bind: true, Outcome: Rebind}
@@ -158,6 +174,10 @@ func (a *Affinity) lookup(s Session) (name string, inherited, ok bool) {
 // Succeeded records that c answered a request of s successfully; d is the
 // decision that picked c.
 func (a *Affinity) Succeeded(s Session, d Decision, c *auth.Credential) {
+	if d.newDetour && s.Key != "" && c != nil {
+		a.Bindings.Set(c.Name, s.Key+DetourSuffix)
+		return
+	}
 	if !d.Bind || s.Key == "" || c == nil {
 		return
 	}
@@ -182,6 +202,7 @@ func (a *Affinity) Failed(s Session, c *auth.Credential, terminal bool) {
 		return
 	}
 	a.Bindings.CompareAndDelete(s.Key, c.Name)
+	a.Bindings.CompareAndDelete(s.Key+DetourSuffix, c.Name)
 	if s.Fallback != "" {
 		a.Bindings.CompareAndDelete(s.Fallback, c.Name)
 	}

@@ -144,6 +144,31 @@ func TestAffinityShortBlockDetoursAndComesHome(t *testing.T) {
 	assert.EqualValues(t, 1, a.Stats().Detours)
 }
 
+// While its home is out, a session stays on its detour, so the detour's
+// prompt cache warms, and goes home when the home is back.
+func TestAffinityDetourIsKeptWhileHomeIsOut(t *testing.T) {
+	w := newWorld(creds("a", "b", "c", "d")...)
+	a, b := newAffinity(w, "round-robin")
+	s := selector.Session{Key: "s"}
+	home := serve(a, w, s)
+	w.blocked[home] = w.now.Add(90 * time.Second)
+	detour := serve(a, w, s)
+	require.NotEqual(t, home, detour)
+	for range 5 {
+		serve(a, w, selector.Session{Key: "other"}) // turns the round robin
+		assert.Equal(t, detour, serve(a, w, s), "the session left its detour while its home was out")
+	}
+	assert.Equal(t, home, b.m["s"], "the binding stays home")
+
+	w.blocked[detour] = w.now.Add(30 * time.Second) // the detour fails too
+	next := serve(a, w, s)
+	assert.NotContains(t, []string{home, detour}, next)
+	assert.Equal(t, next, serve(a, w, s), "the new detour is kept")
+
+	w.now = w.now.Add(2 * time.Minute)
+	assert.Equal(t, home, serve(a, w, s), "the session comes home")
+}
+
 func TestAffinityLongBlockRebindsOnceAndStays(t *testing.T) {
 	w := newWorld(creds("a", "b", "c")...)
 	a, _ := newAffinity(w, "round-robin")

@@ -618,9 +618,7 @@ func (c *Cache) shard(key string) *cacheShard {
 	return &c.shards[uint32(maphash.String(c.seed, key))&c.mask]
 }
 
-// Clear removes every binding, as if each had expired: a cluster whose
-// shared store was out of reach clears its local cache and reads the
-// bindings back from the store.
+// Clear removes every binding, as if each had expired.
 func (c *Cache) Clear() {
 	for i := range c.shards {
 		s := &c.shards[i]

@@ -19,6 +19,7 @@ const maxBodyBytes = 32 << 20
 type Server struct {
 	mu        sync.Mutex
 	requests  []Recorded
+	keep      int // requests kept in the log; 0 = all (SetRequestLogLimit)
 	faults    map[string]*Fault
 	replies   map[string]string
 	models    map[string][]string // per family, set by SetModels
@@ -125,9 +126,27 @@ func (r Recorded) clone() Recorded {
 	return r
 }
 
+// SetRequestLogLimit keeps only the n newest requests in the log (0, the
+// default, keeps every one), for a long run such as the soak harness,
+// whose growing conversations would otherwise hold every body ever sent.
+func (s *Server) SetRequestLogLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keep = n
+	s.trimLog()
+}
+
+func (s *Server) trimLog() {
+	if over := len(s.requests) - s.keep; s.keep > 0 && over > 0 {
+		clear(s.requests[:over])
+		s.requests = s.requests[over:]
+	}
+}
+
 func (s *Server) record(rec Recorded) {
 	s.mu.Lock()
 	s.requests = append(s.requests, rec)
+	s.trimLog()
 	fn := s.onRequest
 	s.mu.Unlock()
 	if fn != nil {

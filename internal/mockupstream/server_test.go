@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -220,4 +221,24 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, map[int]int{429: 10, 200: 30}, codes)
 	assert.Len(t, m.Requests(), 40)
+}
+
+func TestRequestLogLimitKeepsTheNewest(t *testing.T) {
+	s := New()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	s.SetRequestLogLimit(2)
+	for _, key := range []string{"k1", "k2", "k3"} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		req.Header.Set("X-Api-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+	}
+	var keys []string
+	for _, r := range s.Requests() {
+		keys = append(keys, r.Key)
+	}
+	assert.Equal(t, []string{"k2", "k3"}, keys)
 }

@@ -1,10 +1,12 @@
-// Package redistest runs a real redis-server on a loopback port for tests.
-// Where redis-server is missing the test is skipped, or, with CI=true,
-// fails: scripts/install-redis.sh installs it.
+// Package redistest runs a real redis-server on a loopback port, for tests
+// (Server) and for the soak harness (Proc). Where redis-server is missing a
+// test is skipped, or, with CI=true, fails: scripts/install-redis.sh
+// installs it.
 package redistest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,85 +20,72 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
-// Server is one redis-server process. It can be stopped and started again
-// on the same port, to test an outage.
-type Server struct {
-	t    testing.TB
+// Proc is one redis-server process without persistence on a loopback
+// port, for programs (the soak harness) as for tests: it can be killed and
+// started again on the same port, empty, to stage an outage.
+type Proc struct {
 	bin  string
 	port int
 	args []string
 	cmd  *exec.Cmd
-	// password is the --requirepass option, for Restart's readiness check
+	// password is the --requirepass option, for the readiness check
 	password string
 }
 
-// Start runs a fresh redis-server without persistence on a free loopback
-// port; it is killed when the test ends.
-func Start(t testing.TB) *Server {
-	t.Helper()
-	return StartWith(t)
-}
-
-// StartWith is Start with extra redis-server options, such as
-// "--requirepass", "pw"; Do then needs DoIn with the password.
-func StartWith(t testing.TB, args ...string) *Server {
-	t.Helper()
+// StartProc runs redis-server (found on PATH) on port with extra options
+// such as "--requirepass", "pw", and waits until it answers.
+func StartProc(port int, args ...string) (*Proc, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
-		}
-		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
+		return nil, errors.New("redis-server is not installed (scripts/install-redis.sh installs it)")
 	}
-	s := &Server{t: t, bin: bin, port: freePort(t), args: args}
-	s.Restart()
-	t.Cleanup(s.Stop)
-	return s
+	p := &Proc{bin: bin, port: port, args: args}
+	for i, a := range args {
+		if a == "--requirepass" && i+1 < len(args) {
+			p.password = args[i+1]
+		}
+	}
+	return p, p.Restart()
 }
 
 // Addr is host:port of the server.
-func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+func (p *Proc) Addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
 
 // URL is the server's redis:// URL with database db.
-func (s *Server) URL(db int) string { return fmt.Sprintf("redis://%s/%d", s.Addr(), db) }
+func (p *Proc) URL(db int) string { return fmt.Sprintf("redis://%s/%d", p.Addr(), db) }
 
 // Stop kills the server (a crash, not a shutdown) and waits for it.
-func (s *Server) Stop() {
-	if s.cmd == nil {
+func (p *Proc) Stop() {
+	if p.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.cmd = nil
 }
 
-// Restart starts the server again on its port, empty, and waits until it
-// answers.
-func (s *Server) Restart() {
-	s.t.Helper()
-	s.Stop()
+// Restart kills the server if it runs, starts it again on its port, empty,
+// and waits until it answers.
+func (p *Proc) Restart() error {
+	p.Stop()
 	args := append([]string{
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-	}, s.args...)
-	for i, a := range s.args {
-		if a == "--requirepass" && i+1 < len(s.args) {
-			s.password = s.args[i+1]
-		}
-	}
-	cmd := exec.Command(s.bin, args...)
+	}, p.args...)
+	cmd := exec.Command(p.bin, args...)
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %w", err)
 	}
-	s.cmd = cmd
+	p.cmd = cmd
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s.DoIn(0, s.password, "PING") == "PONG" {
-			return
+		if p.DoIn(0, p.password, "PING") == "PONG" {
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.t.Fatalf("redis-server on port %d did not answer", s.port)
+	p.Stop()
+	return fmt.Errorf("redis-server on port %d did not answer", p.port)
 }
 
 // Do sends one command and returns its reply in a simple form: a status,
@@ -104,11 +93,11 @@ func (s *Server) Restart() {
 // by newlines, nil as "(nil)". It returns "" when the server is not
 // reachable. Tests use it as a consumer would, without the gateway's
 // client.
-func (s *Server) Do(args ...string) string { return s.DoIn(0, "", args...) }
+func (p *Proc) Do(args ...string) string { return p.DoIn(0, "", args...) }
 
 // DoIn is Do in database db, logged in with password when it is not "".
-func (s *Server) DoIn(db int, password string, args ...string) string {
-	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+func (p *Proc) DoIn(db int, password string, args ...string) string {
+	conn, err := net.DialTimeout("tcp", p.Addr(), time.Second)
 	if err != nil {
 		return ""
 	}
@@ -140,6 +129,55 @@ func (s *Server) DoIn(db int, password string, args ...string) string {
 		}
 	}
 	return out
+}
+
+// Server is a Proc for a test: it is killed when the test ends, and a
+// failure to start fails the test.
+type Server struct {
+	*Proc
+	t testing.TB
+}
+
+// Start runs a fresh redis-server without persistence on a free loopback
+// port; it is killed when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with extra redis-server options, such as
+// "--requirepass", "pw"; Do then needs DoIn with the password.
+func StartWith(t testing.TB, args ...string) *Server {
+	t.Helper()
+	Require(t)
+	p, err := StartProc(testutil.Port(t), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Proc: p, t: t}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Require skips the test when redis-server is not installed, or, with
+// CI=true, fails it.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed (scripts/install-redis.sh installs it)")
+		}
+		t.Skip("redis-server is not installed; run scripts/install-redis.sh")
+	}
+}
+
+// Restart starts the server again on its port, empty, and waits until it
+// answers.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.Proc.Restart(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // Subscribe subscribes a connection of its own to channel and returns
@@ -211,8 +249,4 @@ func readReply(r *bufio.Reader) (string, error) {
 		return strings.Join(parts, "\n"), nil
 	}
 	return "", fmt.Errorf("unknown reply %q", line)
-}
-
-func freePort(t testing.TB) int {
-	return testutil.Port(t)
 }

@@ -29,11 +29,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/caddyproc"
 )
 
 // config is what one run measures.
@@ -159,7 +160,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 	upstream := ln.Addr().String()
 
 	rep := &report{
-		Machine:     machine(),
+		Machine:     caddyproc.Machine(),
 		Command:     strings.Join(os.Args, " "),
 		Sessions:    cfg.Sessions,
 		Credentials: cfg.Credentials,
@@ -223,7 +224,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 				heap = filepath.Join(cfg.Out, name+"-streams.heap.pprof")
 			}
 			sr, err := openStreams(ctx, p, m, w, cfg.Streams, heap)
-			p.stop()
+			p.Stop()
 			if err != nil {
 				return nil, err
 			}
@@ -253,28 +254,10 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 	return rep, nil
 }
 
-// machine describes where the run happened.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = ", load average at start " + strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s %s/%s%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
-}
-
 // measured is what one or more measurements of one Caddy in one row gave.
 type measured struct {
 	load loadResult
-	mem  memory
+	mem  caddyproc.Memory
 	keys int
 }
 
@@ -298,23 +281,23 @@ func measureOnce(ctx context.Context, cfg config, bin, dir, upstream, name strin
 	if err != nil {
 		return nil, err
 	}
-	defer p.stop()
+	defer p.Stop()
 	profDone := make(chan error, 1)
 	if profile != "" {
 		go func() {
 			time.Sleep(cfg.Warmup)
 			secs := max(1, int(cfg.Measure/time.Second))
-			profDone <- p.saveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), profile+".cpu.pprof")
+			profDone <- p.SaveProfile(ctx, "profile?seconds="+strconv.Itoa(secs), profile+".cpu.pprof")
 		}()
 	} else {
 		profDone <- nil
 	}
-	lr := drive(ctx, p.site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
+	lr := drive(ctx, p.Site, w, c, cfg.Warmup, cfg.Measure, m.answerSize())
 	perr := <-profDone
 	if profile != "" && perr == nil {
-		perr = p.saveProfile(ctx, "allocs", profile+".allocs.pprof")
+		perr = p.SaveProfile(ctx, "allocs", profile+".allocs.pprof")
 	}
-	mem, merr := readMemory(p.cmd.Process.Pid)
+	mem, merr := p.Memory()
 	if err := errors.Join(perr, merr, ctx.Err()); err != nil {
 		return nil, err
 	}

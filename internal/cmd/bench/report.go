@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/caddyproc"
 )
 
 // report is everything one run measured.
@@ -39,7 +41,7 @@ type cell struct {
 	UpstreamKeys int
 }
 
-func newCell(workload string, size, conc int, caddy string, lr loadResult, mem memory, keys int) cell {
+func newCell(workload string, size, conc int, caddy string, lr loadResult, mem caddyproc.Memory, keys int) cell {
 	return cell{
 		Workload: workload, BodyBytes: size, Concurrency: conc, Caddy: caddy,
 		Requests: lr.Requests, Errors: lr.Errors,

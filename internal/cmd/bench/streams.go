@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/caddyproc"
 )
 
 // streamsResult is the memory of one Caddy holding many open streams.
@@ -24,9 +26,9 @@ type streamsResult struct {
 // openStreams has p's upstream (the mock) hold n Claude Code streams open
 // at once, measures p's memory while they are open, then lets them finish
 // and checks every client got the whole answer.
-func openStreams(ctx context.Context, p *caddyProc, m *mock, w workload, n int, heapProfile string) (streamsResult, error) {
-	res := streamsResult{Caddy: p.name, Streams: n}
-	idle, err := readMemory(p.cmd.Process.Pid)
+func openStreams(ctx context.Context, p *caddyproc.Proc, m *mock, w workload, n int, heapProfile string) (streamsResult, error) {
+	res := streamsResult{Caddy: p.Name, Streams: n}
+	idle, err := p.Memory()
 	if err != nil {
 		return res, err
 	}
@@ -46,7 +48,7 @@ func openStreams(ctx context.Context, p *caddyProc, m *mock, w workload, n int, 
 		go func() {
 			defer wg.Done()
 			opening <- struct{}{}
-			err := holdOne(ctx, client, p.site, w, i, want, func(err error) {
+			err := holdOne(ctx, client, p.Site, w, i, want, func(err error) {
 				<-opening
 				opened <- err
 			})
@@ -63,24 +65,24 @@ func openStreams(ctx context.Context, p *caddyProc, m *mock, w workload, n int, 
 			if err != nil {
 				cancel()
 				wg.Wait()
-				return res, fmt.Errorf("opening stream %d of %d through %s caddy: %w", i+1, n, p.name, err)
+				return res, fmt.Errorf("opening stream %d of %d through %s caddy: %w", i+1, n, p.Name, err)
 			}
 		case <-ctx.Done():
 			wg.Wait()
-			return res, fmt.Errorf("opening %d streams through %s caddy: %w", n, p.name, ctx.Err())
+			return res, fmt.Errorf("opening %d streams through %s caddy: %w", n, p.Name, ctx.Err())
 		}
 	}
 	for m.held.Load() < int64(n) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // let the garbage collector catch up
-	mem, err := readMemory(p.cmd.Process.Pid)
+	mem, err := p.Memory()
 	if err != nil {
 		return res, err
 	}
 	res.RSS, res.Peak = mem.RSS, mem.Peak
 	if heapProfile != "" {
-		if err := p.saveProfile(ctx, "heap", heapProfile); err != nil {
+		if err := p.SaveProfile(ctx, "heap", heapProfile); err != nil {
 			return res, err
 		}
 	}
