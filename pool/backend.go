@@ -2,11 +2,7 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -129,7 +125,7 @@ func (s *State) Reset(name, model string) (int, error) {
 }
 
 // store is the file store of the pool's auth directory.
-func (s *State) store() (*authfile.FileStore, error) {
+func (s *State) store() (authfile.Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch len(s.authDirs) {
@@ -150,11 +146,14 @@ func (s *State) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (bool, e
 	if err != nil {
 		return false, err
 	}
-	_, statErr := os.Lstat(filepath.Join(st.Dir(), f.Name))
+	had, err := st.Has(ctx, f.Name)
+	if err != nil {
+		return false, fmt.Errorf("writing auth file: %w", err)
+	}
 	if _, err := st.Save(ctx, f); err != nil {
 		return false, fmt.Errorf("writing auth file: %w", err)
 	}
-	return errors.Is(statErr, fs.ErrNotExist), nil
+	return !had, nil
 }
 
 // DeleteAuthFile implements management.Backend.
@@ -163,7 +162,7 @@ func (s *State) DeleteAuthFile(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(filepath.Join(st.Dir(), name)); errors.Is(err, fs.ErrNotExist) {
+	if had, err := st.Has(ctx, name); err != nil || !had {
 		return management.AuthFileNotFound(name)
 	}
 	if err := st.Delete(ctx, name); err != nil {

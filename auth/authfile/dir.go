@@ -23,7 +23,7 @@ import (
 // and requests), and writes refreshed tokens back. It lives and dies with
 // the pool state that opened it.
 type Dir struct {
-	store     *FileStore
+	store     Store
 	refresher *oauth.Refresher
 	health    *auth.Health
 	logger    *zap.Logger
@@ -66,6 +66,12 @@ func OpenDir(dir string, refresher *oauth.Refresher, health *auth.Health, logger
 	if err != nil {
 		return nil, fmt.Errorf("opening auth_dir: %w", err)
 	}
+	return OpenStore(store, refresher, health, logger)
+}
+
+// OpenStore is OpenDir over any Store (a cluster's, a test's): it lists
+// the store once and watches it. Close stops it.
+func OpenStore(store Store, refresher *oauth.Refresher, health *auth.Health, logger *zap.Logger) (*Dir, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Dir{
 		store: store, refresher: refresher, health: health, logger: logger,
@@ -386,8 +392,8 @@ func (a *Dir) Unshare(cl Cluster) {
 // Done is closed once the directory is closed and its watcher stopped.
 func (a *Dir) Done() <-chan struct{} { return a.done }
 
-// Store is the directory's file store.
-func (a *Dir) Store() *FileStore { return a.store }
+// Store is the store the directory reads and writes.
+func (a *Dir) Store() Store { return a.store }
 
 // adopt installs the token another instance refreshed for the file name
 // and writes it to the file, so this instance holds the rotated refresh
