@@ -49,6 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    auth_dir <path>
 //	    oauth_token_url claude|codex|google <url>
+//	    oauth_clients official|any
 //	    session_affinity on|off
 //	    claude_code_session_affinity on|off
 //	    session_affinity_ttl <duration>
@@ -70,6 +71,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        models <pattern>...
 //	        excluded_models <pattern>...
 //	        header <name> <value>
+//	        auth_header x-api-key|bearer
 //	        disabled
 //	        disable_cooling
 //	    }
@@ -185,6 +187,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.OAuthTokenURLs = make(map[string]string)
 			}
 			h.OAuthTokenURLs[args[0]] = args[1]
+
+		case "oauth_clients":
+			if err := oneArg(d, &h.OAuthClients); err != nil {
+				return err
+			}
+			if h.OAuthClients != string(auth.OAuthClientsOfficial) && h.OAuthClients != string(auth.OAuthClientsAny) {
+				return d.Errf("oauth_clients must be official or any, got %q", h.OAuthClients)
+			}
 
 		case "state":
 			st, err := unmarshalState(d)
@@ -413,6 +423,13 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				c.Headers = make(map[string][]string)
 			}
 			c.Headers[args[0]] = append(c.Headers[args[0]], args[1])
+		case "auth_header":
+			if err := oneArg(d, &c.AuthHeader); err != nil {
+				return c, err
+			}
+			if c.AuthHeader != string(auth.AuthHeaderAPIKey) && c.AuthHeader != string(auth.AuthHeaderBearer) {
+				return c, d.Errf("credential %s: auth_header must be x-api-key or bearer, got %q", c.Name, c.AuthHeader)
+			}
 		case "disabled":
 			if d.NextArg() {
 				return c, d.ArgErr()
@@ -440,6 +457,8 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 		return c, d.Errf("credential %s (line %d) needs an api_key", c.Name, line)
 	case c.Provider == string(auth.OpenAICompatible) && c.BaseURL == "":
 		return c, d.Errf("credential %s (line %d): provider openai-compatible needs a base_url", c.Name, line)
+	case c.AuthHeader != "" && c.Provider != string(auth.Claude):
+		return c, d.Errf("credential %s (line %d): auth_header applies to provider claude only", c.Name, line)
 	}
 	return c, nil
 }

@@ -72,6 +72,10 @@ var caddyfileErrorCases = []struct {
 	{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
 	{"oauth_token_url bad url", "cliproxy {\n\toauth_token_url claude ftp://x\n}", "scheme must be http or https", 2},
 	{"oauth_token_url one arg", "cliproxy {\n\toauth_token_url claude\n}", "wrong argument count", 2},
+	{"oauth_clients bad", "cliproxy {\n\toauth_clients all\n}", `oauth_clients must be official or any, got "all"`, 2},
+	{"oauth_clients without value", "cliproxy {\n\toauth_clients\n}", "wrong argument count", 2},
+	{"auth_header bad", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tauth_header authorization\n\t}\n}", `auth_header must be x-api-key or bearer, got "authorization"`, 5},
+	{"auth_header on openai", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\tauth_header bearer\n\t}\n}", "auth_header applies to provider claude only", 6},
 	{"pool without name", "cliproxy {\n\tpool\n}", "wrong argument count", 2},
 	{"unknown strategy wrr typo", "cliproxy {\n\tstrategy wwr\n}", `unknown strategy "wwr"`, 2},
 	{"duplicate credential", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t}\n\tcredential a {\n\t\tprovider gemini\n\t\tapi_key k2\n\t}\n}", `duplicate credential name "a"`, 9},
@@ -134,6 +138,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	}
 	auth_dir /var/lib/cliproxy/auth
 	oauth_token_url codex http://127.0.0.1:9/token
+	oauth_clients official
 	transient_cooldown 30s
 	max_cooldown 2h
 	probe_interval 5m
@@ -162,6 +167,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 		excluded_models *-haiku
 		header X-A 1
 		header X-A 2
+		auth_header x-api-key
 		disabled
 		disable_cooling
 	}
@@ -183,6 +189,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, &StateConfig{URL: "redis://gateway:{env.REDIS_PASSWORD}@redis.internal:6379/2", UsageRetention: 500}, h.State)
 	assert.Equal(t, "/var/lib/cliproxy/auth", h.AuthDir)
 	assert.Equal(t, map[string]string{"codex": "http://127.0.0.1:9/token"}, h.OAuthTokenURLs)
+	assert.Equal(t, "official", h.OAuthClients)
 	assert.EqualValues(t, 30*time.Second, h.TransientCooldown)
 	assert.EqualValues(t, 2*time.Hour, h.MaxCooldown)
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
@@ -208,6 +215,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.Equal(t, []string{"claude-*", "sonnet", "opus"}, c.Models)
 	assert.Equal(t, []string{"*-haiku"}, c.ExcludedModels)
 	assert.Equal(t, []string{"1", "2"}, c.Headers["X-A"])
+	assert.Equal(t, "x-api-key", c.AuthHeader)
 	assert.True(t, c.Disabled)
 	assert.True(t, c.DisableCooling)
 	assert.JSONEq(t, `{"dial_timeout":5000000000}`, string(h.Transport))

@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
+	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 )
@@ -33,7 +34,7 @@ const noListen = "none"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "cliproxy",
-		Usage: "login <claude|codex|gemini> [--auth-dir <dir>] [--no-browser] [--listen <addr>] [--project <ids>] [--authorize-url <url>] [--token-url <url>] [--userinfo-url <url>]",
+		Usage: "login <claude|codex|gemini> [--auth-dir <dir>] [--no-browser] [--listen <addr>] [--project <ids>] [--authorize-url <url>] [--token-url <url>] [--userinfo-url <url>] [--code-assist-url <url>]",
 		Short: "Signs AI accounts in for the cliproxy gateway (login claude|codex|gemini)",
 		Long: `
 Signs an account in with the OAuth authorization code flow (with PKCE) of
@@ -47,17 +48,20 @@ CLIProxyAPI's format, into the auth directory the gateway's auth_dir reads.
                  catches. When the browser runs on another machine, paste
                  the URL it ended on (from its address bar) instead.
   login gemini   The Gemini CLI's Google sign-in, for Gemini Code Assist.
-                 As codex, on a free local port. --project is required:
-                 the Google Cloud project(s) the account uses, comma-
-                 separated (they are not discovered).
+                 As codex, on a free local port. --project names the
+                 Google Cloud project(s) the account uses, comma-
+                 separated; without it, Code Assist is asked for the
+                 account's project as the Gemini CLI does (loadCodeAssist,
+                 then onboardUser): a free-tier account gets the project
+                 Google manages for it.
 
 --auth-dir is the auth directory (default ~/.cli-proxy-api), created with
 mode 0700 when missing. --no-browser only prints the URL instead of also
 opening a browser. --listen is the address the callback is caught on
 (default 127.0.0.1 on the redirect URI's port; "none" only reads a pasted
 URL); the redirect URI keeps its localhost host and takes the port bound
-(OpenAI's client only accepts port 1455). --authorize-url, --token-url and
---userinfo-url replace the provider's endpoints.
+(OpenAI's client only accepts port 1455). --authorize-url, --token-url,
+--userinfo-url and --code-assist-url replace the provider's endpoints.
 
 The file is named <type>-<email>.json (mode 0600). Signing the same account
 in again replaces its tokens and keeps the rest of the file (priority,
@@ -74,10 +78,11 @@ func newCliproxyFlags() *flag.FlagSet {
 	fs.String("auth-dir", defaultLoginAuthDir, "Auth directory the credential file is written to")
 	fs.Bool("no-browser", false, "Print the sign-in URL without opening a browser")
 	fs.String("listen", "", `Address the callback is caught on (codex, gemini); "none" to only read a pasted URL`)
-	fs.String("project", "", "Google Cloud project ID(s) of a gemini account, comma-separated (required for gemini)")
+	fs.String("project", "", "Google Cloud project ID(s) of a gemini account, comma-separated (default: the one Code Assist gives the account)")
 	fs.String("authorize-url", "", "Replaces the provider's authorization endpoint")
 	fs.String("token-url", "", "Replaces the provider's token endpoint")
 	fs.String("userinfo-url", "", "Replaces Google's userinfo endpoint (gemini)")
+	fs.String("code-assist-url", "", "Replaces the Gemini Code Assist API (gemini), "+oauth.CodeAssistURL)
 	return fs
 }
 
@@ -116,13 +121,14 @@ func runCliproxy(ctx context.Context, fl cliFlags, in io.Reader, out io.Writer, 
 		return errors.New("usage: caddy cliproxy login <claude|codex|gemini> [flags]")
 	}
 	opts := loginOptions{
-		Provider:     args[1],
-		AuthDir:      fl.String("auth-dir"),
-		Listen:       fl.String("listen"),
-		Project:      fl.String("project"),
-		AuthorizeURL: fl.String("authorize-url"),
-		TokenURL:     fl.String("token-url"),
-		UserInfoURL:  fl.String("userinfo-url"),
+		Provider:      args[1],
+		AuthDir:       fl.String("auth-dir"),
+		Listen:        fl.String("listen"),
+		Project:       fl.String("project"),
+		AuthorizeURL:  fl.String("authorize-url"),
+		TokenURL:      fl.String("token-url"),
+		UserInfoURL:   fl.String("userinfo-url"),
+		CodeAssistURL: fl.String("code-assist-url"),
 	}
 	if !fl.Bool("no-browser") {
 		opts.OpenBrowser = open
@@ -139,6 +145,9 @@ type loginOptions struct {
 	AuthorizeURL string
 	TokenURL     string
 	UserInfoURL  string
+	// CodeAssistURL replaces the Code Assist API a gemini sign-in without
+	// a project asks for the account's project.
+	CodeAssistURL string
 	// OpenBrowser opens the sign-in URL; nil does not.
 	OpenBrowser func(string) error
 }
@@ -169,12 +178,17 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 		}
 	}
 	switch {
-	case p == oauth.OAuthGoogle && len(projects) == 0:
-		return errors.New("gemini: --project is required: the Google Cloud project ID(s) for Gemini Code Assist, comma-separated")
 	case p != oauth.OAuthGoogle && len(projects) > 0:
 		return fmt.Errorf("%s: --project only applies to gemini", o.Provider)
 	case p == oauth.OAuthClaude && o.Listen != "":
 		return errors.New("claude: --listen does not apply: Claude's page shows a code to paste here")
+	case p != oauth.OAuthGoogle && o.CodeAssistURL != "":
+		return fmt.Errorf("%s: --code-assist-url only applies to gemini", o.Provider)
+	}
+	if o.CodeAssistURL != "" {
+		if _, err := auth.ParseBaseURL(o.CodeAssistURL); err != nil {
+			return fmt.Errorf("--code-assist-url: %w", err)
+		}
 	}
 
 	dir, err := expandHome(o.AuthDir)
@@ -235,6 +249,16 @@ func runLogin(ctx context.Context, o loginOptions, in io.Reader, out io.Writer) 
 	tok, info, err := flow.Exchange(ctx, client, input)
 	if err != nil {
 		return err
+	}
+	if p == oauth.OAuthGoogle && len(projects) == 0 {
+		fmt.Fprintln(out, "Asking Gemini Code Assist for the account's project …")
+		setup := oauth.CodeAssistSetup{Client: client, BaseURL: o.CodeAssistURL}
+		project, err := setup.Project(ctx, tok.AccessToken, "")
+		if err != nil {
+			return fmt.Errorf("gemini: %w (nothing was written; sign in again, naming the project with --project)", err)
+		}
+		fmt.Fprintf(out, "Code Assist project: %s\n", project)
+		projects = []string{project}
 	}
 	af := authfile.FromLogin(flow, tok, info, projects)
 	created, err := authfile.SaveLogin(ctx, store, af)

@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
+	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 	"github.com/caddy-cliproxy/cliproxy/internal/testutil"
 )
 
@@ -136,7 +137,7 @@ func TestCliproxyCommandIsRegistered(t *testing.T) {
 	assert.NotNil(t, cmd.Func)
 	assert.True(t, strings.HasPrefix(cmd.Usage, "login <claude|codex|gemini> [--auth-dir <dir>]"), cmd.Usage)
 	assert.NotEmpty(t, cmd.Short)
-	for _, name := range []string{"auth-dir", "no-browser", "listen", "project", "authorize-url", "token-url", "userinfo-url"} {
+	for _, name := range []string{"auth-dir", "no-browser", "listen", "project", "authorize-url", "token-url", "userinfo-url", "code-assist-url"} {
 		assert.NotNil(t, cmd.Flags.Lookup(name), name)
 		assert.Contains(t, cmd.Usage, "--"+name)
 	}
@@ -282,6 +283,64 @@ func TestLoginCommandClaude(t *testing.T) {
 	assert.Empty(t, f.AccountID)
 	assert.Empty(t, f.IDToken)
 	require.Len(t, m.Exchanges(), 1, "the refused lines never reached the token endpoint")
+	assert.Equal(t, oauth.ClaudeTokenUserAgent, m.Exchanges()[0].UserAgent, "the exchange speaks as Claude Code")
+	assert.Equal(t, "https://platform.claude.com/oauth/code/callback", m.Exchanges()[0].RedirectURI)
+}
+
+// TestLoginCommandGeminiFindsProject: without --project, the sign-in asks
+// Gemini Code Assist for the account's project as the Gemini CLI does
+// (loadCodeAssist, onboardUser, the pending operation polled until done),
+// and the file ends with the project Google manages for a free-tier
+// account.
+func TestLoginCommandGeminiFindsProject(t *testing.T) {
+	m, srv := loginTestMock(t, oauth.OAuthGoogle, "gail@example.com", "")
+	ca := mockupstream.New()
+	ca.SetCodeAssistAccount(mockupstream.CodeAssistAccount{Project: "gentle-fern-4k1x", PendingPolls: 1})
+	caSrv := httptest.NewServer(ca)
+	t.Cleanup(caSrv.Close)
+	dir := filepath.Join(t.TempDir(), "auths")
+	out := &testutil.SyncBuffer{}
+	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser",
+		"--authorize-url", srv.URL+"/o/oauth2/v2/auth", "--token-url", srv.URL+"/token",
+		"--userinfo-url", srv.URL+"/userinfo", "--code-assist-url", caSrv.URL, "login", "gemini")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runCliproxy(ctx, fl, strings.NewReader(""), out, nil) }()
+	_, _, err := loginBrowse(loginPrintedURL(t, out))
+	require.NoError(t, err)
+	require.NoError(t, <-done, out.String())
+
+	f := loginCheckFile(t, dir, "gemini-cli-gail@example.com.json", out.String(), m)
+	assert.Equal(t, []string{"gentle-fern-4k1x"}, f.ProjectIDs)
+	assert.Contains(t, out.String(), "Code Assist project: gentle-fern-4k1x")
+	var calls []string
+	for _, r := range ca.Requests() {
+		calls = append(calls, r.Method+" "+r.Path)
+		assert.Equal(t, "Bearer "+f.AccessToken, r.Header.Get("Authorization"))
+	}
+	assert.Equal(t, []string{
+		"POST /v1internal:loadCodeAssist", "POST /v1internal:onboardUser",
+		"GET /v1internal/operations/onboard-1", "GET /v1internal/operations/onboard-1",
+	}, calls)
+
+	// an account whose tier needs a project of its own: told to name it,
+	// and nothing is written
+	ca.SetCodeAssistAccount(mockupstream.CodeAssistAccount{Tier: "standard-tier"})
+	dir2 := filepath.Join(t.TempDir(), "auths")
+	out2 := &testutil.SyncBuffer{}
+	fl = newLoginTestFlags(t, "--auth-dir", dir2, "--no-browser",
+		"--authorize-url", srv.URL+"/o/oauth2/v2/auth", "--token-url", srv.URL+"/token",
+		"--userinfo-url", srv.URL+"/userinfo", "--code-assist-url", caSrv.URL, "login", "gemini")
+	go func() { done <- runCliproxy(ctx, fl, strings.NewReader(""), out2, nil) }()
+	_, _, err = loginBrowse(loginPrintedURL(t, out2))
+	require.NoError(t, err)
+	err = <-done
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--project")
+	entries, err := os.ReadDir(dir2)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
 
 func TestLoginCommandPastedCallback(t *testing.T) {
@@ -331,7 +390,8 @@ func TestLoginCommandErrors(t *testing.T) {
 		{[]string{"login"}, "usage: caddy cliproxy login"},
 		{[]string{"login", "codex", "extra"}, "usage: caddy cliproxy login"},
 		{[]string{"login", "mistral"}, `unknown provider "mistral"`},
-		{[]string{"--auth-dir", dir, "login", "gemini"}, "--project is required"},
+		{[]string{"--auth-dir", dir, "--code-assist-url", "http://127.0.0.1:9", "login", "codex"}, "--code-assist-url only applies to gemini"},
+		{[]string{"--auth-dir", dir, "--code-assist-url", "ftp://x", "login", "gemini"}, "--code-assist-url: invalid base_url"},
 		{[]string{"--auth-dir", dir, "--project", "p", "login", "codex"}, "--project only applies to gemini"},
 		{[]string{"--auth-dir", dir, "--listen", "127.0.0.1:0", "login", "claude"}, "--listen does not apply"},
 		{[]string{"--auth-dir", dir, "--token-url", "ftp://x", "login", "codex"}, "want an absolute http or https URL"},

@@ -77,6 +77,11 @@ type Credential struct {
 	// upstream answers. Default: false.
 	DisableCooling bool `json:"disable_cooling,omitempty"`
 
+	// AuthHeader is how a claude key is sent upstream: "x-api-key", as
+	// Anthropic's API wants, or "bearer" (Authorization: Bearer), as some
+	// Anthropic-compatible hosts want. Default: x-api-key.
+	AuthHeader string `json:"auth_header,omitempty"`
+
 	// Websockets says how WebSocket clients (Codex CLI) are served with
 	// the credential: over the upstream's own WebSocket mode (true) or by
 	// bridging each turn to an HTTP streaming request (false). Default:
@@ -110,6 +115,14 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		Disabled:       c.Disabled,
 		DisableCooling: c.DisableCooling,
 		Websockets:     c.Websockets,
+	}
+	if c.AuthHeader != "" {
+		if provider != auth.Claude {
+			return nil, fmt.Errorf("credential %s: auth_header applies to provider claude only", c.Name)
+		}
+		if out.AuthHeader, err = auth.ParseAuthHeader(c.AuthHeader); err != nil {
+			return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+		}
 	}
 	if c.Weight != nil {
 		if *c.Weight < 0 {

@@ -122,8 +122,17 @@ type Handler struct {
 	AuthDir string `json:"auth_dir,omitempty"`
 
 	// OAuthTokenURLs override the providers' token endpoints, by
-	// provider: "claude", "codex", "google". Default: the providers' own.
+	// provider: "claude", "codex", "google". Default: the providers' own
+	// (Claude: https://platform.claude.com/v1/oauth/token).
 	OAuthTokenURLs map[string]string `json:"oauth_token_urls,omitempty"`
+
+	// OAuthClients says which clients the subscription (OAuth) accounts
+	// of the auth directory serve, unless an auth file says otherwise:
+	// "official", each account only its own CLI (Claude Code, Codex CLI,
+	// Gemini CLI, recognised by their headers), other clients going to
+	// API-key credentials; or "any", every client (the provider may
+	// refuse or bill them apart). Default: official.
+	OAuthClients string `json:"oauth_clients,omitempty"`
 
 	// State shares the pool's state (cooldowns, session bindings, OAuth
 	// refreshes, usage and error events) with other Caddy instances
@@ -304,6 +313,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxRetryInterval:  time.Duration(h.MaxRetryInterval),
 		MaxBody:           h.MaxBody,
 		Logger:            h.logger,
+		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
@@ -400,6 +410,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.SessionAffinityTTL < 0 {
 		return fmt.Errorf("session_affinity_ttl must not be negative")
+	}
+	if _, err := auth.ParseOAuthClients(h.OAuthClients); err != nil {
+		return err
 	}
 	if h.State != nil && h.State.URL == "" {
 		return fmt.Errorf("state needs a redis:// or rediss:// url")

@@ -99,6 +99,14 @@ type Credential struct {
 	// and token refreshes (http, https, socks5 or socks5h); nil leaves
 	// through the transport's own.
 	ProxyURL *url.URL
+
+	// OAuthClients decides which clients an OAuth account serves (see
+	// ServesClient); OAuthClientsDefault takes the pool's setting.
+	OAuthClients OAuthClients
+
+	// AuthHeader is how a claude API key is sent: x-api-key (the default,
+	// also for "") or Authorization: Bearer.
+	AuthHeader AuthHeader
 }
 
 // ParseBaseURL reads a credential's base_url: it accepts an absolute http or https URL without query or

@@ -42,6 +42,37 @@ type CredentialSnapshot struct {
 	// Models are the per-model states that exist (models never failed
 	// have none).
 	Models map[string]ModelState `json:"models,omitempty"`
+	// OAuth is the token refresh state of an OAuth credential: when the
+	// token expires, and refreshes failing in a row with the last error
+	// (a refresh that keeps failing shows here before the token runs
+	// out). Nil for an API key.
+	OAuth *RefreshState `json:"oauth,omitempty"`
+}
+
+// RefreshState is the token refresh state of an OAuth credential. It
+// carries no secret.
+type RefreshState struct {
+	// Expiry is when the access token expires (zero: unknown).
+	Expiry time.Time `json:"expiry,omitzero"`
+	// RefreshAt is when the token is due for a refresh (zero: only when
+	// the upstream rejects it).
+	RefreshAt time.Time `json:"refresh_at,omitzero"`
+	// LastRefresh is when the last successful refresh finished.
+	LastRefresh time.Time `json:"last_refresh,omitzero"`
+	// Failures counts consecutive failed refreshes; RetryAt is when the
+	// next attempt may be made and LastError describes the last failure.
+	Failures  int       `json:"failures"`
+	RetryAt   time.Time `json:"retry_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Revoked is set when the refresh token is dead; Reason says why.
+	Revoked bool   `json:"revoked,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// RefreshReporter is a TokenProvider that tells its refresh state, shown
+// in the credential's snapshot.
+type RefreshReporter interface {
+	RefreshState() RefreshState
 }
 
 // StatusDegraded: some models of the credential are blocked, not all.
@@ -76,6 +107,10 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 		Note:        c.Note,
 		Disabled:    c.Disabled,
 		Status:      StatusAvailable,
+	}
+	if r, ok := c.OAuth.(RefreshReporter); ok {
+		st := r.RefreshState()
+		s.OAuth = &st
 	}
 	h := p.health[c]
 	h.mu.RLock()

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -233,4 +234,34 @@ func TestResetLiftsBlocks(t *testing.T) {
 	d := p.Get("d-wholeother")
 	ok, _ = p.Available(d, "gpt-5")
 	assert.False(t, ok, "a reset of one credential leaves the others blocked")
+}
+
+// stateReporter is an OAuth token provider that tells a fixed refresh state.
+type stateReporter struct{ st auth.RefreshState }
+
+func (stateReporter) Access(context.Context) (string, error)             { return "tok", nil }
+func (stateReporter) Invalidate(context.Context, string) (string, error) { return "tok", nil }
+func (r stateReporter) RefreshState() auth.RefreshState                  { return r.st }
+
+// An OAuth credential's snapshot carries its token's refresh state, so a
+// refresh that keeps failing shows in the management API; an API key has
+// none.
+func TestSnapshotShowsRefreshState(t *testing.T) {
+	st := auth.RefreshState{
+		Failures: 3, LastError: "claude oauth refresh: status 403: answered with a Cloudflare challenge page",
+		RetryAt: time.Date(2030, 1, 1, 0, 0, 20, 0, time.UTC),
+	}
+	pool, err := auth.NewPool([]*auth.Credential{
+		{Name: "claude-alice", Provider: auth.Claude, OAuth: stateReporter{st}},
+		{Name: "key", Provider: auth.Claude, APIKey: "k"},
+	})
+	require.NoError(t, err)
+	snaps := pool.Snapshot()
+	got := findSnapshot(t, snaps, "claude-alice").OAuth
+	require.NotNil(t, got)
+	assert.Equal(t, st, *got)
+	assert.Nil(t, findSnapshot(t, snaps, "key").OAuth)
+	raw, err := json.Marshal(findSnapshot(t, snaps, "claude-alice"))
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"oauth":{"failures":3,"retry_at":"2030-01-01T00:00:20Z","last_error":"claude oauth refresh: status 403`)
 }

@@ -180,7 +180,7 @@ func caddyfile(port int, mockURL string, cfg gatewayConfig, creds []credential) 
 		fmt.Fprintf(&b, "\t\t\tauth_dir %s\n", cfg.authDir)
 	}
 	for _, c := range creds {
-		if c.provider == "codex" {
+		if isAccount(c) {
 			continue
 		}
 		fmt.Fprintf(&b, `			credential %s {
@@ -240,10 +240,10 @@ func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds 
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
-	if err := writeCodexAccounts(filepath.Join(dir, "auth"), upstreamURL, creds); err != nil {
+	if err := writeAccounts(filepath.Join(dir, "auth"), upstreamURL, creds); err != nil {
 		return nil, err
 	}
-	if slices.ContainsFunc(creds, func(c credential) bool { return c.provider == "codex" }) {
+	if slices.ContainsFunc(creds, isAccount) {
 		cfg.authDir = filepath.Join(dir, "auth")
 	}
 	config := filepath.Join(dir, "Caddyfile")
@@ -306,24 +306,41 @@ func startCaddy(t *testing.T, bin, upstreamURL string, cfg gatewayConfig, creds 
 	}
 }
 
-// writeCodexAccounts writes each Codex credential as a ChatGPT account
-// file of an auth directory: its apiKey is the access token, valid for
-// hours, so no refresh is due during a test.
-func writeCodexAccounts(dir, upstreamURL string, creds []credential) error {
+// isAccount reports whether c is a subscription (OAuth) account, written
+// as an auth file, rather than an API key of the Caddyfile.
+func isAccount(c credential) bool {
+	return c.provider == "codex" || c.provider == "claude-oauth" || c.provider == "gemini-cli"
+}
+
+// writeAccounts writes each subscription credential as an account file of
+// an auth directory: a ChatGPT account (codex), a Claude account
+// (claude-oauth) or a Google account with a Code Assist project
+// (gemini-cli). Its apiKey is the access token, valid for hours, so no
+// refresh is due during a test.
+func writeAccounts(dir, upstreamURL string, creds []credential) error {
 	for _, c := range creds {
-		if c.provider != "codex" {
+		if !isAccount(c) {
 			continue
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		raw, err := json.Marshal(map[string]any{
-			"type": "codex", "email": c.name + "@example.com",
+		file := map[string]any{
+			"type": c.provider, "email": c.name + "@example.com",
 			"access_token": c.apiKey, "refresh_token": c.apiKey + "-refresh",
-			"account_id": "acct-" + c.name,
-			"expired":    time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339),
-			"base_url":   upstreamURL + "/backend-api/codex",
-		})
+			"expired":  time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339),
+			"base_url": upstreamURL,
+		}
+		switch c.provider {
+		case "codex":
+			file["account_id"] = "acct-" + c.name
+			file["base_url"] = upstreamURL + "/backend-api/codex"
+		case "claude-oauth":
+			file["type"] = "claude"
+		case "gemini-cli":
+			file["project_id"] = "e2e-project-" + c.name
+		}
+		raw, err := json.Marshal(file)
 		if err != nil {
 			return err
 		}
@@ -1130,5 +1147,69 @@ func TestCodexCLI(t *testing.T) {
 
 	used := checkUpstream(t, gw.mock.Requests(), creds)
 	requireBothUsed(t, used, creds)
+	logEgress(t, egress)
+}
+
+// TestSubscriptionAccountsServeTheirOwnCLI: a Claude subscription account
+// (which the mock, like the real API, refuses to anything but Claude Code)
+// serves the real Claude Code, and a Gemini Code Assist account the real
+// Gemini CLI, by the headers these CLIs send, untouched; an SDK request
+// finds no credential it may use and gets no_credential_for_client.
+func TestSubscriptionAccountsServeTheirOwnCLI(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	claude := clientBinary(t, "claude")
+	gemini := clientBinary(t, "gemini")
+	creds := []credential{
+		{"claude-sub", "claude-oauth", "sk-ant-oat01-e2e-subscription"},
+		{"gem-sub", "gemini-cli", "ya29.e2e-subscription"},
+	}
+	gw := startGateway(t, creds...)
+	gw.mock.SetSubscription(creds[0].apiKey, mockupstream.SubscriptionClaude)
+	const reply = "Hello from the e2e mock, on a subscription account: sub-51c3"
+	gw.mock.SetReply("*", reply)
+	egress := newEgressRecorder(t)
+
+	home, work := newHome(t)
+	reqs := runAndCheck(t, gw, "claude on a Claude subscription", reply, claude, work,
+		claudeEnv(gw, home, clientKey, egress, "CLAUDE_CODE_MAX_RETRIES=0"), "-p", "say hi")
+	if n := count(reqs, func(r mockupstream.Recorded) bool { return r.Key == creds[0].apiKey && r.Path == "/v1/messages" }); n < 1 {
+		t.Fatalf("Claude Code was not served by the subscription account")
+	}
+	home, work = newHome(t)
+	reqs = runAndCheck(t, gw, "gemini on a Code Assist account", reply, gemini, work,
+		geminiEnv(t, gw, home, clientKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
+	if n := count(reqs, func(r mockupstream.Recorded) bool { return r.Provider == "code-assist" && r.Key == creds[1].apiKey }); n < 1 {
+		t.Fatalf("Gemini CLI was not served by the Code Assist account")
+	}
+
+	before := len(gw.mock.Requests())
+	req, err := http.NewRequest(http.MethodPost, gw.url+"/v1/messages",
+		strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Api-Key", clientKey)
+	req.Header.Set("Anthropic-Version", "2023-06-01")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Anthropic/JS 0.71.0")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusForbidden || body.Error.Code != "no_credential_for_client" {
+		t.Errorf("an SDK request on a gateway of subscription accounts: %d %q, want 403 no_credential_for_client", res.StatusCode, body.Error.Code)
+	}
+	if len(gw.mock.Requests()) != before {
+		t.Errorf("the SDK request went upstream")
+	}
+	checkUpstream(t, gw.mock.Requests(), creds)
 	logEgress(t, egress)
 }

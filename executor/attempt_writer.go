@@ -30,6 +30,11 @@ type attemptWriter struct {
 	header http.Header
 	// mayHold is whether a failover status may be held back.
 	mayHold bool
+	// holdBadRequest holds back a 400 too: the attempt's subscription
+	// account may refuse a client that is not its own that way.
+	holdBadRequest bool
+	// wrongClient marks a held 400 that was such a refusal.
+	wrongClient bool
 	// onHeader, if set, sees the status and headers of a response that is
 	// about to be committed, and may change the headers.
 	onHeader func(status int, header http.Header)
@@ -78,7 +83,7 @@ func (a *attemptWriter) WriteHeader(code int) {
 	a.status = code
 	a.headerAt = time.Now()
 	switch {
-	case a.mayHold && holds(code):
+	case a.mayHold && (holds(code) || a.holdBadRequest && code == http.StatusBadRequest):
 		a.held, a.failStatus = true, code
 	case a.mayHold && code == http.StatusOK && isEventStream(a.header):
 		a.sniffing = true

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-cliproxy/cliproxy/auth"
 )
 
 // failsOver reports whether an upstream status says this credential cannot
@@ -131,4 +133,44 @@ func modelNotFound(body []byte) bool {
 	}
 	return strings.Contains(msg, "model") &&
 		(strings.Contains(msg, "not found") || strings.Contains(msg, "not_found") || strings.Contains(msg, "does not exist"))
+}
+
+// refusesForeignClients reports whether c is a subscription account whose
+// provider answers 400 to requests that do not come from its own client,
+// so such an answer is held back to be read by wrongClient.
+func refusesForeignClients(c *auth.Credential) bool {
+	return c.OfficialClient() != auth.ClientOther && (c.Provider == auth.Claude || c.Provider == auth.Codex)
+}
+
+// wrongClient reports whether a 400 from subscription account c says the
+// account refused the request because it does not come from its own
+// client, not because the request is wrong: another credential (an API
+// key) would serve it. The refusals, as the providers word them:
+//
+//   - Anthropic, Claude OAuth: "This credential is only authorized for use
+//     with Claude Code and cannot be used for other API requests.", and
+//     since 2026 "Third-party apps now draw from your extra usage, not
+//     your plan limits. …" (both invalid_request_error);
+//   - ChatGPT's Codex backend: {"detail": "Store must be set to false"},
+//     "Instructions are required", "Unsupported parameter: <name>"
+//     (temperature, top_p, max_output_tokens, …), bodies the Codex CLI
+//     never sends.
+func wrongClient(c *auth.Credential, body []byte) bool {
+	if !gjson.ValidBytes(body) {
+		return false
+	}
+	switch c.Provider {
+	case auth.Claude:
+		msg := strings.ToLower(gjson.GetBytes(body, "error.message").String())
+		return strings.Contains(msg, "only authorized for use with claude code") ||
+			strings.Contains(msg, "third-party apps now draw from your extra usage")
+	case auth.Codex:
+		msg := gjson.GetBytes(body, "detail").String()
+		if msg == "" {
+			msg = gjson.GetBytes(body, "error.message").String()
+		}
+		return msg == "Store must be set to false" || msg == "Instructions are required" ||
+			strings.HasPrefix(msg, "Unsupported parameter: ")
+	}
+	return false
 }

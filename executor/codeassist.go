@@ -15,7 +15,30 @@ import (
 // The gateway wraps and unwraps so the client sees the Gemini API.
 
 // codeAssistActions are the Gemini operations Code Assist serves.
-var codeAssistActions = map[string]bool{"generateContent": true, "streamGenerateContent": true}
+var codeAssistActions = map[string]bool{"generateContent": true, "streamGenerateContent": true, "countTokens": true}
+
+// codeAssistCountBody is a Gemini countTokens body in Code Assist's form,
+// as the Gemini CLI sends it: {"request": {"model": "models/<model>",
+// "contents": […]}}, without a project. The contents come from the
+// client's "contents", or from its "generateContentRequest".
+func codeAssistCountBody(model string, body []byte) []byte {
+	contents := gjson.GetBytes(body, "contents")
+	if !contents.Exists() {
+		contents = gjson.GetBytes(body, "generateContentRequest.contents")
+	}
+	var b bytes.Buffer
+	b.Grow(len(contents.Raw) + len(model) + 48)
+	b.WriteString(`{"request":{"model":`)
+	writeJSONString(&b, "models/"+model)
+	b.WriteString(`,"contents":`)
+	if contents.IsArray() {
+		b.WriteString(contents.Raw)
+	} else {
+		b.WriteString("[]")
+	}
+	b.WriteString("}}")
+	return b.Bytes()
+}
 
 // codeAssistBody wraps a Gemini request body for project.
 func codeAssistBody(model, project string, body []byte) []byte {
@@ -137,6 +160,13 @@ func (w *codeAssistWriter) writeLine(line []byte) error {
 		return err
 	}
 	payload := unwrapResponse(bytes.TrimSpace(data))
+	// the line keeps its own ending: Code Assist ends events with
+	// "\r\n\r\n", and a client (the @google/genai SDK under the Gemini
+	// CLI) splits events only on "\n\n", "\r\r" or "\r\n\r\n"
+	eol := []byte("\n")
+	if bytes.HasSuffix(line, []byte("\r\n")) {
+		eol = []byte("\r\n")
+	}
 	if w.asArray {
 		sep := []byte(",\r\n")
 		if w.items == 0 {
@@ -151,7 +181,7 @@ func (w *codeAssistWriter) writeLine(line []byte) error {
 	out := make([]byte, 0, len(payload)+8)
 	out = append(out, "data: "...)
 	out = append(out, payload...)
-	out = append(out, '\n')
+	out = append(out, eol...)
 	_, err := w.next.Write(out)
 	return err
 }

@@ -39,6 +39,10 @@ func TestCodeAssistWriterPassesErrorsAndSplitLines(t *testing.T) {
 		_, _ = w.Write([]byte("1}}\r\n\r\ndata: {\"response\":{\"b\":2}}"))
 		require.NoError(t, w.finish())
 		assert.Empty(t, spy.Header().Get("Content-Length"))
-		assert.Equal(t, "data: {\"a\":1}\n\r\ndata: {\"b\":2}\n", spy.Body.String())
+		// each line keeps its ending, so events stay "\r\n\r\n"-separated
+		// as Code Assist sent them (a "\n\r\n" separator is none to the
+		// @google/genai SDK: the Gemini CLI failed with "Incomplete JSON
+		// segment at the end")
+		assert.Equal(t, "data: {\"a\":1}\r\n\r\ndata: {\"b\":2}\n", spy.Body.String())
 	})
 }

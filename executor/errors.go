@@ -2,6 +2,7 @@ package executor
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -18,7 +19,32 @@ const (
 	CodeRequestTooLarge     = "request_too_large"
 	CodeInvalidRequest      = "invalid_request"
 	CodeUpstreamUnreachable = "upstream_unreachable"
+	// CodeNoCredentialForClient: only subscription accounts serve the
+	// request, and they serve their own official CLI, which the request
+	// does not come from.
+	CodeNoCredentialForClient = "no_credential_for_client"
 )
+
+// noCredentialForClient is the answer to a request that only subscription
+// accounts of another client family could serve, or that every account
+// tried refused as not coming from its own client.
+func noCredentialForClient(route Route, model string) *ClientError {
+	official := map[Family]string{
+		FamilyAnthropic: "Claude Code",
+		FamilyOpenAI:    "the Codex CLI",
+		FamilyGemini:    "the Gemini CLI",
+	}[route.Family]
+	what := fmt.Sprintf("model %q is", model)
+	if model == "" {
+		what = "this API is"
+	}
+	return &ClientError{
+		Status: http.StatusForbidden,
+		Code:   CodeNoCredentialForClient,
+		Message: fmt.Sprintf("%s served here only by subscription accounts, which may be used by %s alone; "+
+			"this client needs an API-key credential on the gateway", what, official),
+	}
+}
 
 // ClientError is an error the gateway answers itself, written in the shape
 // the client's own SDK parses. Messages never name a secret.

@@ -69,6 +69,10 @@ type Options struct {
 	// first that is an outcome.Capturer gets the full record of the
 	// requests it wants.
 	Recorders []outcome.Recorder
+	// OAuthClients is which clients the pool's OAuth accounts serve when
+	// an account does not say: official (also for "") keeps each on its
+	// own CLI, any opens it to every client.
+	OAuthClients auth.OAuthClients
 }
 
 // MaxAttemptsCap bounds the attempts of a request when Options.MaxAttempts
@@ -122,7 +126,7 @@ func New(opts Options) (*Executor, error) {
 // under way finish with the pool they started with. The auth directory
 // uses it when its files change.
 func (e *Executor) SetPool(p *auth.Pool) error {
-	v, err := newView(p)
+	v, err := newView(p, e.opts.OAuthClients)
 	if err != nil {
 		return fmt.Errorf("building executor: %w", err)
 	}
@@ -189,6 +193,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	v := e.cur.Load()
 	rn.v = v
 	eligible := v.eligible(route, model, principal)
+	if len(eligible) == 0 && v.refusesClient(route, model, principal) {
+		return rn.writeError(w, noCredentialForClient(route, model))
+	}
 	if len(eligible) == 0 {
 		return rn.writeError(w, &ClientError{
 			Status:  http.StatusNotFound,

@@ -58,6 +58,9 @@ type Route struct {
 	// WebSocket is set for the Responses API's WebSocket mode: a GET with
 	// Upgrade: websocket, then one message per turn.
 	WebSocket bool
+	// Client is the official CLI the request comes from, if any (see
+	// auth.ClientOf): it decides which subscription accounts may serve it.
+	Client auth.Client
 }
 
 // servedBy reports whether a provider of the route's family serves the
@@ -76,6 +79,14 @@ func (r Route) servedBy(p auth.Provider) bool {
 // Resolve maps a request to the route that serves it. It returns false for
 // a path the gateway does not serve, which the caller passes on.
 func Resolve(r *http.Request) (Route, bool) {
+	rt, ok := resolve(r)
+	if ok {
+		rt.Client = auth.ClientOf(r.Header)
+	}
+	return rt, ok
+}
+
+func resolve(r *http.Request) (Route, bool) {
 	path := r.URL.Path
 	if gopath.Clean(path) != path {
 		// dot segments or doubled slashes could walk a served prefix onto

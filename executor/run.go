@@ -109,6 +109,20 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			}
 			return nil
 		}
+		if aw.held && aw.failStatus == http.StatusBadRequest {
+			if !wrongClient(c, aw.body.Bytes()) {
+				// the client's own fault, held only to be read
+				rn.answered(aw, c)
+				rn.failed = false
+				return aw.release()
+			}
+			aw.wrongClient = true
+			rn.refusedClient(c)
+			rn.logAttempt(c, aw.failStatus, nil, "subscription account refused a client not its own, failing over")
+			held, connErr = aw, nil
+			rn.served = c
+			continue
+		}
 		if aw.held {
 			outcome := rn.outcome(aw)
 			if aw.failStatus == http.StatusNotFound && (!outcome.ModelNotFound || rn.model == "") {
@@ -187,6 +201,7 @@ func (rn *run) emitError(c *auth.Credential, status int, code, message string) {
 // try runs one attempt of c and settles a stream that ended while held.
 func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decision) (*attemptWriter, *attemptCredential, error) {
 	aw := newAttemptWriter(w, true)
+	aw.holdBadRequest = refusesForeignClients(c)
 	aw.onHeader = func(status int, _ http.Header) {
 		rn.recordCommitted(c, d, status)
 		rn.answered(aw, c)
@@ -331,7 +346,20 @@ func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 // cooling, else 503 auth_unavailable, each with the nearest recovery of
 // those tried.
 func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
+	if last.wrongClient {
+		return rn.writeError(w, noCredentialForClient(rn.route, rn.model))
+	}
 	return rn.writeError(w, rn.exhaustedError(tried, last.failStatus, last.retryAt))
+}
+
+// refusedClient notes that c's subscription account refused the request
+// as not coming from its own client: nothing cools (the account is fine
+// for its own client), and a session bound to c finds a new home.
+func (rn *run) refusedClient(c *auth.Credential) {
+	rn.emitError(c, http.StatusBadRequest, CodeNoCredentialForClient, "the subscription account refused a client that is not its own")
+	if a := rn.e.opts.Affinity; a != nil {
+		a.Failed(rn.sess, c, true)
+	}
 }
 
 // exhaustedError is the gateway's answer after every credential tried
@@ -479,6 +507,9 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 		inner = rn.body.inspect()
 	}
 	wrapped := codeAssistBody(rn.model, c.ProjectID, inner)
+	if rn.route.Endpoint == "countTokens" {
+		wrapped = codeAssistCountBody(rn.model, inner)
+	}
 	_ = req.Body.Close() // the pooled body is not sent; the envelope is
 	req.Body = io.NopCloser(bytes.NewReader(wrapped))
 	req.ContentLength = int64(len(wrapped))

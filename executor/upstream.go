@@ -79,10 +79,14 @@ func (ep endpoint) path(clientPath string) string {
 func injectCredential(h http.Header, c *auth.Credential, secret string) {
 	switch c.Provider {
 	case auth.Claude:
-		if c.OAuth != nil {
+		switch {
+		case c.OAuth != nil:
 			h.Set("Authorization", "Bearer "+secret)
 			addBeta(h, claudeOAuthBeta)
-		} else {
+		case c.AuthHeader == auth.AuthHeaderBearer:
+			// an Anthropic-compatible host that wants a bearer token
+			h.Set("Authorization", "Bearer "+secret)
+		default:
 			h.Set("X-Api-Key", secret)
 		}
 		if h.Get("Anthropic-Version") == "" {

@@ -152,12 +152,13 @@ func TestNewEndpointErrors(t *testing.T) {
 
 func TestInjectCredential(t *testing.T) {
 	tests := []struct {
-		name     string
-		provider auth.Provider
-		extra    http.Header
-		client   http.Header // headers already on the upstream request
-		want     map[string]string
-		absent   []string
+		name       string
+		provider   auth.Provider
+		authHeader auth.AuthHeader
+		extra      http.Header
+		client     http.Header // headers already on the upstream request
+		want       map[string]string
+		absent     []string
 	}{
 		{
 			name: "claude", provider: auth.Claude,
@@ -169,6 +170,16 @@ func TestInjectCredential(t *testing.T) {
 			name: "claude keeps the client's anthropic-version", provider: auth.Claude,
 			client: http.Header{"Anthropic-Version": {"2024-10-22"}, "Anthropic-Beta": {"prompt-caching-2024-07-31"}},
 			want:   map[string]string{"X-Api-Key": upstreamSecret, "Anthropic-Version": "2024-10-22", "Anthropic-Beta": "prompt-caching-2024-07-31"},
+			absent: []string{"Authorization"},
+		},
+		{
+			name: "claude with auth_header bearer", provider: auth.Claude, authHeader: auth.AuthHeaderBearer,
+			want:   map[string]string{"Authorization": "Bearer " + upstreamSecret, "Anthropic-Version": "2023-06-01"},
+			absent: []string{"X-Api-Key", "X-Goog-Api-Key"},
+		},
+		{
+			name: "claude with auth_header x-api-key", provider: auth.Claude, authHeader: auth.AuthHeaderAPIKey,
+			want:   map[string]string{"X-Api-Key": upstreamSecret},
 			absent: []string{"Authorization"},
 		},
 		{
@@ -202,7 +213,7 @@ func TestInjectCredential(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &auth.Credential{Name: "c", Provider: tt.provider, APIKey: upstreamSecret, Headers: tt.extra}
+			c := &auth.Credential{Name: "c", Provider: tt.provider, APIKey: upstreamSecret, Headers: tt.extra, AuthHeader: tt.authHeader}
 			h := tt.client.Clone()
 			if h == nil {
 				h = http.Header{}

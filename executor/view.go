@@ -14,6 +14,9 @@ type view struct {
 	pool      *auth.Pool
 	endpoints map[*auth.Credential]endpoint
 	byFamily  map[Family][]*auth.Credential
+	// oauthClients is the pool's default of which clients its OAuth
+	// accounts serve
+	oauthClients auth.OAuthClients
 
 	// eligible lists by request kind, so a request does not walk the pool
 	// to find them; a view's credentials never change
@@ -25,21 +28,23 @@ type view struct {
 type eligibleKey struct {
 	family                     Family
 	endpoint, model, principal string
+	client                     auth.Client
 }
 
 // maxEligibleLists bounds the remembered lists: clients choose the model
 // names. Past it, requests of new kinds work their list out each time.
 const maxEligibleLists = 1024
 
-func newView(p *auth.Pool) (*view, error) {
+func newView(p *auth.Pool, oauthClients auth.OAuthClients) (*view, error) {
 	if p == nil {
 		return nil, fmt.Errorf("no pool")
 	}
 	v := &view{
-		pool:      p,
-		endpoints: make(map[*auth.Credential]endpoint),
-		byFamily:  make(map[Family][]*auth.Credential),
-		lists:     make(map[eligibleKey][]*auth.Credential),
+		pool:         p,
+		oauthClients: oauthClients,
+		endpoints:    make(map[*auth.Credential]endpoint),
+		byFamily:     make(map[Family][]*auth.Credential),
+		lists:        make(map[eligibleKey][]*auth.Credential),
 	}
 	for _, c := range p.Credentials() {
 		ep, err := newEndpoint(c)
@@ -60,7 +65,7 @@ func newView(p *auth.Pool) (*view, error) {
 // principal, whatever their health. The slice is shared: callers must not
 // modify it.
 func (v *view) eligible(route Route, model, principal string) []*auth.Credential {
-	k := eligibleKey{route.Family, route.Endpoint, model, principal}
+	k := eligibleKey{route.Family, route.Endpoint, model, principal, route.Client}
 	v.mu.RLock()
 	list, ok := v.lists[k]
 	v.mu.RUnlock()
@@ -80,16 +85,29 @@ func (v *view) findEligible(route Route, model, principal string) []*auth.Creden
 	all := v.byFamily[route.Family]
 	out := make([]*auth.Credential, 0, len(all))
 	for _, c := range all {
-		if route.servedBy(c.Provider) && serves(c, model, principal) {
+		if route.servedBy(c.Provider) && serves(c, model, principal) && c.ServesClient(route.Client, v.oauthClients) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// servesRoute reports whether c's provider serves route.
+// servesRoute reports whether c's provider serves route, for the client
+// the route comes from.
 func (v *view) servesRoute(c *auth.Credential, route Route) bool {
-	return servesFamily(c.Provider, route.Family) && route.servedBy(c.Provider)
+	return servesFamily(c.Provider, route.Family) && route.servedBy(c.Provider) && c.ServesClient(route.Client, v.oauthClients)
+}
+
+// refusesClient reports whether a request for route, model and principal
+// that no credential may serve would have had one if it came from another
+// client: only subscription accounts of other clients' families serve it.
+func (v *view) refusesClient(route Route, model, principal string) bool {
+	for _, c := range v.byFamily[route.Family] {
+		if route.servedBy(c.Provider) && serves(c, model, principal) && !c.ServesClient(route.Client, v.oauthClients) {
+			return true
+		}
+	}
+	return false
 }
 
 func servesFamily(p auth.Provider, f Family) bool {

@@ -19,7 +19,7 @@ func TestViewEligibleIsWorkedOutOncePerKind(t *testing.T) {
 	alice := &auth.Credential{Name: "alice-own", Provider: auth.Claude, APIKey: "k3", AllowedClients: []string{"alice"}}
 	pool, err := auth.NewPool([]*auth.Credential{opus, anyModel, alice})
 	require.NoError(t, err)
-	v, err := newView(pool)
+	v, err := newView(pool, "")
 	require.NoError(t, err)
 	route := Route{Family: FamilyAnthropic, Endpoint: "messages", HasBody: true}
 

@@ -55,6 +55,9 @@ func isWebSocketUpgrade(r *http.Request) bool {
 // until either side closes.
 func (e *Executor) serveWebSocket(w http.ResponseWriter, r *http.Request, route Route, principal string) error {
 	v := e.cur.Load()
+	if len(v.eligible(route, "", principal)) == 0 && v.refusesClient(route, "", principal) {
+		return WriteError(w, route.Family, noCredentialForClient(route, ""))
+	}
 	if len(v.eligible(route, "", principal)) == 0 {
 		return WriteError(w, route.Family, &ClientError{
 			Status:  http.StatusNotFound,

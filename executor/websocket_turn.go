@@ -49,6 +49,10 @@ func (s *wsSession) turn(msg []byte) bool {
 	rn := s.newRun(model, msg)
 	defer rn.finishTurn()
 	eligible := s.v.eligible(s.route, model, s.principal)
+	if len(eligible) == 0 && s.v.refusesClient(s.route, model, s.principal) {
+		rn.status = http.StatusForbidden
+		return s.toClient(wsErrorEvent(noCredentialForClient(s.route, model)))
+	}
 	if len(eligible) == 0 {
 		rn.status = http.StatusNotFound
 		return s.toClient(wsErrorEvent(&ClientError{

@@ -22,6 +22,7 @@ func TestAuthFileFieldsHonoured(t *testing.T) {
 	hot["label"] = "team account"
 	hot["note"] = "paid by the platform group"
 	hot["priority"] = 5
+	hot["oauth_clients"] = "any" // the test client is no Claude Code
 	o.writeAuthFile(t, "claude-hot.json", hot)
 	api := o.adminAPI()
 	waitFor(t, "the auth file is served", func() bool {

@@ -105,7 +105,7 @@ func TestAuthFileProxyURL(t *testing.T) {
 	file["proxy_url"] = proxy.url
 	o.writeAuthFile(t, "claude-frank.json", file)
 	waitFor(t, "the account is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK
 	})
 	var refresh, upstream bool

@@ -261,7 +261,7 @@ func TestMetricsFollowTheAuthDirectory(t *testing.T) {
 	o := startOAuthGateway(t, "")
 	o.writeAuthFile(t, "m-dir-a.json", claudeOAuthFile("tok-metrics-a", "ref-metrics-a", time.Now().Add(6*time.Hour), o.mockURL))
 	waitFor(t, "m-dir-a is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK
 	})
 	var s scrape

@@ -34,7 +34,7 @@ func TestOAuthBackgroundRevocationDisablesTheCredential(t *testing.T) {
 	// the higher-priority account is out: the spare answers at the first
 	// attempt, and the dead account is not refreshed again
 	before := o.token.Refreshes()
-	res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	res, body := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	var events []string
 	waitFor(t, "the usage event", func() bool {

@@ -138,7 +138,7 @@ func TestOAuthClaudeRefreshBeforeUseAndPersist(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+			res, body := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 			assert.Equal(t, http.StatusOK, res.StatusCode, body)
 		}()
 	}
@@ -172,7 +172,7 @@ func TestOAuth401RefreshesAndRetries(t *testing.T) {
 	o.writeAuthFile(t, "claude-bob.json", claudeOAuthFile("sk-ant-oat01-revoked-early", "sk-ant-ort01-bob", time.Now().Add(6*time.Hour), o.mockURL))
 	o.mock.SetFault("sk-ant-oat01-revoked-early", mockupstream.Fault{Status: http.StatusUnauthorized})
 	waitFor(t, "the auth file is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode != http.StatusNotFound
 	})
 	reqs := o.mock.Requests()
@@ -193,7 +193,7 @@ func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
 	o.mock.SetFault("mock-access-1", mockupstream.Fault{Status: http.StatusUnauthorized})
 	o.writeAuthFile(t, "claude-gone.json", claudeOAuthFile("sk-ant-oat01-account-gone", "sk-ant-ort01-gone", time.Now().Add(6*time.Hour), o.mockURL))
 	waitFor(t, "the auth file is tried", func() bool {
-		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return o.token.Refreshes() > 0
 	})
 	oauthCalls := func() (n int) {
@@ -217,7 +217,7 @@ func TestOAuthStill401AfterRefreshBlocksCredential(t *testing.T) {
 	require.Equal(t, 2, oauthCalls())
 
 	for range 5 {
-		res, body := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, body := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		assert.Equal(t, http.StatusOK, res.StatusCode, body)
 	}
 	assert.Equal(t, 2, oauthCalls(), "the blocked credential was called again")
@@ -231,7 +231,7 @@ func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
 	o.token.SetFault("sk-ant-ort01-dead", mockoauth.Fault{Status: http.StatusBadRequest, Error: "invalid_grant", Description: "refresh token revoked"})
 	o.writeAuthFile(t, "claude-carol.json", claudeOAuthFile("sk-ant-oat01-expired", "sk-ant-ort01-dead", time.Now().Add(-time.Minute), o.mockURL))
 	waitFor(t, "the auth file is tried", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK && o.token.Refreshes() > 0
 	})
 	for _, r := range o.mock.Requests() {
@@ -240,7 +240,7 @@ func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
 	// the credential stays out: no new refresh, no request
 	before := o.token.Refreshes()
 	for range 3 {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		assert.Equal(t, http.StatusOK, res.StatusCode)
 	}
 	assert.Equal(t, before, o.token.Refreshes())
@@ -248,7 +248,7 @@ func TestOAuthRevokedRefreshFailsOver(t *testing.T) {
 	// a new login written over the file brings the account back
 	o.writeAuthFile(t, "claude-carol.json", claudeOAuthFile("sk-ant-oat01-new-login", "sk-ant-ort01-new-login", time.Now().Add(6*time.Hour), o.mockURL))
 	waitFor(t, "the new login is served", func() bool {
-		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		reqs := o.mock.Requests()
 		return reqs[len(reqs)-1].Key == "sk-ant-oat01-new-login"
 	})
@@ -267,7 +267,7 @@ func TestOAuthCodexRequestShape(t *testing.T) {
 	var res *http.Response
 	var body string
 	waitFor(t, "the codex file is served", func() bool {
-		res, body = o.do(http.MethodPost, "/v1/responses", bearer(), `{"model":"gpt-5.5","stream":true,"input":"hi","store":false}`)
+		res, body = o.do(http.MethodPost, "/v1/responses", codexHTTPHeader(), `{"model":"gpt-5.5","stream":true,"input":"hi","store":false}`)
 		return res.StatusCode == http.StatusOK
 	})
 	assert.Contains(t, body, "response.completed")
@@ -280,9 +280,9 @@ func TestOAuthCodexRequestShape(t *testing.T) {
 
 	// Codex CLI's own path goes to the same place; chat completions do not
 	// go to a Codex account
-	res, _ = o.do(http.MethodPost, "/backend-api/codex/responses", bearer(), `{"model":"gpt-5.5","stream":true,"input":"hi"}`)
+	res, _ = o.do(http.MethodPost, "/backend-api/codex/responses", codexHTTPHeader(), `{"model":"gpt-5.5","stream":true,"input":"hi"}`)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
-	res, _ = o.do(http.MethodPost, "/v1/chat/completions", bearer(), `{"model":"gpt-5.5","messages":[]}`)
+	res, _ = o.do(http.MethodPost, "/v1/chat/completions", codexHTTPHeader(), `{"model":"gpt-5.5","messages":[]}`)
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 }
 
@@ -293,19 +293,19 @@ func TestAuthDirFollowsFileChanges(t *testing.T) {
 	far := time.Now().Add(6 * time.Hour)
 	o.writeAuthFile(t, "a.json", claudeOAuthFile("tok-a", "ref-a", far, o.mockURL))
 	waitFor(t, "a is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK
 	})
 	require.NoError(t, os.WriteFile(filepath.Join(o.dir, "broken.json"), []byte(`{"type":"claude",`), 0o600))
 	o.writeAuthFile(t, "a.json", claudeOAuthFile("tok-a2", "ref-a2", far, o.mockURL))
 	waitFor(t, "the edited token is used", func() bool {
-		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		reqs := o.mock.Requests()
 		return reqs[len(reqs)-1].Key == "tok-a2"
 	})
 	require.NoError(t, os.Remove(filepath.Join(o.dir, "a.json")))
 	waitFor(t, "the removed file stops serving", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusNotFound
 	})
 	assert.Contains(t, o.logs(), "broken.json")
@@ -338,13 +338,13 @@ func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
 	var res *http.Response
 	var got string
 	waitFor(t, "the gemini-cli file is served", func() bool {
-		res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), body)
+		res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiCLIHeader(), body)
 		return res.StatusCode == http.StatusOK
 	})
 	assert.Equal(t, "code assist says hi", gjson.Get(got, "candidates.0.content.parts.0.text").String(), got)
 	assert.False(t, gjson.Get(got, "response").Exists(), "the envelope reached the client")
 
-	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiHeader(), body)
+	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", geminiCLIHeader(), body)
 	require.Equal(t, http.StatusOK, res.StatusCode, got)
 	var text strings.Builder
 	for _, ev := range parseSSE(t, got) {
@@ -353,7 +353,7 @@ func TestOAuthCodeAssistWrapsAndUnwraps(t *testing.T) {
 	}
 	assert.Equal(t, "code assist says hi", text.String())
 
-	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent", geminiHeader(), body)
+	res, got = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:streamGenerateContent", geminiCLIHeader(), body)
 	require.Equal(t, http.StatusOK, res.StatusCode, got)
 	require.True(t, gjson.Valid(got), "not a JSON array: %s", got)
 	text.Reset()
@@ -455,12 +455,12 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	}
 	const aliceToken = "sk-ant-oat01-FAKE-alice-access-0000000000000000000000000000000000000000000000000000000000-fake"
 	waitFor(t, "claude is served from the rewritten file", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK && last().Key == aliceToken
 	})
 	assert.Equal(t, "Bearer "+aliceToken, last().Header.Get("Authorization"))
 
-	res, body := o.do(http.MethodPost, "/v1/responses", bearer(), `{"model":"gpt-5","stream":true,"input":"hi","store":false}`)
+	res, body := o.do(http.MethodPost, "/v1/responses", codexHTTPHeader(), `{"model":"gpt-5","stream":true,"input":"hi","store":false}`)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	r := last()
 	assert.Equal(t, "/backend-api/codex/responses", r.Path)
@@ -470,7 +470,7 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 
 	// the Gemini API key has the highest priority of the Gemini credentials
 	const geminiBody = `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
-	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiCLIHeader(), geminiBody)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	r = last()
 	assert.Equal(t, "AIzaSyFAKE-team-gemini-key-7777777777777", r.Key)
@@ -479,7 +479,7 @@ func TestExistingAuthDirectoryWorksUnchanged(t *testing.T) {
 	// with the key out for an hour, the Google accounts (Code Assist) of
 	// the next tier serve: carol's three projects and erin's legacy file
 	o.mock.SetFault("AIzaSyFAKE-team-gemini-key-7777777777777", mockupstream.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
-	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiHeader(), geminiBody)
+	res, body = o.do(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", geminiCLIHeader(), geminiBody)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	r = last()
 	assert.Equal(t, "code-assist", r.Provider)
@@ -513,12 +513,12 @@ func TestAccessTokenOnlyFileEdit(t *testing.T) {
 	}
 	o.writeAuthFile(t, "claude-setup.json", file("sk-ant-oat01-setup-one"))
 	waitFor(t, "the setup token is served", func() bool {
-		res, _ := o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		res, _ := o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		return res.StatusCode == http.StatusOK
 	})
 	o.writeAuthFile(t, "claude-setup.json", file("sk-ant-oat01-setup-two"))
 	waitFor(t, "the edited setup token is served", func() bool {
-		o.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+		o.do(http.MethodPost, "/v1/messages", claudeCodeHeader(), claudeBody)
 		reqs := o.mock.Requests()
 		return reqs[len(reqs)-1].Key == "sk-ant-oat01-setup-two"
 	})

@@ -57,10 +57,10 @@ func (g *gateway) mustDialWS(header http.Header) *websocket.Conn {
 	return conn
 }
 
-// codexHeader is what Codex CLI sends on its handshake.
+// codexHeader is what Codex CLI 0.169.0 sends on its handshake.
 func codexHeader(session string) http.Header {
 	return hdr("Authorization", "Bearer "+clientKey, "Openai-Beta", "responses_websockets=2026-02-06",
-		"Session-Id", session, "Originator", "codex_exec")
+		"Session-Id", session, "Originator", "codex_exec", "User-Agent", codexUserAgent)
 }
 
 // turnMsg is a response.create for model with a one-message input and

@@ -118,6 +118,14 @@ type AuthFile struct {
 	// ("excluded_models": an array, or one comma-separated string).
 	ExcludedModels []string
 
+	// OAuthClients says which clients an OAuth account serves
+	// ("oauth_clients": "official" or "any"); "" takes the pool's setting.
+	OAuthClients string
+
+	// AuthHeader is how a claude API key is sent ("auth_header":
+	// "x-api-key" or "bearer"); "" is x-api-key.
+	AuthHeader string
+
 	raw  *jsonObject // the object the file was parsed from; never mutated
 	orig *AuthFile   // the known fields as parsed (or as last saved)
 
@@ -253,6 +261,8 @@ func (f *AuthFile) snapshot() *AuthFile {
 		Note:           f.Note,
 		ProxyURL:       f.ProxyURL,
 		BaseURL:        f.BaseURL,
+		OAuthClients:   f.OAuthClients,
+		AuthHeader:     f.AuthHeader,
 		ExcludedModels: slices.Clone(f.ExcludedModels),
 		Headers:        maps.Clone(f.Headers),
 	}
@@ -345,6 +355,8 @@ var authFields = []authField{
 	boolField("disable_cooling", func(f *AuthFile) *bool { return &f.DisableCooling }),
 	stringField("label", "", "", func(f *AuthFile) *string { return &f.Label }),
 	stringField("note", "", "", func(f *AuthFile) *string { return &f.Note }),
+	stringField("oauth_clients", "", "", func(f *AuthFile) *string { return &f.OAuthClients }),
+	stringField("auth_header", "", "", func(f *AuthFile) *string { return &f.AuthHeader }),
 }
 
 // nestedTokenKey holds the OAuth tokens in CLIProxyAPI's Gemini layout (an

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
@@ -41,6 +42,12 @@ type Dir struct {
 	// skipped are the files the last Credentials could not serve, with
 	// the reason, by file name; each is warned about once while it stays
 	skipped map[string]string
+	// projects are the Code Assist projects found for Gemini CLI files
+	// that name none, by file name, until the file says it itself;
+	// onboarding marks the files whose project is being looked for
+	projects   map[string]string
+	onboarding map[string]bool
+	background sync.WaitGroup
 }
 
 // fileToken is the token source of one file, with the refresh token it
@@ -78,6 +85,8 @@ func OpenStore(store Store, refresher *oauth.Refresher, health *auth.Health, log
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		sources:     make(map[string]*fileToken),
 		subscribers: make(map[any]func()),
+		projects:    make(map[string]string),
+		onboarding:  make(map[string]bool),
 	}
 	files, errs, err := store.List(ctx)
 	if err != nil {
@@ -112,6 +121,7 @@ func (a *Dir) Close() {
 	}
 	a.cancel()
 	<-a.done
+	a.background.Wait()
 }
 
 // update takes a new list of files and reports whether it differs from
@@ -142,6 +152,11 @@ func (a *Dir) update(files []*AuthFile, errs []error) bool {
 		if !keep[name] {
 			gone = append(gone, ft)
 			delete(a.sources, name)
+		}
+	}
+	for name := range a.projects {
+		if !keep[name] {
+			delete(a.projects, name)
 		}
 	}
 	return changed
@@ -235,6 +250,17 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 		}
 		base.ProxyURL = u
 	}
+	var err error
+	if base.OAuthClients, err = auth.ParseOAuthClients(f.OAuthClients); err != nil {
+		a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+		return nil
+	}
+	if f.AuthHeader != "" {
+		if base.AuthHeader, err = auth.ParseAuthHeader(f.AuthHeader); err != nil {
+			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+			return nil
+		}
+	}
 	if len(f.Headers) > 0 {
 		base.Headers = make(map[string][]string, len(f.Headers))
 		for k, v := range f.Headers {
@@ -242,6 +268,7 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 		}
 	}
 	var provider oauth.OAuthProvider
+	var ts *oauth.TokenSource
 	switch f.Type {
 	case FileTypeClaude:
 		base.Provider = auth.Claude
@@ -271,21 +298,32 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 	if f.APIKey != "" && f.AccessToken == "" {
 		base.APIKey = f.APIKey
 	} else if f.AccessToken != "" || f.RefreshToken != "" {
-		base.OAuth = a.tokenSource(f, provider, base.ProxyURL)
+		ts = a.tokenSource(f, provider, base.ProxyURL)
+		base.OAuth = reportingSource{ts}
 	} else {
 		a.skipped[f.Name] = "no api_key, access_token or refresh_token"
 		return nil
 	}
-	if base.Provider != auth.GeminiCLI || len(f.ProjectIDs) <= 1 {
+	projects := f.ProjectIDs
+	if base.Provider == auth.GeminiCLI && ts != nil && len(projects) == 0 {
+		found := a.projects[f.Name]
+		if found == "" {
+			// Code Assist refuses a request without a project
+			a.onboard(f.Name, ts, base.BaseURL, base.ProxyURL)
+			return nil
+		}
+		projects = []string{found}
+	}
+	if base.Provider != auth.GeminiCLI || len(projects) <= 1 {
 		c := base
-		if len(f.ProjectIDs) == 1 {
-			c.ProjectID = f.ProjectIDs[0]
+		if len(projects) == 1 {
+			c.ProjectID = projects[0]
 		}
 		return []*auth.Credential{&c}
 	}
-	out := make([]*auth.Credential, 0, len(f.ProjectIDs))
+	out := make([]*auth.Credential, 0, len(projects))
 	// one credential per project, all sharing the account's token
-	for _, project := range f.ProjectIDs {
+	for _, project := range projects {
 		c := base
 		c.Name = base.Name + "/" + project
 		c.ProjectID = project
@@ -294,6 +332,17 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 	}
 	return out
 }
+
+// reportingSource is a file's token source as a credential holds it: it
+// also tells the credential's snapshot its refresh state.
+type reportingSource struct{ *oauth.TokenSource }
+
+// RefreshState is the source's Status, in the snapshot's terms.
+func (r reportingSource) RefreshState() auth.RefreshState {
+	return auth.RefreshState(r.Status())
+}
+
+var _ auth.RefreshReporter = reportingSource{}
 
 // tokenSource returns the file's token source, building it when the file
 // is new or brings another refresh token. Callers hold a.mu.
@@ -311,6 +360,8 @@ func (a *Dir) tokenSource(f *AuthFile, provider oauth.OAuthProvider, proxy *url.
 			ft.source.Update(token)
 			ft.refresh, ft.access = f.RefreshToken, f.AccessToken
 			a.health.ForgetSource(f.Name)
+			// the project found for the old login may not be this one's
+			delete(a.projects, f.Name)
 		}
 		return ft.source
 	}
@@ -318,11 +369,109 @@ func (a *Dir) tokenSource(f *AuthFile, provider oauth.OAuthProvider, proxy *url.
 	ts := oauth.NewTokenSource(provider, token, a.refresher.Via(proxy), oauth.TokenSourceOptions{
 		OnRefresh:   func(t oauth.Token) { a.persist(name, t) },
 		OnRevoked:   func(reason string) { a.revoked(name, reason) },
+		OnFailure:   func(err error, failures int) { a.refreshFailed(name, err, failures) },
 		Coordinator: fileCoordinator{a: a, name: name},
 	})
 	ts.StartBackground(a.ctx)
 	a.sources[name] = &fileToken{source: ts, refresh: f.RefreshToken, access: f.AccessToken}
 	return ts
+}
+
+// onboard looks for the Code Assist project of the Gemini CLI file name,
+// which names none, in the background, as the Gemini CLI does before its
+// first request (loadCodeAssist, then onboardUser until done; a free-tier
+// account gets a project Google manages). The project found serves at once
+// and is written into the file. Until then the file serves nothing; a
+// failure is logged and tried again later. Callers hold a.mu.
+func (a *Dir) onboard(name string, ts *oauth.TokenSource, base, proxy *url.URL) {
+	if a.onboarding[name] {
+		return
+	}
+	a.onboarding[name] = true
+	setup := oauth.CodeAssistSetup{Client: a.refresher.Via(proxy).Client}
+	if base != nil {
+		setup.BaseURL = base.String()
+	}
+	a.logger.Info("auth file names no project_id; asking Gemini Code Assist for the account's project", zap.String("file", name))
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		a.findProject(name, ts, setup)
+	}()
+}
+
+// findProject runs the Code Assist set-up of the file name until it gives
+// a project, the file gets one, goes away, or the directory closes.
+func (a *Dir) findProject(name string, ts *oauth.TokenSource, setup oauth.CodeAssistSetup) {
+	defer func() {
+		a.mu.Lock()
+		delete(a.onboarding, name)
+		a.mu.Unlock()
+	}()
+	wait := time.Minute
+	for {
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Minute)
+		project, err := "", error(nil)
+		var access string
+		if access, err = ts.Access(ctx); err == nil {
+			project, err = setup.Project(ctx, access, "")
+		}
+		cancel()
+		if a.ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			a.mu.Lock()
+			a.projects[name] = project
+			a.mu.Unlock()
+			a.logger.Info("found the Code Assist project of an auth file", zap.String("file", name), zap.String("project", project))
+			a.saveProject(name, project)
+			a.notify()
+			return
+		}
+		a.logger.Error("finding the Code Assist project of an auth file; it serves nothing until it has one",
+			zap.String("file", name), zap.Error(err), zap.Duration("retry_in", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-a.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Minute)
+		a.mu.Lock()
+		still := false
+		for _, f := range a.files {
+			still = still || (f.Name == name && len(f.ProjectIDs) == 0)
+		}
+		a.mu.Unlock()
+		if !still {
+			return
+		}
+	}
+}
+
+// saveProject writes the project found for a Gemini CLI file into it as
+// project_id, keeping every other field.
+func (a *Dir) saveProject(name, project string) {
+	a.mu.Lock()
+	var current *AuthFile
+	for _, f := range a.files {
+		if f.Name == name {
+			current = f
+		}
+	}
+	a.mu.Unlock()
+	if current == nil || len(current.ProjectIDs) > 0 {
+		return
+	}
+	updated := *current
+	updated.ProjectIDs = []string{project}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.store.Save(ctx, &updated); err != nil {
+		a.logger.Error("writing the Code Assist project to its auth file", zap.String("file", name), zap.Error(err))
+	}
 }
 
 // revoked takes the credentials of a file whose refresh token is dead out
@@ -333,6 +482,22 @@ func (a *Dir) revoked(name, reason string) {
 	a.health.RevokeSource(name, reason, time.Now())
 	a.logger.Error("oauth refresh token refused for good; the credential is disabled until its file gets a new login",
 		zap.String("file", name), zap.String("reason", reason))
+}
+
+// refreshFailed says where an operator looks that a file's token could not
+// be refreshed for a reason other than a dead refresh token (the endpoint
+// unreachable, a 5xx, a challenge page): the token source backs off and
+// tries again, its state (failures, last error) shows in the management
+// API, and from the second failure in a row each one is a warning, so one
+// that keeps failing is heard of before the access token runs out.
+func (a *Dir) refreshFailed(name string, err error, failures int) {
+	level := zapcore.InfoLevel
+	if failures > 1 {
+		level = zapcore.WarnLevel
+	}
+	if ce := a.logger.Check(level, "oauth token refresh failed; retrying with backoff"); ce != nil {
+		ce.Write(zap.String("file", name), zap.Int("failures_in_a_row", failures), zap.Error(err))
+	}
 }
 
 // persist writes a refreshed token back to its file, keeping every other

@@ -22,11 +22,15 @@ import (
 // The authorization endpoints, redirect URIs and scopes of the official
 // command-line tools' sign-in. The token endpoints are [DefaultTokenURL]'s.
 const (
-	// Claude Code's manual flow: the browser ends on Anthropic's console,
-	// which shows "code#state" for the user to paste.
-	claudeAuthorizeURL = "https://claude.ai/oauth/authorize"
-	claudeRedirectURI  = "https://console.anthropic.com/oauth/code/callback"
-	claudeLoginScope   = "org:create_api_key user:profile user:inference"
+	// Claude Code's manual flow for a Claude subscription: the browser
+	// ends on Anthropic's platform page, which shows "code#state" for the
+	// user to paste. As Claude Code 2.1.330 has them (CLAUDE_AI_AUTHORIZE_URL,
+	// MANUAL_REDIRECT_URL, and the scopes it always asks for; the ones it
+	// adds behind feature flags, user:plugins and
+	// user:privacy_consents:write, the gateway has no use for).
+	claudeAuthorizeURL = "https://claude.com/cai/oauth/authorize"
+	claudeRedirectURI  = "https://platform.claude.com/oauth/code/callback"
+	claudeLoginScope   = "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
 
 	// The Codex CLI catches the redirect on a fixed loopback port: OpenAI's
 	// public client accepts no other redirect URI.
@@ -437,8 +441,7 @@ func (f *LoginFlow) Exchange(ctx context.Context, client *http.Client, input str
 	if err != nil {
 		return Token{}, LoginInfo{}, fmt.Errorf("%s oauth login: %w", f.Provider, err)
 	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
+	setTokenHeaders(req.Header, f.Provider, contentType)
 	resp, err := client.Do(req)
 	if err != nil {
 		// A *url.Error names the method and URL, never the body.

@@ -54,12 +54,13 @@ func TestLoginURLParameters(t *testing.T) {
 		base     string
 		params   map[string]string
 	}{
-		{oauth.OAuthClaude, "https://claude.ai/oauth/authorize", map[string]string{
+		// as Claude Code 2.1.330 signs a Claude subscription in
+		{oauth.OAuthClaude, "https://claude.com/cai/oauth/authorize", map[string]string{
 			"code":          "true",
 			"client_id":     "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
 			"response_type": "code",
-			"redirect_uri":  "https://console.anthropic.com/oauth/code/callback",
-			"scope":         "org:create_api_key user:profile user:inference",
+			"redirect_uri":  "https://platform.claude.com/oauth/code/callback",
+			"scope":         "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload",
 		}},
 		{oauth.OAuthCodex, "https://auth.openai.com/oauth/authorize", map[string]string{
 			"client_id":                  "app_EMoamEEZ73f0CkXaXp7hrann",

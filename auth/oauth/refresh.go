@@ -49,6 +49,30 @@ const (
 // maxTokenResponse bounds how much of a token endpoint's answer is read.
 const maxTokenResponse = 1 << 20
 
+// ClaudeTokenURL is where Claude Code 2.1.330 exchanges codes and refreshes
+// tokens (its TOKEN_URL). The older console.anthropic.com/v1/oauth/token
+// answers programmatic POSTs with a Cloudflare challenge page (403) or a
+// 404; api.anthropic.com/v1/oauth/token is the reported fallback, set
+// with oauth_token_url.
+const ClaudeTokenURL = "https://platform.claude.com/v1/oauth/token"
+
+// ClaudeTokenUserAgent is the User-Agent of the gateway's requests to
+// Claude's token endpoint, in the form Claude Code identifies itself with
+// ("claude-cli/<version> (external, cli)"): the endpoint sits behind a bot
+// filter that throttles requests from datacenter addresses without it.
+// The requests are made with Claude Code's own public client, for tokens
+// that client issued.
+const ClaudeTokenUserAgent = "claude-cli/2.1.330 (external, cli)"
+
+// setTokenHeaders sets the headers of a request to p's token endpoint.
+func setTokenHeaders(h http.Header, p OAuthProvider, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Accept", "application/json")
+	if p == OAuthClaude {
+		h.Set("User-Agent", ClaudeTokenUserAgent)
+	}
+}
+
 // ParseOAuthProvider returns the OAuth provider called name (claude, codex
 // or google).
 func ParseOAuthProvider(name string) (OAuthProvider, error) {
@@ -64,7 +88,7 @@ func ParseOAuthProvider(name string) (OAuthProvider, error) {
 func DefaultTokenURL(p OAuthProvider) string {
 	switch p {
 	case OAuthClaude:
-		return "https://console.anthropic.com/v1/oauth/token"
+		return ClaudeTokenURL
 	case OAuthCodex:
 		return "https://auth.openai.com/oauth/token"
 	case OAuthGoogle:
@@ -272,8 +296,7 @@ func (r *Refresher) Refresh(ctx context.Context, p OAuthProvider, refreshToken s
 	if err != nil {
 		return Token{}, fmt.Errorf("%s oauth refresh: %w", p, err)
 	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
+	setTokenHeaders(req.Header, p, contentType)
 	client := r.Client
 	if client == nil {
 		client = http.DefaultClient
@@ -339,11 +362,32 @@ func oauthErrorOf(status int, raw []byte, secrets ...string) (code, description 
 	if status/100 == 2 && code == "" {
 		description = "answer carries no access token"
 	}
+	if code == "" && description == "" {
+		description = htmlAnswer(raw)
+	}
 	for _, secret := range secrets {
 		code = sanitize(code, secret, 64)
 		description = sanitize(description, secret, 200)
 	}
 	return code, description
+}
+
+// htmlAnswer describes a token endpoint's answer that is a web page instead
+// of OAuth JSON, "" for any other answer. A Cloudflare challenge ("Just a
+// moment...") is what console.anthropic.com answers programmatic clients
+// today: the page itself is not quoted, only what it is.
+func htmlAnswer(raw []byte) string {
+	head := bytes.ToLower(bytes.TrimSpace(raw[:min(len(raw), 4096)]))
+	if !bytes.HasPrefix(head, []byte("<")) {
+		return ""
+	}
+	for _, mark := range []string{"just a moment", "challenge-platform", "cf-chl", "cf_chl", "cloudflare"} {
+		if bytes.Contains(head, []byte(mark)) {
+			return "answered with a Cloudflare challenge page (a check for browsers) instead of OAuth JSON; " +
+				"this host refuses programmatic clients: use the provider's current token endpoint (oauth_token_url)"
+		}
+	}
+	return "answered with an HTML page instead of OAuth JSON; is this the provider's token endpoint (oauth_token_url)?"
 }
 
 // sanitize makes endpoint-provided text fit for an error message: the

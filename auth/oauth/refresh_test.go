@@ -19,7 +19,9 @@ import (
 )
 
 func TestOAuthDefaultTokenURL(t *testing.T) {
-	assert.Equal(t, "https://console.anthropic.com/v1/oauth/token", oauth.DefaultTokenURL(oauth.OAuthClaude))
+	// Claude Code's TOKEN_URL today; console.anthropic.com answers
+	// programmatic clients with a challenge page
+	assert.Equal(t, "https://platform.claude.com/v1/oauth/token", oauth.DefaultTokenURL(oauth.OAuthClaude))
 	assert.Equal(t, "https://auth.openai.com/oauth/token", oauth.DefaultTokenURL(oauth.OAuthCodex))
 	assert.Equal(t, "https://oauth2.googleapis.com/token", oauth.DefaultTokenURL(oauth.OAuthGoogle))
 	assert.Empty(t, oauth.DefaultTokenURL("github"))
@@ -27,6 +29,38 @@ func TestOAuthDefaultTokenURL(t *testing.T) {
 	r := &oauth.Refresher{TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthCodex: "http://127.0.0.1:9/token"}}
 	assert.Equal(t, "http://127.0.0.1:9/token", r.TokenURL(oauth.OAuthCodex))
 	assert.Equal(t, oauth.DefaultTokenURL(oauth.OAuthClaude), r.TokenURL(oauth.OAuthClaude))
+}
+
+// TestRefreshAtChallengedHost: the old Claude token host answers with a
+// Cloudflare challenge page; the error says so in words an operator acts
+// on, quotes none of the page, and is not taken for a dead refresh token.
+func TestRefreshAtChallengedHost(t *testing.T) {
+	old := &mockoauth.Challenge{}
+	srv := httptest.NewServer(old)
+	t.Cleanup(srv.Close)
+	ref := &oauth.Refresher{Client: srv.Client(), TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthClaude: srv.URL + "/v1/oauth/token"}}
+	_, err := ref.Refresh(context.Background(), oauth.OAuthClaude, "sk-ant-ort01-still-good")
+	require.Error(t, err)
+	var re *oauth.RefreshError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusForbidden, re.Status)
+	assert.Contains(t, err.Error(), "status 403")
+	assert.Contains(t, err.Error(), "Cloudflare challenge page")
+	assert.Contains(t, err.Error(), "oauth_token_url")
+	assert.NotContains(t, err.Error(), "<")
+	assert.NotErrorIs(t, err, oauth.ErrRevoked, "a challenge says nothing about the refresh token")
+	assert.Equal(t, 1, old.Hits())
+
+	// a page that is no challenge is still named for what it is
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "<html><body>Not Found</body></html>")
+	}))
+	t.Cleanup(page.Close)
+	ref.TokenURLs[oauth.OAuthClaude] = page.URL
+	_, err = ref.Refresh(context.Background(), oauth.OAuthClaude, "rt")
+	assert.ErrorContains(t, err, "status 404: answered with an HTML page instead of OAuth JSON")
 }
 
 func TestOAuthParseProvider(t *testing.T) {
@@ -52,12 +86,20 @@ func TestRefreshWireFormat(t *testing.T) {
 		scope        string
 		rotates      bool
 		idToken      bool
+		userAgent    string
 	}{
-		{oauth.OAuthClaude, mockoauth.Claude, "application/json", "9d1c250a-e61b-44d9-88ed-5944d1962f5e", "", "", true, false},
-		{oauth.OAuthCodex, mockoauth.Codex, "application/json", "app_EMoamEEZ73f0CkXaXp7hrann", "", "openid profile email", true, true},
+		{
+			oauth.OAuthClaude, mockoauth.Claude, "application/json", "9d1c250a-e61b-44d9-88ed-5944d1962f5e", "", "", true, false,
+			"claude-cli/2.1.330 (external, cli)",
+		},
+		{
+			oauth.OAuthCodex, mockoauth.Codex, "application/json", "app_EMoamEEZ73f0CkXaXp7hrann", "", "openid profile email", true, true,
+			"Go-http-client/1.1",
+		},
 		{
 			oauth.OAuthGoogle, mockoauth.Google, "application/x-www-form-urlencoded",
 			"681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com", "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", "", false, false,
+			"Go-http-client/1.1",
 		},
 	}
 	for _, tc := range cases {
@@ -79,6 +121,7 @@ func TestRefreshWireFormat(t *testing.T) {
 				assert.Equal(t, tc.clientID, got.ClientID)
 				assert.Equal(t, tc.clientSecret, got.ClientSecret)
 				assert.Equal(t, tc.scope, got.Scope)
+				assert.Equal(t, tc.userAgent, got.UserAgent)
 
 				assert.Equal(t, "mock-access-1", tok.AccessToken)
 				assert.Equal(t, env.clk.Now().Add(time.Hour), tok.Expiry)

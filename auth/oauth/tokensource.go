@@ -27,6 +27,12 @@ type TokenSourceOptions struct {
 	// credential can be disabled. Called outside the source's locks.
 	OnRevoked func(reason string)
 
+	// OnFailure is called after each failed refresh that is not a
+	// revocation (the endpoint unreachable, a 5xx, a challenge page…),
+	// with the error and how many refreshes in a row have failed, outside
+	// the source's locks, so that one that keeps failing is heard of.
+	OnFailure func(err error, failures int)
+
 	// MinBackoff and MaxBackoff bound the wait after a failed refresh
 	// before the next attempt: MinBackoff after the first failure,
 	// doubling per consecutive failure, at most MaxBackoff. Callers get
@@ -301,6 +307,7 @@ func (ts *TokenSource) run(c *refreshCall, refreshToken string, epoch uint64) {
 	cancel()
 
 	var persist, revokedNow bool
+	failures := 0
 	ts.mu.Lock()
 	now := ts.opts.Now()
 	switch {
@@ -321,6 +328,7 @@ func (ts *TokenSource) run(c *refreshCall, refreshToken string, epoch uint64) {
 		ts.failures++
 		ts.retryAt = now.Add(ts.backoff(ts.failures))
 		ts.lastErr = err
+		failures = ts.failures
 	}
 	c.tok, c.err = tok, err
 	ts.mu.Unlock()
@@ -332,6 +340,9 @@ func (ts *TokenSource) run(c *refreshCall, refreshToken string, epoch uint64) {
 	}
 	if revokedNow && ts.opts.OnRevoked != nil {
 		ts.opts.OnRevoked(err.Error())
+	}
+	if failures > 0 && ts.opts.OnFailure != nil {
+		ts.opts.OnFailure(err, failures)
 	}
 
 	ts.mu.Lock()
@@ -377,21 +388,21 @@ func (ts *TokenSource) Update(t Token) {
 // carries no secret.
 type RefreshStatus struct {
 	// Expiry is when the access token expires (zero: unknown).
-	Expiry time.Time
+	Expiry time.Time `json:"expiry,omitzero"`
 	// RefreshAt is when the token is due for a refresh (zero: only when
 	// the upstream rejects it).
-	RefreshAt time.Time
+	RefreshAt time.Time `json:"refresh_at,omitzero"`
 	// LastRefresh is when the last successful refresh finished (zero:
 	// none by this source).
-	LastRefresh time.Time
+	LastRefresh time.Time `json:"last_refresh,omitzero"`
 	// Failures counts consecutive failed refreshes; RetryAt is when the
 	// next attempt may be made and LastError describes the last failure.
-	Failures  int
-	RetryAt   time.Time
-	LastError string
+	Failures  int       `json:"failures"`
+	RetryAt   time.Time `json:"retry_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
 	// Revoked is set when the refresh token is dead; Reason says why.
-	Revoked bool
-	Reason  string
+	Revoked bool   `json:"revoked,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Status returns the source's refresh state.

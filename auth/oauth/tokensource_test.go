@@ -612,6 +612,61 @@ func TestTokenSourceNoRefreshToken(t *testing.T) {
 	assert.Zero(t, env.mock.Refreshes())
 }
 
+// TestTokenSourceReportsFailingRefresh: refreshes that keep failing for a
+// reason other than a dead refresh token (here the old Claude host's
+// challenge page) are each reported with their count, and show in the
+// source's status while the still-valid token goes on serving; a success
+// clears them.
+func TestTokenSourceReportsFailingRefresh(t *testing.T) {
+	env := newOAuthEnv(t, mockoauth.Config{Format: mockoauth.Claude})
+	challenge := httptest.NewServer(&mockoauth.Challenge{})
+	t.Cleanup(challenge.Close)
+	good := env.ref.TokenURLs[oauth.OAuthClaude]
+	env.ref.TokenURLs[oauth.OAuthClaude] = challenge.URL + "/v1/oauth/token"
+
+	var mu sync.Mutex
+	var counts []int
+	var last error
+	tok := env.expiring(4 * time.Minute)
+	ts := env.source(oauth.OAuthClaude, tok, oauth.TokenSourceOptions{
+		MinBackoff: time.Second,
+		OnFailure: func(err error, failures int) {
+			mu.Lock()
+			defer mu.Unlock()
+			counts = append(counts, failures)
+			last = err
+		},
+	})
+	for range 3 {
+		at, err := ts.Access(context.Background())
+		require.NoError(t, err, "the valid token serves while refreshes fail")
+		assert.Equal(t, "at-0", at)
+		env.clk.Advance(5 * time.Second) // past the backoff
+	}
+	mu.Lock()
+	assert.Equal(t, []int{1, 2, 3}, counts)
+	require.Error(t, last)
+	assert.Contains(t, last.Error(), "Cloudflare challenge page")
+	mu.Unlock()
+	assert.Empty(t, env.revokedReasons(), "a challenge is not a revocation")
+
+	st := ts.Status()
+	assert.Equal(t, 3, st.Failures)
+	assert.Contains(t, st.LastError, "status 403")
+	assert.Contains(t, st.LastError, "Cloudflare challenge page")
+	assert.False(t, st.RetryAt.IsZero())
+	assert.Equal(t, tok.Expiry, st.Expiry)
+
+	// back at the real endpoint: the next refresh works and clears them
+	env.ref.TokenURLs[oauth.OAuthClaude] = good
+	at, err := ts.Access(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "mock-access-1", at)
+	st = ts.Status()
+	assert.Zero(t, st.Failures)
+	assert.Empty(t, st.LastError)
+}
+
 // A coordinator that hands out a token obtained elsewhere spares the
 // refresh, and the token is persisted as a refreshed one.
 func TestTokenSourceRefreshesThroughItsCoordinator(t *testing.T) {

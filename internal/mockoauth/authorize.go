@@ -77,6 +77,8 @@ type CodeExchange struct {
 	RedirectURI  string
 	CodeVerifier string
 	State        string
+	// UserAgent is the request's User-Agent header.
+	UserAgent string
 	// Status is the HTTP status answered; Error the OAuth error code, ""
 	// on success.
 	Status int
@@ -396,6 +398,7 @@ func (s *AuthServer) token(w http.ResponseWriter, r *http.Request) {
 		RedirectURI:  fields["redirect_uri"],
 		CodeVerifier: fields["code_verifier"],
 		State:        fields["state"],
+		UserAgent:    r.Header.Get("User-Agent"),
 	}
 	status, code, desc, grant := s.checkExchange(&x, mt)
 	x.Status, x.Error = status, code

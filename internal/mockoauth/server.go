@@ -94,6 +94,8 @@ type Request struct {
 	ClientSecret string
 	RefreshToken string
 	Scope        string
+	// UserAgent is the request's User-Agent header.
+	UserAgent string
 	// Body is the raw request body.
 	Body string
 }
@@ -342,7 +344,7 @@ type problem struct {
 func (s *Server) parse(r *http.Request, raw []byte) (Request, *problem) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
-	req := Request{Method: r.Method, Path: r.URL.Path, ContentType: ct, Body: string(raw)}
+	req := Request{Method: r.Method, Path: r.URL.Path, ContentType: ct, UserAgent: r.Header.Get("User-Agent"), Body: string(raw)}
 
 	var (
 		fields map[string]string

@@ -76,7 +76,7 @@ func TestClaudeRefresh(t *testing.T) {
 	require.Len(t, reqs, 2)
 	assert.Equal(t, Request{
 		Format: Claude, Method: http.MethodPost, Path: "/any/path/token", ContentType: ctJSON,
-		GrantType: "refresh_token", ClientID: "claude-client", RefreshToken: "rt-a", Body: claudeBody("rt-a"),
+		GrantType: "refresh_token", ClientID: "claude-client", RefreshToken: "rt-a", UserAgent: "Go-http-client/1.1", Body: claudeBody("rt-a"),
 	}, reqs[0])
 	assert.Equal(t, 2, m.Refreshes())
 	assert.Equal(t, 1, m.RefreshesFor("rt-a"))

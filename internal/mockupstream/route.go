@@ -32,6 +32,10 @@ const (
 	opGeminiCountTokens
 	opCodeAssistGenerate
 	opCodeAssistStream
+	opCodeAssistCountTokens
+	opCodeAssistLoad
+	opCodeAssistOnboard
+	opCodeAssistOperation
 )
 
 // route is what the path (and, for model listings, the headers) of a request
@@ -68,13 +72,29 @@ func routeOf(r *http.Request) route {
 
 	// Gemini Code Assist: .../v1internal:{method}, the model in the body
 	if rest, ok := strings.CutPrefix(last, "v1internal:"); ok {
+		ca := route{provider: "code-assist", family: familyGemini, method: http.MethodPost}
 		switch rest {
 		case "generateContent":
-			return route{op: opCodeAssistGenerate, provider: "code-assist", family: familyGemini, method: http.MethodPost}
+			ca.op = opCodeAssistGenerate
 		case "streamGenerateContent":
-			return route{op: opCodeAssistStream, provider: "code-assist", family: familyGemini, method: http.MethodPost}
+			ca.op = opCodeAssistStream
+		case "countTokens":
+			ca.op = opCodeAssistCountTokens
+		case "loadCodeAssist":
+			ca.op = opCodeAssistLoad
+		case "onboardUser":
+			ca.op = opCodeAssistOnboard
+		default:
+			return route{provider: "unknown"}
 		}
-		return route{provider: "unknown"}
+		return ca
+	}
+	// a Code Assist long-running operation: .../v1internal/operations/{id}
+	if i := strings.Index(p, "/v1internal/operations/"); i >= 0 {
+		return route{
+			op: opCodeAssistOperation, provider: "code-assist", family: familyGemini,
+			method: http.MethodGet, model: p[i+len("/v1internal/"):],
+		}
 	}
 
 	switch {
@@ -124,8 +144,13 @@ func (rt route) modelAndStream(r *http.Request, body []byte) (string, bool) {
 	case "":
 		return gjson.GetBytes(body, "model").String(), gjson.GetBytes(body, "stream").Bool()
 	case familyGemini:
-		if rt.op == opCodeAssistGenerate || rt.op == opCodeAssistStream {
+		switch rt.op {
+		case opCodeAssistGenerate, opCodeAssistStream:
 			return gjson.GetBytes(body, "model").String(), rt.op == opCodeAssistStream
+		case opCodeAssistCountTokens:
+			return strings.TrimPrefix(gjson.GetBytes(body, "request.model").String(), "models/"), false
+		case opCodeAssistLoad, opCodeAssistOnboard, opCodeAssistOperation:
+			return "", false
 		}
 		return rt.model, rt.op == opGeminiStream
 	}
@@ -167,5 +192,13 @@ func (rt route) handle(c *call) {
 		codeAssistGenerate(c, false)
 	case opCodeAssistStream:
 		codeAssistGenerate(c, true)
+	case opCodeAssistCountTokens:
+		codeAssistCountTokens(c)
+	case opCodeAssistLoad:
+		codeAssistLoad(c)
+	case opCodeAssistOnboard:
+		codeAssistOnboard(c)
+	case opCodeAssistOperation:
+		codeAssistOperation(c)
 	}
 }

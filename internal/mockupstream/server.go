@@ -29,6 +29,10 @@ type Server struct {
 	wsCloses  []WSClose
 	wsOpen    int
 	cached    map[[sha256.Size]byte]bool // prompt cache, see promptcache.go
+	// Code Assist account set-up, see codeassist_setup.go
+	codeAssist *codeAssistState
+	// subscription accounts and the clients they refuse, see subscription.go
+	subscriptions map[string]Subscription
 }
 
 // Recorded is one request received by a [Server].
@@ -116,6 +120,8 @@ func (s *Server) Reset() {
 	s.storedIDs = nil
 	s.wsCloses = nil
 	s.cached = nil
+	s.codeAssist = nil
+	s.subscriptions = nil
 }
 
 // clone deep-copies r's header and bodies.
@@ -232,6 +238,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.streamError(f.StreamError)
 			return
 		}
+	}
+	if c.refuseForeignClient() {
+		return
 	}
 	c.reply = s.replyFor(c.key, rt.family)
 	rt.handle(c)
