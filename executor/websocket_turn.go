@@ -167,7 +167,7 @@ func (s *wsSession) turn(msg []byte) bool {
 // refusal can still be replayed elsewhere.
 func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 	c, up := d.Credential, s.up
-	if err := up.send(s.ctx, msg); err != nil {
+	if err := up.send(s.ctx, rn.upstreamTurn(c, msg)); err != nil {
 		return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream gone"}}
 	}
 	var held [][]byte
