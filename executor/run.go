@@ -110,6 +110,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 				aw, _, err = rn.try(w, c, d)
 			}
 		}
+		aw, err = rn.retrySame(w, c, d, aw, err, &limit)
 		tried = append(tried, c)
 
 		if rn.r.Context().Err() != nil {
