@@ -73,6 +73,9 @@ type run struct {
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
 	secrets []string
+	// a WebSocket turn's response.create, and the error event that ended
+	// it, kept only while a request log is configured
+	turnIn, turnOut []byte
 }
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
