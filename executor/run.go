@@ -304,14 +304,7 @@ func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
 		return false
 	}
 	wait += time.Duration(rand.Int64N(int64(wait/10) + int64(50*time.Millisecond)))
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-rn.r.Context().Done():
-		return false
-	}
+	return rn.sleep(wait)
 }
 
 // available returns the eligible credentials not yet tried that are not

@@ -26,12 +26,7 @@ func TestCredentialPrefixRoutesAndStrips(t *testing.T) {
 	file := claudeOAuthFile("sk-ant-oat01-team", "sk-ant-ort01-team", time.Now().Add(6*time.Hour), o.mockURL)
 	file["prefix"] = "team-a"
 	file["oauth_clients"] = "any" // the test client is no Claude Code
-	o.writeAuthFile(t, "claude-team.json", file)
-	api := o.adminAPI()
-	waitFor(t, "the auth file is served", func() bool {
-		_, out, _ := api.call(http.MethodGet, "credentials", "")
-		return out.Get(`credentials.#(name=="claude-team")`).Exists()
-	})
+	api := o.serveAuthFile(t, "claude-team.json", file)
 	assert.Equal(t, "team-a", api.credential("claude-team").Get("prefix").String())
 	assert.Equal(t, "team-g", api.credential("team-gemini").Get("prefix").String())
 

@@ -26,12 +26,7 @@ func TestRequestRetryOnTheSameCredential(t *testing.T) {
 	file := claudeOAuthFile("sk-ant-oat01-retry", "sk-ant-ort01-retry", time.Now().Add(6*time.Hour), o.mockURL)
 	file["request_retry"] = 2
 	file["oauth_clients"] = "any" // the test client is no Claude Code
-	o.writeAuthFile(t, "claude-retry.json", file)
-	api := o.adminAPI()
-	waitFor(t, "the auth file is served", func() bool {
-		_, out, _ := api.call(http.MethodGet, "credentials", "")
-		return out.Get(`credentials.#(name=="claude-retry")`).Exists()
-	})
+	api := o.serveAuthFile(t, "claude-retry.json", file)
 	assert.EqualValues(t, 2, api.credential("claude-retry").Get("request_retry").Int())
 	assert.EqualValues(t, 1, api.credential("config-retry").Get("request_retry").Int())
 
