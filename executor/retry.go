@@ -14,7 +14,9 @@ import (
 // client, or no answer at all) to the same credential again, up to that
 // many times, before the attempt loop records the failure and moves on.
 // The retries are attempts like any other (placeholders, metrics, request
-// log), on top of max_attempts, and wait a little before each.
+// log), on top of max_attempts, and wait a little before each. A WebSocket
+// turn is retried the same way, on a new upstream connection of the
+// credential.
 
 const (
 	// retryBackoff is the wait before the first retry on a credential;
@@ -54,6 +56,17 @@ func transientFailure(aw *attemptWriter, err error) bool {
 	}
 	var te *tokenError
 	return !errors.As(err, &te)
+}
+
+// transientOutcome is transientFailure for an attempt described by its
+// outcome (a WebSocket turn's): a 5xx or 408, or no answer for a reason
+// other than an OAuth token that could not be had.
+func transientOutcome(o auth.Outcome, err error) bool {
+	var te *tokenError
+	if errors.As(err, &te) || o.Revoked {
+		return false
+	}
+	return o.Status == 0 || o.Status >= 500 || o.Status == http.StatusRequestTimeout
 }
 
 // retryWait is the wait before retry n (from 0) on a credential, within

@@ -67,3 +67,44 @@ func TestServeRequestRetryNotOnRateLimit(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
 	assert.Equal(t, []string{"key-a", "key-b"}, keysSeen(h))
 }
+
+// A WebSocket turn that a credential with request_retry refuses
+// transiently (overloaded, or a dropped connection) is replayed on a new
+// connection of that credential first; a rate limit moves on at once.
+func TestWebSocketTurnRequestRetry(t *testing.T) {
+	for name, fault := range map[string]mockupstream.Fault{
+		"overloaded": {WSError: "server_is_overloaded", Times: 1},
+		"dropped":    {WSDrop: true, Times: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := openai("a")
+			a.RequestRetry = 1
+			a.Priority = 1
+			h := newHarness(t, withTransports, a, openai("b"))
+			h.mock.SetFault("sk-a", fault)
+			conn := dial(t, h.listen(), "sess-retry-"+name)
+			assert.Equal(t, "response.completed", lastType(play(t, conn, turn("gpt-5.5", "hi"))))
+			assert.Equal(t, []string{"sk-a", "sk-a"}, keysOf(wsRecords(h.mock, "WS")))
+			ok, _ := h.pool.Available(h.pool.Get("a"), "gpt-5.5")
+			assert.True(t, ok, "a credential whose retry succeeded cooled")
+			assert.Equal(t, 2, h.rec.waitRequests(t, 1).Attempts)
+		})
+	}
+
+	a := openai("a")
+	a.RequestRetry = 2
+	a.Priority = 1
+	h := newHarness(t, withTransports, a, openai("b"))
+	h.mock.SetFault("sk-a", mockupstream.Fault{WSError: "rate_limit_exceeded"})
+	conn := dial(t, h.listen(), "sess-retry-limited")
+	assert.Equal(t, "response.completed", lastType(play(t, conn, turn("gpt-5.5", "hi"))))
+	assert.Equal(t, []string{"sk-a", "sk-b"}, keysOf(wsRecords(h.mock, "WS")))
+}
+
+func keysOf(recs []mockupstream.Recorded) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Key
+	}
+	return out
+}

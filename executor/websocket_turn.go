@@ -73,9 +73,17 @@ func (s *wsSession) turn(msg []byte) bool {
 	var refusal int
 	var retryAt time.Time
 	connErr, waited, reopened := false, false, false
+	// again is the credential a transient failure is retried on
+	// (request_retry), retried how often it was so far
+	var again *selector.Decision
+	retried := 0
 	for rn.attempts < limit {
 		d, kept := s.keep(rn, eligible, tried)
-		if !kept {
+		if !kept && again != nil {
+			s.dropUpstream()
+			d, again = *again, nil
+		} else if !kept {
+			retried = 0
 			s.dropUpstream()
 			avail := rn.available(eligible, tried)
 			if len(avail) == 0 {
@@ -108,6 +116,12 @@ func (s *wsSession) turn(msg []byte) bool {
 		}
 		if !kept {
 			up, outcome, err := s.open(c)
+			if err != nil && s.retryTurn(rn, c, outcome, err, &retried) {
+				rn.observeTurnAttempt(c, outcome.Status, attemptStart, turnNote{err: "websocket upstream refused the connection, retrying (request_retry)"})
+				again = &d
+				limit++
+				continue
+			}
 			if err != nil {
 				until := rn.fail(c, outcome)
 				rn.observeTurnAttempt(c, outcome.Status, attemptStart, turnNote{err: "websocket upstream refused the connection"})
@@ -141,6 +155,15 @@ func (s *wsSession) turn(msg []byte) bool {
 			}
 			reopened = true
 		case turnRefused:
+			if s.retryTurn(rn, c, res.outcome, nil, &retried) {
+				rn.observeTurnAttempt(c, res.outcome.Status, attemptStart, turnNote{
+					err: "refused before any output, retrying (request_retry)", frame: res.frame, token: up.sentToken(),
+				})
+				s.dropUpstream()
+				again = &d
+				limit++
+				continue
+			}
 			until := rn.fail(c, res.outcome)
 			rn.observeTurnAttempt(c, res.outcome.Status, attemptStart, turnNote{
 				err: "refused before any output, failing over", frame: res.frame, token: up.sentToken(),
@@ -162,6 +185,22 @@ func (s *wsSession) turn(msg []byte) bool {
 		})
 	}
 	return s.answerError(rn, rn.unavailableError(eligible))
+}
+
+// retryTurn reports whether a turn that c failed with outcome (err, for a
+// connection that did not open) goes to c again, as its request_retry
+// allows for a transient failure, after the backoff; retried counts the
+// retries on c.
+func (s *wsSession) retryTurn(rn *run, c *auth.Credential, outcome auth.Outcome, err error, retried *int) bool {
+	if *retried >= c.RequestRetry || !transientOutcome(outcome, err) {
+		return false
+	}
+	rn.logAttempt(c, outcome.Status, err, "transient websocket failure, retrying on the same credential (request_retry)")
+	if !rn.sleep(rn.retryWait(*retried)) {
+		return false
+	}
+	*retried++
+	return true
 }
 
 // answerError ends a turn with the gateway's own error.
