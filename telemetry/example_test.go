@@ -92,9 +92,10 @@ func (c collectorKey) Hub() *telemetry.Hub { return c.hub }
 
 // Serve a hub's records over RESP, and read them the way a collector does,
 // with a Redis client: LPOP from the usage queue, SUBSCRIBE to the
-// channels. The server serves the connections it is handed, so a program
-// may accept them on a port of their own, as here, or pick them out of a
-// port it shares with HTTP by their first byte (FirstByteIsRESP).
+// channels. The server serves the connections of a listener of their own,
+// as here, or those it is handed one by one with ServeConn: cliproxy picks
+// them out of a port it shares with HTTP by their first byte
+// (FirstByteIsRESP).
 func ExampleServer() {
 	hub := telemetry.NewHub(0, 0) // the default limits
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,15 +110,7 @@ func ExampleServer() {
 		panic(err)
 	}
 	defer srv.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			srv.ServeConn(c)
-		}
-	}()
+	go srv.Serve(ln) // until ln is closed
 	defer ln.Close()
 
 	start := time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC)

@@ -180,15 +180,7 @@ func popOverRESP(hub *telemetry.Hub, key string) (*telemetry.Record, error) {
 		return nil, err
 	}
 	defer srv.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			srv.ServeConn(c)
-		}
-	}()
+	go srv.Serve(ln) // until ln is closed
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
