@@ -11,13 +11,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 )
 
-func keysSeen(h *harness) []string {
-	var keys []string
-	for _, r := range h.mock.Requests() {
-		keys = append(keys, r.Key)
-	}
-	return keys
-}
+func keysSeen(h *harness) []string { return keysOf(h.mock.Requests()) }
 
 // request_retry sends a transient failure to the same credential again
 // before the next one is tried, and the credential does not cool when a
