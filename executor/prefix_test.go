@@ -100,6 +100,13 @@ func TestServePrefixedGeminiPath(t *testing.T) {
 	res = h.serve(http.MethodPost, "/v1beta/models/gemini-2.5-pro:generateContent", http.Header{"X-Goog-Api-Key": {"client"}, "Content-Type": {"application/json"}},
 		`{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`)
 	assert.Equal(t, http.StatusNotFound, res.Code, "a plain name reached the prefixed credential")
+
+	// a slashed name under no prefix is not put into an upstream path
+	h = newHarness(t, nil, &auth.Credential{Name: "plain", Provider: auth.Gemini, APIKey: "key-plain"})
+	res = h.serve(http.MethodPost, "/v1beta/models/tunedModels/x:generateContent", http.Header{"X-Goog-Api-Key": {"client"}, "Content-Type": {"application/json"}},
+		`{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`)
+	assert.Equal(t, http.StatusNotFound, res.Code, res.Body.String())
+	assert.Empty(t, h.mock.Requests())
 }
 
 // The listing shows a prefixed credential's models under its prefix.

@@ -144,6 +144,14 @@ func resolveGemini(r *http.Request) (Route, bool) {
 	return Route{}, false
 }
 
+// pathServes reports whether c may serve a model the route's path names:
+// a name with a slash there ("team-a/gemini-2.5-pro") is for a credential
+// with that prefix alone, so that no upstream path gets a segment the
+// client chose.
+func (r Route) pathServes(c *auth.Credential) bool {
+	return c.Prefix != "" || !strings.Contains(r.Model, "/")
+}
+
 // pathModel reports whether a Gemini path names a model: one segment, or a
 // credential prefix and one segment ("team-a/gemini-2.5-pro").
 func pathModel(model string) bool {

@@ -97,7 +97,7 @@ func (v *view) findEligible(route Route, model, principal string) []*auth.Creden
 	all := v.byFamily[route.Family]
 	out := make([]*auth.Credential, 0, len(all))
 	for _, c := range all {
-		if route.servedBy(c.Provider) && v.serves(c, model, principal) && c.ServesClient(route.Client, v.oauthClients) {
+		if route.servedBy(c.Provider) && route.pathServes(c) && v.serves(c, model, principal) && c.ServesClient(route.Client, v.oauthClients) {
 			out = append(out, c)
 		}
 	}
@@ -115,7 +115,7 @@ func (v *view) servesRoute(c *auth.Credential, route Route) bool {
 // client: only subscription accounts of other clients' families serve it.
 func (v *view) refusesClient(route Route, model, principal string) bool {
 	for _, c := range v.byFamily[route.Family] {
-		if route.servedBy(c.Provider) && v.serves(c, model, principal) && !c.ServesClient(route.Client, v.oauthClients) {
+		if route.servedBy(c.Provider) && route.pathServes(c) && v.serves(c, model, principal) && !c.ServesClient(route.Client, v.oauthClients) {
 			return true
 		}
 	}
