@@ -116,7 +116,7 @@ func (b *body) size() int64 {
 // is done with the request body.
 func (b *body) reader() io.ReadCloser {
 	b.refs.Add(1)
-	if b.src != nil && b.src.claim() {
+	if !b.complete() && b.src.claim() {
 		return &teeReader{s: b.src}
 	}
 	return &bodyReader{b: b, rest: b.raw.openReader()}

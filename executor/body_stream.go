@@ -193,6 +193,17 @@ func (b *body) wait() error {
 	return b.src.wait()
 }
 
+// ready makes sure the next attempt can have the body: a body whose
+// first attempt has been sent (or is being sent) as it arrives is held
+// whole first, for a replay, and so is any when whole says the attempt
+// needs it whole (to rewrite it).
+func (b *body) ready(whole bool) error {
+	if b == nil || b.src == nil || (!whole && !b.src.claimed.Load()) {
+		return nil
+	}
+	return b.src.wait()
+}
+
 // failed is why a body that arrived while the first attempt sent it could
 // not be read whole; nil for any other body.
 func (b *body) failed() error {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 )
 
@@ -127,4 +129,16 @@ func TestModelsListedUnderTheCredentialPrefix(t *testing.T) {
 	res = h.serve(http.MethodGet, "/v1/models/team-b/claude-sonnet-4-5", anthropicHeader(), "")
 	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
 	assert.Equal(t, "team-b/claude-sonnet-4-5", gjson.Get(res.Body.String(), "id").String())
+}
+
+// A big body that could go upstream as it arrives is read whole first
+// when its credential has a prefix: the model in it is rewritten.
+func TestServePrefixedBigBodyIsRewrittenWhole(t *testing.T) {
+	h := newHarness(t, func(o *executor.Options) { o.MaxBody = 4 << 20 }, prefixed(claude("team"), "team-a"))
+	body := `{"model":"team-a/claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("x", 300<<10) + `"}]}`
+	res := h.serve(http.MethodPost, "/v1/messages", anthropicHeader(), body)
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+	reqs := h.mock.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, strings.Replace(body, "team-a/", "", 1), string(reqs[0].Body))
 }

@@ -29,7 +29,8 @@ const (
 // err, failed transiently and c's RequestRetry allows, and returns the
 // last try. limit, the loop's attempt bound, grows by each retry.
 func (rn *run) retrySame(w http.ResponseWriter, c *auth.Credential, d selector.Decision, aw *attemptWriter, err error, limit *int) (*attemptWriter, error) {
-	for n := 0; n < c.RequestRetry && transientFailure(aw, err) && rn.r.Context().Err() == nil; n++ {
+	// a body that could not be read is the client's fault, not the upstream's
+	for n := 0; n < c.RequestRetry && transientFailure(aw, err) && rn.r.Context().Err() == nil && rn.body.failed() == nil; n++ {
 		rn.logAttempt(c, aw.failStatus, err, "transient upstream failure, retrying on the same credential (request_retry)")
 		if !rn.sleep(rn.retryWait(n)) {
 			break

@@ -98,12 +98,6 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			waited = true
 			continue
 		}
-		if rn.attempts > 0 {
-			// a replay sends the whole body: what is left of it arrives first
-			if err := rn.body.wait(); err != nil {
-				return rn.bodyError(w, err)
-			}
-		}
 		if !pool.Claim(c, rn.model) {
 			// another request took this credential's probe
 			tried = append(tried, c)
@@ -111,13 +105,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		rn.attempts++
 		aw, ac, err := rn.try(w, c, d)
-		if berr := rn.body.failed(); berr != nil && !aw.committed && rn.r.Context().Err() == nil {
-			// the client's body broke off, was too large or too slow, or
-			// named a second model, while the first attempt sent it: its
-			// fault, not the credential's
-			return rn.bodyError(w, berr)
-		}
-		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil && rn.body.wait() == nil {
+		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil && rn.body.failed() == nil {
 			// an OAuth token may have been revoked or expired early:
 			// one refresh and one retry on the same credential first
 			if _, rerr := c.OAuth.Invalidate(rn.r.Context(), ac.sentToken); rerr == nil {
@@ -126,6 +114,12 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 			}
 		}
 		aw, err = rn.retrySame(w, c, d, aw, err, &limit)
+		if berr := rn.body.failed(); berr != nil && !aw.committed && rn.r.Context().Err() == nil {
+			// the client's body broke off, was too large or too slow, or
+			// named a second model, while an attempt sent it or waited
+			// for it: its fault, not the credential's
+			return rn.bodyError(w, berr)
+		}
 		tried = append(tried, c)
 
 		if rn.r.Context().Err() != nil {
@@ -522,6 +516,12 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	}
 	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
+		// a replay sends the whole body, and a body rewritten for a
+		// prefixed credential is rewritten whole: what is left of it
+		// arrives first
+		if err := rn.body.ready(c.Prefix != ""); err != nil {
+			return err
+		}
 		rd := rn.body.reader()
 		// the transport closes it once done with it; this closes it
 		// also when the attempt panics or the transport is still
