@@ -29,12 +29,13 @@ type gate struct {
 	mock    *mockupstream.Server
 	arrived chan string   // the upstream key of each request as it arrives
 	early   atomic.Int32  // requests still to answer 429 unread
+	holding atomic.Bool   // hold each request once it has its body
 	held    chan struct{} // receives when a held request has its body
-	release chan struct{} // closed to let held requests go; nil holds none
+	release chan struct{} // closed to let held requests go
 }
 
 func newGate(t *testing.T) (*gate, string) {
-	g := &gate{mock: mockupstream.New(), arrived: make(chan string, 16), held: make(chan struct{}, 16)}
+	g := &gate{mock: mockupstream.New(), arrived: make(chan string, 16), held: make(chan struct{}, 16), release: make(chan struct{})}
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	return g, srv.URL
@@ -53,7 +54,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if g.release != nil {
+	if g.holding.Load() {
 		g.held <- struct{}{}
 		<-g.release
 	}
@@ -263,8 +264,8 @@ func TestSpoolFileIsPrivateAndGoesWithItsRequest(t *testing.T) {
 	body := bigBody(1 << 20)
 
 	t.Run("answered", func(t *testing.T) {
-		up.release = make(chan struct{})
-		defer func() { up.release = nil }()
+		up.holding.Store(true)
+		defer up.holding.Store(false)
 		done := make(chan string, 1)
 		go func() {
 			res, out := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), string(body))
