@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
@@ -246,8 +247,8 @@ type Handler struct {
 
 	cluster      *cluster.Cluster
 	clusterKeyed string
-	metrics      *handlerMetrics // nil with DisableMetrics
-	requestLog   *requestLogger  // nil when off
+	metrics      *metrics.Recorder // nil with DisableMetrics
+	requestLog   *requestLogger    // nil when off
 
 	requestLogDir string // the store held in requestLogStores
 }
@@ -380,11 +381,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
-		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
+		if h.metrics, err = metrics.NewRecorder(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Recorders = append(opts.Recorders, h.metrics)
-		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+		if err := metrics.Register(ctx.GetMetricsRegistry(), usageQueueMetrics()); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
@@ -399,7 +400,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.metrics != nil {
-		h.metrics.track(built, h.keys.Names())
+		h.metrics.Track(built, h.keys.Names())
 	}
 	if h.authDir != nil {
 		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
@@ -447,7 +448,7 @@ func (h *Handler) reloadPool(msg string) {
 		return
 	}
 	if h.metrics != nil {
-		h.metrics.track(pool, h.keys.Names())
+		h.metrics.Track(pool, h.keys.Names())
 	}
 	h.logCredentials(pool, msg)
 }
@@ -547,7 +548,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
 	if h.metrics != nil {
-		h.metrics.close()
+		h.metrics.Close()
 	}
 	if h.requestLogDir != "" {
 		_, _ = requestLogStores.Delete(h.requestLogDir)
