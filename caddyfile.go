@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
 
+	"github.com/caddy-cliproxy/cliproxy/access"
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
@@ -125,7 +126,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &placeholder); err != nil {
 				return err
 			}
-			if _, err := newIdentities([]string{placeholder}); err != nil {
+			if _, err := access.NewIdentities([]string{placeholder}, caddy.NewReplacer()); err != nil {
 				return d.Errf("%v", err)
 			}
 			h.ClientIdentities = append(h.ClientIdentities, placeholder)

@@ -231,7 +231,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
-	identities  identities
+	identities  access.Identities
 	state       *pool.State
 	member      *pool.Member
 	strategy    string // canonical, as configured
@@ -302,7 +302,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keys = keys
-	if h.identities, err = newIdentities(h.ClientIdentities); err != nil {
+	if h.identities, err = access.NewIdentities(h.ClientIdentities, caddy.NewReplacer()); err != nil {
 		return err
 	}
 
@@ -521,8 +521,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
-	if !ok {
-		principal = h.identities.resolve(repl)
+	if !ok && repl != nil {
+		principal = h.identities.Resolve(repl)
 		ok = principal != ""
 	}
 	if !ok {
@@ -535,7 +535,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Message: "missing or invalid client key for this gateway",
 		})
 	}
-	h.identities.strip(r)
+	h.identities.Strip(r)
 	if repl != nil {
 		repl.Set(PlaceholderClient, principal)
 	}
