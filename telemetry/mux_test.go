@@ -22,13 +22,7 @@ func TestMuxServesRESPAndHTTPOnOnePort(t *testing.T) {
 	hub := telemetry.NewHub(0, 0)
 	hub.Usage(record(1))
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv, err := telemetry.NewServer(telemetry.ServerOptions{
-		Backend: func() (telemetry.Backend, error) { return backend{hub}, nil },
-		Addr:    ln.Addr(),
-	})
-	require.NoError(t, err)
+	ln, srv := listen(t, hub)
 	mux := telemetry.NewMux(ln, srv)
 	web := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "http here") }),
