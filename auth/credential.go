@@ -67,6 +67,10 @@ type Credential struct {
 	// upstream answers (its failures are still recorded).
 	DisableCooling bool
 
+	// Label and Note are the operator's words about the credential, shown
+	// in management.
+	Label, Note string
+
 	// OAuth supplies the access token of an OAuth account; nil for an
 	// API key.
 	OAuth TokenProvider

@@ -108,6 +108,8 @@ type Executor struct {
 	cur  atomic.Pointer[view]
 	// capturer is the first recorder that wants full records, or nil.
 	capturer outcome.Capturer
+	// models caches the upstreams' own model lists.
+	models modelLists
 }
 
 // New builds an executor, resolving every credential's upstream.
@@ -154,6 +156,9 @@ func (e *Executor) Pool() *auth.Pool { return e.cur.Load().pool }
 func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, principal string) error {
 	if route.WebSocket {
 		return e.serveWebSocket(w, r, route, principal)
+	}
+	if route.Endpoint == "models" {
+		return e.serveModels(w, r, route, principal)
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {

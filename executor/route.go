@@ -107,11 +107,18 @@ func resolve(r *http.Request) (Route, bool) {
 		return Route{Family: FamilyOpenAI, Endpoint: "responses", HasBody: true}, true
 	case r.Method == http.MethodGet && (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")):
 		// both Anthropic and OpenAI serve this path; Anthropic clients
-		// always send anthropic-version
-		if r.Header.Get("Anthropic-Version") != "" {
-			return Route{Family: FamilyAnthropic, Endpoint: "models"}, true
+		// send anthropic-version, and their key in x-api-key
+		id := strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/")
+		if r.Header.Get("Anthropic-Version") != "" || r.Header.Get("X-Api-Key") != "" {
+			return Route{Family: FamilyAnthropic, Endpoint: "models", Model: id}, true
 		}
-		return Route{Family: FamilyOpenAI, Endpoint: "models"}, true
+		return Route{Family: FamilyOpenAI, Endpoint: "models", Model: id}, true
+	case r.Method == http.MethodGet && (path == "/v1beta/models" || strings.HasPrefix(path, "/v1beta/models/")):
+		id := strings.TrimPrefix(strings.TrimPrefix(path, "/v1beta/models"), "/")
+		if strings.Contains(id, ":") {
+			return Route{}, false
+		}
+		return Route{Family: FamilyGemini, Endpoint: "models", Model: id}, true
 	}
 	return resolveGemini(r)
 }

@@ -361,6 +361,9 @@ func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
 			Code:       CodeModelCooldown,
 			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
 			RetryAfter: earliest(cooling, other).Sub(pool.Now()),
+			ResetAt:    earliest(cooling, other),
+			Model:      rn.model,
+			Provider:   providersOf(eligible),
 		}
 	}
 	ce := &ClientError{
@@ -426,12 +429,13 @@ func (rn *run) exhaustedError(tried []*auth.Credential, failStatus int, retryAt 
 	case rateLimited:
 		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
 		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
+		ce.Model, ce.Provider = rn.model, providersOf(tried)
 	}
 	if !soonest.IsZero() {
-		ce.RetryAfter = soonest.Sub(now)
+		ce.RetryAfter, ce.ResetAt = soonest.Sub(now), soonest
 	}
 	if rateLimited && !ce.announces() {
-		ce.RetryAfter = time.Second // a rate limit always says when to come back
+		ce.RetryAfter, ce.ResetAt = time.Second, now.Add(time.Second) // a rate limit always says when to come back
 	}
 	return ce
 }

@@ -89,6 +89,14 @@ type AuthFile struct {
 	// Priority is the credential's tier ("priority"); higher is preferred.
 	Priority int
 
+	// DisableCooling keeps the credential in rotation whatever the
+	// upstream answers ("disable_cooling").
+	DisableCooling bool
+
+	// Label and Note are the operator's words about the account ("label",
+	// "note"), shown in management; never sent upstream.
+	Label, Note string
+
 	// Weight is the share under weighted round robin ("weight"); nil when
 	// the file does not set one.
 	Weight *int
@@ -248,6 +256,9 @@ func (f *AuthFile) snapshot() *AuthFile {
 		ProjectIDs:     slices.Clone(f.ProjectIDs),
 		Disabled:       f.Disabled,
 		Priority:       f.Priority,
+		DisableCooling: f.DisableCooling,
+		Label:          f.Label,
+		Note:           f.Note,
 		ProxyURL:       f.ProxyURL,
 		BaseURL:        f.BaseURL,
 		OAuthClients:   f.OAuthClients,
@@ -341,6 +352,9 @@ var authFields = []authField{
 	stringField("proxy_url", "proxy-url", "", func(f *AuthFile) *string { return &f.ProxyURL }),
 	stringField("base_url", "base-url", "", func(f *AuthFile) *string { return &f.BaseURL }),
 	listField("excluded_models", "excluded-models", false, func(f *AuthFile) *[]string { return &f.ExcludedModels }),
+	boolField("disable_cooling", func(f *AuthFile) *bool { return &f.DisableCooling }),
+	stringField("label", "", "", func(f *AuthFile) *string { return &f.Label }),
+	stringField("note", "", "", func(f *AuthFile) *string { return &f.Note }),
 	stringField("oauth_clients", "", "", func(f *AuthFile) *string { return &f.OAuthClients }),
 	stringField("auth_header", "", "", func(f *AuthFile) *string { return &f.AuthHeader }),
 }

@@ -730,3 +730,12 @@ func fieldsOf(f *authfile.AuthFile) []any {
 		f.Priority, derefInt(f.Weight), derefBool(f.Websockets), f.Headers, f.ProxyURL, f.BaseURL, f.ExcludedModels,
 	}
 }
+
+func TestParseAuthFileOperatorFields(t *testing.T) {
+	f, err := authfile.ParseAuthFile("a.json", []byte(`{"type":"claude","access_token":"x","disable_cooling":true,"label":"team","note":"paid","priority":3}`))
+	require.NoError(t, err)
+	assert.True(t, f.DisableCooling)
+	assert.Equal(t, "team", f.Label)
+	assert.Equal(t, "paid", f.Note)
+	assert.Equal(t, 3, f.Priority)
+}
