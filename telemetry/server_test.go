@@ -55,16 +55,13 @@ func listen(t *testing.T, hub *telemetry.Hub) (net.Listener, *telemetry.Server) 
 func serve(t *testing.T, hub *telemetry.Hub) string {
 	t.Helper()
 	ln, srv := listen(t, hub)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			srv.ServeConn(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); srv.Close() })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		assert.ErrorIs(t, <-served, net.ErrClosed, "Serve ends when its listener is closed")
+		srv.Close()
+	})
 	return ln.Addr().String()
 }
 
