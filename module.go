@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
@@ -230,7 +231,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
-	identities  identities
+	identities  access.Identities
 	state       *pool.State
 	member      *pool.Member
 	strategy    string // canonical, as configured
@@ -246,8 +247,8 @@ type Handler struct {
 
 	cluster      *cluster.Cluster
 	clusterKeyed string
-	metrics      *handlerMetrics // nil with DisableMetrics
-	requestLog   *requestLogger  // nil when off
+	metrics      *metrics.Recorder // nil with DisableMetrics
+	requestLog   *requestLogger    // nil when off
 
 	requestLogDir string // the store held in requestLogStores
 }
@@ -301,7 +302,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keys = keys
-	if h.identities, err = newIdentities(h.ClientIdentities); err != nil {
+	if h.identities, err = access.NewIdentities(h.ClientIdentities, caddy.NewReplacer()); err != nil {
 		return err
 	}
 
@@ -380,11 +381,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
-		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
+		if h.metrics, err = metrics.NewRecorder(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Recorders = append(opts.Recorders, h.metrics)
-		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+		if err := metrics.Register(ctx.GetMetricsRegistry(), usageQueueMetrics()); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
@@ -399,7 +400,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.metrics != nil {
-		h.metrics.track(built, h.keys.Names())
+		h.metrics.Track(built, h.keys.Names())
 	}
 	if h.authDir != nil {
 		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
@@ -419,45 +420,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	state.Register(h.member)
 	return nil
-}
-
-// logCredentials names the pool's credentials (never a secret), so an
-// operator can see what an auth directory brought.
-func (h *Handler) logCredentials(pool *auth.Pool, msg string) {
-	names := make([]string, 0, len(pool.Credentials()))
-	for _, c := range pool.Credentials() {
-		names = append(names, c.String())
-	}
-	h.logger.Info(msg, zap.Strings("credentials", names))
-}
-
-// reloadPool rebuilds the pool when the auth directory changed or an
-// operator enabled or disabled a credential; requests under way finish
-// with the pool they started with. Rebuilds are serialized, so the last
-// one sees the latest files and overrides.
-func (h *Handler) reloadPool(msg string) {
-	h.reloadMu.Lock()
-	defer h.reloadMu.Unlock()
-	pool, err := h.buildPool()
-	if err == nil {
-		err = h.exec.SetPool(pool)
-	}
-	if err != nil {
-		h.logger.Error("reloading credentials", zap.Error(err))
-		return
-	}
-	if h.metrics != nil {
-		h.metrics.track(pool, h.keys.Names())
-	}
-	h.logCredentials(pool, msg)
-}
-
-// currentPool is the pool the handler serves from, nil before it has one.
-func (h *Handler) currentPool() *auth.Pool {
-	if h.exec == nil {
-		return nil
-	}
-	return h.exec.Pool()
 }
 
 // Validate checks the options that need no provisioning to judge.
@@ -520,8 +482,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
-	if !ok {
-		principal = h.identities.resolve(repl)
+	if !ok && repl != nil {
+		principal = h.identities.Resolve(repl)
 		ok = principal != ""
 	}
 	if !ok {
@@ -534,7 +496,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Message: "missing or invalid client key for this gateway",
 		})
 	}
-	h.identities.strip(r)
+	h.identities.Strip(r)
 	if repl != nil {
 		repl.Set(PlaceholderClient, principal)
 	}
@@ -547,7 +509,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
 	if h.metrics != nil {
-		h.metrics.close()
+		h.metrics.Close()
 	}
 	if h.requestLogDir != "" {
 		_, _ = requestLogStores.Delete(h.requestLogDir)
@@ -567,25 +529,6 @@ func (h *Handler) Cleanup() error {
 		return err
 	}
 	return nil
-}
-
-// pools holds the state of each named credential pool across config
-// reloads: the new handler is provisioned while the old one still runs, so
-// both hold a reference and the state lives on as long as either does.
-var pools = caddy.NewUsagePool()
-
-// loadPoolState returns the shared state of the pool called name, with the
-// session TTL set to ttl.
-func loadPoolState(name string, ttl time.Duration) (*pool.State, error) {
-	val, _, err := pools.LoadOrNew(name, func() (caddy.Destructor, error) {
-		return pool.New(ttl), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loading pool %q: %w", name, err)
-	}
-	st := val.(*pool.State)
-	st.Sessions.SetTTL(ttl)
-	return st, nil
 }
 
 // The values of SubagentAffinity.

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
@@ -70,7 +71,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 		h.cluster.SetUsageMaxAge(time.Duration(h.UsageQueueRetention))
 	}
 	h.state.Link(h.cluster, h.cluster.Bindings())
-	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
+	gauge := metrics.RedisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {
 			gauge.Set(1)
