@@ -400,8 +400,8 @@ credential is explained by its old credential failing during the turn, being fai
 disabled at the time; a change nothing explains is a lost binding. A request that went out on a
 keep-alive connection the gateway closed at that moment (each config reload closes the idle connections,
 as every Go server does when it shuts down) got no answer and reached no upstream: the client sends it
-again (at most twice), as the providers' SDKs retry a connection error, and the table counts these
-apart. The added latency is the client's time
+again (at most twice, after about 0.5 s and 1 s), as the providers' SDKs retry a connection error, and
+the table counts these apart. The added latency is the client's time
 for a turn less the upstream's time for the answer it got (failed attempts before it count as added). A
 usage record is lost when the gateway served a request and no record of it could be popped; the harness
 pops as a collector does, from both instances' own ports (RESP, which drains the instance's local
