@@ -10,15 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// clockedWriter is an attempt writer timed by a clock of first and header
+// that halts it, the client's writer, and the count of halts.
+func clockedWriter(first, header time.Duration) (*spyWriter, *attemptWriter, *haltCounter) {
+	spy := newSpy()
+	aw := newAttemptWriter(spy, true)
+	h := new(haltCounter)
+	aw.halt = h.halt
+	aw.clock = startAttemptClock(first, header, aw.halt)
+	return spy, aw, h
+}
+
 // An answer whose headers do not come within the header bound halts the
 // attempt as a stream-header timeout, and headers that come after that
 // reach nobody.
 func TestAttemptClockRunsOutBeforeHeaders(t *testing.T) {
-	spy := newSpy()
-	aw := newAttemptWriter(spy, true)
-	var h haltCounter
-	aw.halt = h.halt
-	aw.clock = startAttemptClock(time.Minute, 20*time.Millisecond, aw.halt)
+	spy, aw, h := clockedWriter(time.Minute, 20*time.Millisecond)
 	require.Eventually(t, aw.clock.expired, time.Second, time.Millisecond)
 	assert.Equal(t, int32(1), h.n.Load())
 	assert.ErrorIs(t, aw.clock.err(), errHeaderTimeout)
@@ -36,11 +43,7 @@ func TestAttemptClockRunsOutBeforeHeaders(t *testing.T) {
 // Headers in time end the header bound: the first event then has the rest
 // of its own bound, however much longer.
 func TestAttemptClockHeadersInTimeLeaveTheFirstEventBound(t *testing.T) {
-	spy := newSpy()
-	aw := newAttemptWriter(spy, true)
-	var h haltCounter
-	aw.halt = h.halt
-	aw.clock = startAttemptClock(time.Minute, 30*time.Millisecond, aw.halt)
+	spy, aw, h := clockedWriter(time.Minute, 30*time.Millisecond)
 	aw.Header().Set("Content-Type", "text/event-stream")
 	aw.WriteHeader(http.StatusOK)
 	time.Sleep(60 * time.Millisecond)
