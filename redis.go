@@ -70,7 +70,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	if h.UsageQueueRetention > 0 {
 		h.cluster.SetUsageMaxAge(time.Duration(h.UsageQueueRetention))
 	}
-	h.state.Link(h.cluster)
+	h.state.Link(h.cluster, h.cluster.Bindings())
 	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {

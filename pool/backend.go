@@ -174,8 +174,8 @@ func (s *State) DeleteAuthFile(ctx context.Context, name string) error {
 
 // Bindings implements management.Backend.
 func (s *State) Bindings() management.SessionBindings {
-	if c := s.shared.Load(); c != nil {
-		return c.Bindings()
+	if l := s.shared.Load(); l != nil {
+		return l.bindings
 	}
 	return s.Sessions
 }

@@ -87,6 +87,19 @@ func (s *Server) ServeConn(c net.Conn) {
 	}
 }
 
+// Serve hands each connection ln accepts to ServeConn, for a port that
+// serves only RESP, until ln fails; it returns ln's error (net.ErrClosed
+// once ln was closed). Close ln and the server when done.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		s.ServeConn(c)
+	}
+}
+
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	s.ln.Close()

@@ -47,16 +47,13 @@ func serve(t *testing.T, hub *telemetry.Hub) string {
 		Addr:    ln.Addr(),
 	})
 	require.NoError(t, err)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			srv.ServeConn(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); srv.Close() })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		assert.ErrorIs(t, <-served, net.ErrClosed, "Serve ends when its listener is closed")
+		srv.Close()
+	})
 	return ln.Addr().String()
 }
 
