@@ -46,11 +46,7 @@ func TestRecordsOfAPopCutShortAreKept(t *testing.T) {
 		Addr:    ln.Addr(),
 	})
 	require.NoError(t, err)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			srv.ServeConn(c)
-		}
-	}()
+	go func() { _ = srv.Serve(ln) }()
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
