@@ -501,6 +501,23 @@ func unmarshalCredential(d *caddyfile.Dispenser) (Credential, error) {
 				return c, err
 			}
 			c.Websockets = &on
+		case "prefix":
+			if err := oneArg(d, &c.Prefix); err != nil {
+				return c, err
+			}
+			if _, err := auth.ParsePrefix(c.Prefix); err != nil {
+				return c, d.Errf("credential %s: %v", c.Name, err)
+			}
+		case "request_retry":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return c, err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 0 || n > auth.MaxRequestRetry {
+				return c, d.Errf("credential %s: request_retry must be an integer from 0 to %d, got %q", c.Name, auth.MaxRequestRetry, raw)
+			}
+			c.RequestRetry = n
 		default:
 			return c, d.Errf("unrecognized credential subdirective %q", d.Val())
 		}

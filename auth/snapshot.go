@@ -18,9 +18,14 @@ type CredentialSnapshot struct {
 	// Skipped is why an auth file serves nothing (status skipped).
 	Skipped string `json:"skipped,omitempty"`
 	// Label and Note are the operator's words about the credential.
-	Label    string `json:"label,omitempty"`
-	Note     string `json:"note,omitempty"`
-	Disabled bool   `json:"disabled"`
+	Label string `json:"label,omitempty"`
+	Note  string `json:"note,omitempty"`
+	// Prefix is the model prefix the credential serves under.
+	Prefix string `json:"prefix,omitempty"`
+	// RequestRetry is how many more times a transient failure is retried
+	// on the credential before the next one is tried.
+	RequestRetry int  `json:"request_retry,omitempty"`
+	Disabled     bool `json:"disabled"`
 	// Status aggregates the states: disabled; cooldown or blocked when the
 	// whole credential is out; degraded when some models are; else
 	// available.
@@ -96,18 +101,20 @@ func (p *Pool) Snapshot() []CredentialSnapshot {
 
 func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 	s := CredentialSnapshot{
-		Name:        c.Name,
-		Provider:    c.Provider,
-		Fingerprint: c.Fingerprint(),
-		Priority:    c.Priority,
-		Weight:      c.Weight,
-		Group:       c.Group,
-		Email:       c.Email,
-		Source:      c.Source,
-		Label:       c.Label,
-		Note:        c.Note,
-		Disabled:    c.Disabled,
-		Status:      StatusAvailable,
+		Name:         c.Name,
+		Provider:     c.Provider,
+		Fingerprint:  c.Fingerprint(),
+		Priority:     c.Priority,
+		Weight:       c.Weight,
+		Group:        c.Group,
+		Email:        c.Email,
+		Source:       c.Source,
+		Label:        c.Label,
+		Note:         c.Note,
+		Prefix:       c.Prefix,
+		RequestRetry: c.RequestRetry,
+		Disabled:     c.Disabled,
+		Status:       StatusAvailable,
 	}
 	if r, ok := c.OAuth.(RefreshReporter); ok {
 		st := r.RefreshState()

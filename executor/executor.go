@@ -257,12 +257,6 @@ func validModel(m string) bool {
 	return true
 }
 
-// serves reports whether c may serve model to principal, whatever its
-// health; the provider family is checked by the caller.
-func serves(c *auth.Credential, model, principal string) bool {
-	return !c.Disabled && c.AllowsModel(model) && c.AllowsClient(principal)
-}
-
 // sessionOf works out the binding keys of a request and the session ID
 // shown in placeholders. Keys are scoped by family, client and model: two
 // members never share a binding, and each model of a conversation is

@@ -132,6 +132,10 @@ func (e *Executor) poolModels(ctx context.Context, v *view, family Family, princ
 			if m.ID == "" || !c.AllowsModel(m.ID) {
 				return
 			}
+			upstream := m.ID
+			if m = listedAs(c, m); !servesAs(v, c, m.ID, upstream) {
+				return // a name under another credential's prefix
+			}
 			if reason, _ := v.pool.BlockedBy(c, m.ID); reason != "" {
 				return // disabled, revoked or cooling for this model
 			}
@@ -154,6 +158,13 @@ func (e *Executor) poolModels(ctx context.Context, v *view, family Family, princ
 	}
 	slices.SortFunc(out, func(a, b modelInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// servesAs reports whether a request for id is served by c as the
+// upstream's model upstream.
+func servesAs(v *view, c *auth.Credential, id, upstream string) bool {
+	up, ok := v.upstreamModel(c, id)
+	return ok && up == upstream
 }
 
 // upstreamModels returns c's upstream list, fetched with c at most every

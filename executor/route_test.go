@@ -82,7 +82,12 @@ func TestResolve(t *testing.T) {
 		{"gemini without action", "POST", "/v1beta/models/gemini-2.5-pro", "", Route{}, false},
 		{"gemini empty action", "POST", "/v1beta/models/gemini-2.5-pro:", "", Route{}, false},
 		{"gemini empty model", "POST", "/v1beta/models/:generateContent", "", Route{}, false},
-		{"gemini model with slash", "POST", "/v1beta/models/tuned/gemini:generateContent", "", Route{}, false},
+		{
+			"gemini model under a credential prefix", "POST", "/v1beta/models/team/gemini-2.5-pro:generateContent", "",
+			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "team/gemini-2.5-pro", HasBody: true}, true,
+		},
+		{"gemini model with two slashes", "POST", "/v1beta/models/a/b/gemini:generateContent", "", Route{}, false},
+		{"gemini model with an empty prefix", "POST", "/v1beta/models//gemini:generateContent", "", Route{}, false},
 		{"gemini GET", "GET", "/v1beta/models/gemini-2.5-pro:generateContent", "", Route{}, false},
 		{"gemini model listing", "GET", "/v1beta/models", "", Route{Family: FamilyGemini, Endpoint: "models"}, true},
 		{"gemini one model", "GET", "/v1beta/models/gemini-2.5-pro", "", Route{Family: FamilyGemini, Endpoint: "models", Model: "gemini-2.5-pro"}, true},

@@ -76,6 +76,9 @@ type run struct {
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
 	secrets []string
+	// a WebSocket turn's response.create, and the error event that ended
+	// it, kept only while a request log is configured
+	turnIn, turnOut []byte
 }
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
@@ -113,6 +116,7 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 				aw, _, err = rn.try(w, c, d)
 			}
 		}
+		aw, err = rn.retrySame(w, c, d, aw, err, &limit)
 		tried = append(tried, c)
 
 		if rn.r.Context().Err() != nil {
@@ -303,14 +307,7 @@ func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
 		return false
 	}
 	wait += time.Duration(rand.Int64N(int64(wait/10) + int64(50*time.Millisecond)))
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-rn.r.Context().Done():
-		return false
-	}
+	return rn.sleep(wait)
 }
 
 // available returns the eligible credentials not yet tried that are not
@@ -473,7 +470,7 @@ func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Dec
 	avail := func() []*auth.Credential { return rn.available(eligible, tried) }
 	d := a.PickPlaced(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
 		c := rn.v.pool.Get(name)
-		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
+		if c == nil || !rn.v.servesRoute(c, rn.route) || !rn.v.serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
 		}
 		ok, until := rn.v.pool.Available(c, rn.model)
@@ -492,7 +489,7 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req := new(http.Request)
 	*req = *rn.r
 	u := *rn.r.URL
-	u.Path = ep.path(rn.r.URL.Path)
+	u.Path = ep.path(rn.upstreamPath(c))
 	u.RawPath = ""
 	u.RawQuery = rn.query
 	req.URL = &u
@@ -523,6 +520,12 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		req.ContentLength = 0
 	}
 	req.GetBody = nil
+	if b, ok := rn.prefixedBody(c); ok {
+		_ = req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+		req.Header.Del("Content-Encoding") // the rewritten body is the decoded one
+	}
 
 	var out http.ResponseWriter = aw
 	var unwrap *codeAssistWriter
@@ -557,9 +560,9 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 	if rn.body != nil {
 		inner = rn.body.inspect()
 	}
-	wrapped := codeAssistBody(rn.model, c.ProjectID, inner)
+	wrapped := codeAssistBody(rn.upstreamModel(c), c.ProjectID, inner)
 	if rn.route.Endpoint == "countTokens" {
-		wrapped = codeAssistCountBody(rn.model, inner)
+		wrapped = codeAssistCountBody(rn.upstreamModel(c), inner)
 	}
 	_ = req.Body.Close() // the pooled body is not sent; the envelope is
 	req.Body = io.NopCloser(bytes.NewReader(wrapped))

@@ -23,12 +23,7 @@ func TestAuthFileFieldsHonoured(t *testing.T) {
 	hot["note"] = "paid by the platform group"
 	hot["priority"] = 5
 	hot["oauth_clients"] = "any" // the test client is no Claude Code
-	o.writeAuthFile(t, "claude-hot.json", hot)
-	api := o.adminAPI()
-	waitFor(t, "the auth file is served", func() bool {
-		_, out, _ := api.call(http.MethodGet, "credentials", "")
-		return out.Get(`credentials.#(name=="claude-hot")`).Exists()
-	})
+	api := o.serveAuthFile(t, "claude-hot.json", hot)
 	c := api.credential("claude-hot")
 	assert.Equal(t, "team account", c.Get("label").String(), c.Raw)
 	assert.Equal(t, "paid by the platform group", c.Get("note").String(), c.Raw)

@@ -126,6 +126,16 @@ type AuthFile struct {
 	// "x-api-key" or "bearer"); "" is x-api-key.
 	AuthHeader string
 
+	// Prefix makes the credential serve only "<prefix>/<model>" requests,
+	// sent upstream as <model> ("prefix"); "" serves plain model names.
+	Prefix string
+
+	// RequestRetry is how many more times a request is sent to this
+	// credential after a transient failure before the next credential is
+	// tried ("request_retry", or "request-retry"); nil when the file does
+	// not say.
+	RequestRetry *int
+
 	raw  *jsonObject // the object the file was parsed from; never mutated
 	orig *AuthFile   // the known fields as parsed (or as last saved)
 
@@ -263,6 +273,7 @@ func (f *AuthFile) snapshot() *AuthFile {
 		BaseURL:        f.BaseURL,
 		OAuthClients:   f.OAuthClients,
 		AuthHeader:     f.AuthHeader,
+		Prefix:         f.Prefix,
 		ExcludedModels: slices.Clone(f.ExcludedModels),
 		Headers:        maps.Clone(f.Headers),
 	}
@@ -273,6 +284,10 @@ func (f *AuthFile) snapshot() *AuthFile {
 	if f.Websockets != nil {
 		ws := *f.Websockets
 		c.Websockets = &ws
+	}
+	if f.RequestRetry != nil {
+		n := *f.RequestRetry
+		c.RequestRetry = &n
 	}
 	return c
 }
@@ -357,6 +372,14 @@ var authFields = []authField{
 	stringField("note", "", "", func(f *AuthFile) *string { return &f.Note }),
 	stringField("oauth_clients", "", "", func(f *AuthFile) *string { return &f.OAuthClients }),
 	stringField("auth_header", "", "", func(f *AuthFile) *string { return &f.AuthHeader }),
+	stringField("prefix", "", "", func(f *AuthFile) *string { return &f.Prefix }),
+	withLegacy("request-retry", optIntField("request_retry", func(f *AuthFile) **int { return &f.RequestRetry })),
+}
+
+// withLegacy gives fd a hyphenated legacy spelling.
+func withLegacy(legacy string, fd authField) authField {
+	fd.legacy = legacy
+	return fd
 }
 
 // nestedTokenKey holds the OAuth tokens in CLIProxyAPI's Gemini layout (an

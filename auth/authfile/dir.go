@@ -234,6 +234,18 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 	if f.Weight != nil {
 		base.Weight = *f.Weight
 	}
+	if f.RequestRetry != nil {
+		// CLIProxyAPI reads a negative count as none
+		base.RequestRetry = min(max(*f.RequestRetry, 0), auth.MaxRequestRetry)
+	}
+	if f.Prefix != "" {
+		p, err := auth.ParsePrefix(f.Prefix)
+		if err != nil {
+			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+			return nil
+		}
+		base.Prefix = p
+	}
 	if f.BaseURL != "" {
 		u, err := auth.ParseBaseURL(f.BaseURL)
 		if err != nil {

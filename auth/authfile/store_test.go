@@ -79,3 +79,28 @@ func TestDirAndLoginOverAnotherStore(t *testing.T) {
 	assert.Equal(t, auth.Gemini, creds[0].Provider)
 	assert.Same(t, authfile.Store(st), d.Store())
 }
+
+// A file's prefix and request_retry reach its credential; a prefix that is
+// no single segment makes the file serve nothing rather than something
+// unexpected.
+func TestDirCredentialPrefixAndRequestRetry(t *testing.T) {
+	retry, tooMany := 2, 99
+	st := &memStore{files: map[string]*authfile.AuthFile{
+		"a.json": {Name: "a.json", Type: authfile.FileTypeGemini, APIKey: "AIza-a", Prefix: "/team-a/", RequestRetry: &retry},
+		"b.json": {Name: "b.json", Type: authfile.FileTypeGemini, APIKey: "AIza-b", RequestRetry: &tooMany},
+		"c.json": {Name: "c.json", Type: authfile.FileTypeGemini, APIKey: "AIza-c", Prefix: "team/a"},
+	}}
+	d, err := authfile.OpenStore(st, nil, auth.NewHealth(), zap.NewNop())
+	require.NoError(t, err)
+	defer d.Close()
+	byName := map[string]*auth.Credential{}
+	for _, c := range d.Credentials() {
+		byName[c.Name] = c
+	}
+	require.Contains(t, byName, "a")
+	assert.Equal(t, "team-a", byName["a"].Prefix)
+	assert.Equal(t, 2, byName["a"].RequestRetry)
+	require.Contains(t, byName, "b")
+	assert.Equal(t, auth.MaxRequestRetry, byName["b"].RequestRetry, "request_retry is capped")
+	assert.NotContains(t, byName, "c")
+}
