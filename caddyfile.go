@@ -49,6 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    probe_interval <duration>
 //	    max_retry_interval <duration>
 //	    first_event_timeout <duration>
+//	    stream_header_timeout <duration>
 //	    pool <name>
 //	    state redis://[user:password@]host:port/db {
 //	        usage_retention <n>
@@ -179,7 +180,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = size
 
-		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout", "body_read_timeout":
+		case "transient_cooldown", "max_cooldown", "probe_interval", "max_retry_interval", "first_event_timeout", "stream_header_timeout", "body_read_timeout":
 			name := d.Val()
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -198,6 +199,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.ProbeInterval = caddy.Duration(dur)
 			case "first_event_timeout":
 				h.FirstEventTimeout = caddy.Duration(dur)
+			case "stream_header_timeout":
+				h.StreamHeaderTimeout = caddy.Duration(dur)
 			case "body_read_timeout":
 				h.BodyReadTimeout = caddy.Duration(dur)
 			default:

@@ -45,6 +45,11 @@ const (
 	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
 
+// DefaultStreamHeaderTimeout leaves a client that gives up after a minute
+// (the shortest wait of the clients the gateway serves, by far) room for
+// a second credential's answer after a hung one.
+const DefaultStreamHeaderTimeout = caddy.Duration(30 * time.Second)
+
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
 // are passed to the next handler.
 type Handler struct {
@@ -134,6 +139,17 @@ type Handler struct {
 	// non-streaming request that may take longer (a long generation
 	// answered whole) needs a larger value. Default: 5m.
 	FirstEventTimeout caddy.Duration `json:"first_event_timeout,omitempty"`
+
+	// StreamHeaderTimeout bounds the wait from sending a request that asks
+	// for a streamed answer upstream to the answer's response headers,
+	// which providers send as soon as they take the request, before the
+	// model writes. An upstream that took the connection and then hangs
+	// is given up after it, well before a client gives up, like an answer
+	// past FirstEventTimeout: the credential rests for TransientCooldown
+	// and the request moves to the next one. Requests for a whole answer,
+	// whose headers only come with it, are bounded by FirstEventTimeout
+	// alone. Default: 30s.
+	StreamHeaderTimeout caddy.Duration `json:"stream_header_timeout,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -288,6 +304,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.FirstEventTimeout == 0 {
 		h.FirstEventTimeout = DefaultFirstEventTimeout
 	}
+	if h.StreamHeaderTimeout == 0 {
+		h.StreamHeaderTimeout = DefaultStreamHeaderTimeout
+	}
 	if h.BodyReadTimeout == 0 {
 		h.BodyReadTimeout = DefaultBodyReadTimeout
 	}
@@ -379,6 +398,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Quota:             h.quota(),
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
+	opts.StreamHeaderTimeout = time.Duration(h.StreamHeaderTimeout)
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
 		if h.metrics, err = metrics.NewRecorder(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
@@ -430,8 +450,8 @@ func (h *Handler) Validate() error {
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.StreamHeaderTimeout < 0 || h.BodyReadTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout, stream_header_timeout and body_read_timeout must not be negative")
 	}
 	if err := h.validateQuota(); err != nil {
 		return err

@@ -54,6 +54,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 			Bindings:       h.state.Sessions,
 			UsageRetention: h.State.UsageRetention,
 			OnUsageDropped: h.state.Telemetry.AddDropped,
+			OnUsageUnsent:  h.state.Telemetry.KeepUnsent,
 			Logger:         caddy.Log().Named("cliproxy.cluster"),
 		})
 		if err != nil {

@@ -69,6 +69,9 @@ type run struct {
 	affinity []string
 	// quota is the fullest usage window the last answer reported
 	quota auth.QuotaLevel
+	// streamed caches whether the request asks for a streamed answer
+	// (see headerTimeout): 0 not known yet, 1 no, 2 yes
+	streamed int8
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
@@ -254,7 +257,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 		err = aw.finish()
 	}
 	if aw.clock.expired() {
-		err = errFirstEventTimeout
+		err = aw.clock.err()
 	}
 	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
@@ -266,7 +269,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 // credential.
 func connOutcome(err error) auth.Outcome {
 	if errors.Is(err, errFirstEventTimeout) {
-		return auth.Outcome{Message: "no first event within first_event_timeout"}
+		return auth.Outcome{Message: silentMessage(err)}
 	}
 	var te *tokenError
 	if !errors.As(err, &te) {
@@ -400,8 +403,8 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		ac.halted.Store(true)
 		cancel()
 	}
-	if d := rn.e.opts.FirstEventTimeout; d > 0 {
-		aw.clock = startFirstEventClock(d, aw.halt)
+	if first, header := rn.e.opts.FirstEventTimeout, rn.headerTimeout(); first > 0 || header > 0 {
+		aw.clock = startAttemptClock(first, header, aw.halt)
 		defer aw.clock.stop()
 	}
 	req = req.WithContext(withCredential(ctx, ac))
@@ -593,7 +596,7 @@ func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string)
 // may carry upstream URLs.
 func describeProxyError(err error) string {
 	if errors.Is(err, errFirstEventTimeout) {
-		return "no first event within first_event_timeout"
+		return silentMessage(err)
 	}
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) {
