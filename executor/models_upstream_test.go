@@ -141,3 +141,23 @@ func TestModelListingKeepsGeminisOwnObjects(t *testing.T) {
 	assert.Equal(t, "pageSize=1000", h.mock.Requests()[0].RawQuery)
 	assert.Equal(t, "key-g", h.mock.Requests()[0].Header.Get("X-Goog-Api-Key"))
 }
+
+// A credential whose listing has never once succeeded is asked again only
+// after a minute too, not on every listing a client asks for.
+func TestModelListingThatNeverSucceededWaitsToRetry(t *testing.T) {
+	h := newHarness(t, withTransports, claude("a"))
+	now := time.Unix(1_900_000_000, 0)
+	h.pool.Now = func() time.Time { return now }
+	h.mock.SetFault("*", mockupstream.Fault{Status: http.StatusInternalServerError})
+	for range 3 {
+		res := h.serve(http.MethodGet, "/v1/models", anthropicHeader(), "")
+		require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+	}
+	assert.Len(t, h.mock.Requests(), 1, "a listing that never succeeded was asked again within the minute")
+
+	h.mock.ClearFaults()
+	h.mock.SetModels("anthropic", "claude-one")
+	now = now.Add(61 * time.Second)
+	res := h.serve(http.MethodGet, "/v1/models", anthropicHeader(), "")
+	assert.Equal(t, []string{"claude-one"}, listedIDs(res.Body.String(), "data.#.id"), res.Body.String())
+}
