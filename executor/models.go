@@ -53,9 +53,9 @@ type modelLists struct {
 }
 
 type modelListEntry struct {
-	mu      sync.Mutex // one fetch at a time
-	models  []modelInfo
-	next    time.Time // when to fetch again
+	mu     sync.Mutex // one fetch at a time
+	models []modelInfo
+	next   time.Time // when to fetch again
 }
 
 func (l *modelLists) entry(name string) *modelListEntry {
