@@ -86,6 +86,7 @@ var caddyfileErrorCases = []struct {
 	{"body_read_timeout bad", "cliproxy {\n\tbody_read_timeout slow\n}", "body_read_timeout must be a positive duration", 2},
 	{"first_event_timeout zero", "cliproxy {\n\tfirst_event_timeout 0s\n}", "first_event_timeout must be a positive duration", 2},
 	{"first_event_timeout two args", "cliproxy {\n\tfirst_event_timeout 1m 2m\n}", "wrong argument count", 2},
+	{"stream_header_timeout zero", "cliproxy {\n\tstream_header_timeout 0s\n}", "stream_header_timeout must be a positive duration", 2},
 	{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
 	{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
 	{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
@@ -167,6 +168,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	probe_interval 5m
 	max_retry_interval 0s
 	first_event_timeout 2m
+	stream_header_timeout 40s
 	body_read_timeout 45s
 	session_affinity on
 	claude_code_session_affinity off
@@ -222,6 +224,7 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
 	assert.Zero(t, h.MaxRetryInterval)
 	assert.EqualValues(t, 2*time.Minute, h.FirstEventTimeout)
+	assert.EqualValues(t, 40*time.Second, h.StreamHeaderTimeout)
 	assert.EqualValues(t, 45*time.Second, h.BodyReadTimeout)
 	assert.True(t, h.SessionAffinity)
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)

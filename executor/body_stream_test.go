@@ -240,3 +240,23 @@ func TestStreamedBodyCloseWhileReading(t *testing.T) {
 	require.NoError(t, rd.Close())
 	<-done
 }
+
+// The bound on a streamed answer's headers waits for a body still
+// arriving: whether it asks for a stream is known only at its end, and
+// the upstream answers only once it has it all. A replay, with the body
+// whole, gets the bound.
+func TestHeaderTimeoutWaitsForTheWholeBody(t *testing.T) {
+	u := newSlowUpload([]byte(`{"model":"m","messages":[`), -1)
+	b, err := openBody(nil, u.r, bodyConfig{limit: 1 << 20}, streamFound)
+	require.NoError(t, err)
+	defer b.release()
+	require.NotNil(t, b.src)
+	rn := &run{e: &Executor{opts: Options{StreamHeaderTimeout: time.Second}}, route: Route{Family: FamilyAnthropic, Endpoint: "messages"}, body: b}
+	assert.Zero(t, rn.headerTimeout(), "bound while the body arrives")
+	rd := b.reader()
+	go func() { u.next <- []byte(`],"stream":true}`); close(u.next) }()
+	_, err = io.ReadAll(rd)
+	require.NoError(t, err)
+	require.NoError(t, rd.Close())
+	assert.Equal(t, time.Second, rn.headerTimeout(), "no bound once the body is whole")
+}

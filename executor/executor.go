@@ -85,6 +85,13 @@ type Options struct {
 	// the credential rests like after a connection error and the request
 	// moves on. 0 waits for ever.
 	FirstEventTimeout time.Duration
+	// StreamHeaderTimeout bounds the wait from sending an attempt of a
+	// request that asks for a streamed answer to the answer's response
+	// headers, which providers send before the model writes; past it the
+	// attempt is given up as with FirstEventTimeout. A whole answer's
+	// headers come with it, so requests for one are not bounded by it.
+	// 0 sets no such bound.
+	StreamHeaderTimeout time.Duration
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 	// Recorders keep what every request leaves behind (metrics, usage

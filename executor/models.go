@@ -53,10 +53,9 @@ type modelLists struct {
 }
 
 type modelListEntry struct {
-	mu      sync.Mutex // one fetch at a time
-	models  []modelInfo
-	fetched bool
-	next    time.Time // when to fetch again
+	mu     sync.Mutex // one fetch at a time
+	models []modelInfo
+	next   time.Time // when to fetch again
 }
 
 func (l *modelLists) entry(name string) *modelListEntry {
@@ -174,7 +173,7 @@ func (e *Executor) upstreamModels(ctx context.Context, v *view, c *auth.Credenti
 	ent.mu.Lock()
 	defer ent.mu.Unlock()
 	now := v.pool.Now()
-	if ent.fetched && now.Before(ent.next) {
+	if now.Before(ent.next) {
 		return ent.models
 	}
 	models, err := e.fetchModels(ctx, v, c)
@@ -186,7 +185,7 @@ func (e *Executor) upstreamModels(ctx context.Context, v *view, c *auth.Credenti
 		}
 		return ent.models
 	}
-	ent.models, ent.fetched, ent.next = models, true, now.Add(modelsTTL)
+	ent.models, ent.next = models, now.Add(modelsTTL)
 	return models
 }
 

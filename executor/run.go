@@ -69,6 +69,9 @@ type run struct {
 	affinity []string
 	// quota is the fullest usage window the last answer reported
 	quota auth.QuotaLevel
+	// streamed caches whether the request asks for a streamed answer
+	// (see headerTimeout): 0 not known yet, 1 no, 2 yes
+	streamed int8
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
@@ -260,7 +263,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 		err = aw.finish()
 	}
 	if aw.clock.expired() {
-		err = errFirstEventTimeout
+		err = aw.clock.err()
 	}
 	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
@@ -272,7 +275,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 // credential.
 func connOutcome(err error) auth.Outcome {
 	if errors.Is(err, errFirstEventTimeout) {
-		return auth.Outcome{Message: "no first event within first_event_timeout"}
+		return auth.Outcome{Message: silentMessage(err)}
 	}
 	var te *tokenError
 	if !errors.As(err, &te) {
@@ -337,60 +340,6 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 	return out
 }
 
-// unavailable answers a request no credential could take.
-func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
-	return rn.writeError(w, rn.unavailableError(eligible))
-}
-
-// unavailableError is the error of a request no credential could take:
-// 429 with the nearest recovery when every one is cooling, else 503.
-func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
-	pool := rn.v.pool
-	var cooling, other time.Time
-	for _, c := range eligible {
-		reason, until := pool.BlockedBy(c, rn.model)
-		if until.IsZero() {
-			continue
-		}
-		if reason == auth.BlockCooldown {
-			cooling = earliest(cooling, until)
-		} else {
-			other = earliest(other, until)
-		}
-	}
-	if !cooling.IsZero() {
-		return &ClientError{
-			Status:     http.StatusTooManyRequests,
-			Code:       CodeModelCooldown,
-			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
-			RetryAfter: earliest(cooling, other).Sub(pool.Now()),
-			ResetAt:    earliest(cooling, other),
-			Model:      rn.model,
-			Provider:   providersOf(eligible),
-		}
-	}
-	ce := &ClientError{
-		Status:  http.StatusServiceUnavailable,
-		Code:    CodeAuthUnavailable,
-		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
-	}
-	if !other.IsZero() {
-		ce.RetryAfter = other.Sub(pool.Now())
-	}
-	return ce
-}
-
-// exhausted answers a request whose attempts all failed over, the last
-// one being last: 429 model_cooldown when every credential tried is
-// cooling, else 503 auth_unavailable, each with the nearest recovery of
-// those tried.
-func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
-	if last.wrongClient {
-		return rn.writeError(w, noCredentialForClient(rn.route, rn.model))
-	}
-	return rn.writeError(w, rn.exhaustedError(tried, last.failStatus, last.retryAt))
-}
-
 // refusedClient notes that c's subscription account refused the request
 // as not coming from its own client: nothing cools (the account is fine
 // for its own client), and a session bound to c finds a new home.
@@ -401,48 +350,6 @@ func (rn *run) refusedClient(c *auth.Credential) {
 	}
 }
 
-// exhaustedError is the gateway's answer after every credential tried
-// failed over, the last with failStatus, to be back at retryAt.
-func (rn *run) exhaustedError(tried []*auth.Credential, failStatus int, retryAt time.Time) *ClientError {
-	pool := rn.v.pool
-	now := pool.Now()
-	rateLimited := failStatus == http.StatusTooManyRequests
-	soonest := retryAt
-	for _, c := range tried {
-		reason, until := pool.BlockedBy(c, rn.model)
-		if until.IsZero() {
-			continue
-		}
-		if reason != auth.BlockCooldown {
-			rateLimited = false
-		}
-		soonest = earliest(soonest, until)
-	}
-	ce := &ClientError{
-		Status:  http.StatusServiceUnavailable,
-		Code:    CodeAuthUnavailable,
-		Message: fmt.Sprintf("no %s credential could serve model %q now", providersOf(tried), rn.model),
-	}
-	switch {
-	case failStatus == http.StatusNotFound:
-		ce.Status, ce.Code = http.StatusNotFound, CodeModelNotSupported
-		ce.Message = fmt.Sprintf("the %s upstream does not know model %q", providersOf(tried), rn.model)
-	case failStatus >= 500 || failStatus == http.StatusRequestTimeout:
-		ce.Message = fmt.Sprintf("the %s upstream failed for model %q on every credential tried (status %d)", providersOf(tried), rn.model, failStatus)
-	case rateLimited:
-		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
-		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
-		ce.Model, ce.Provider = rn.model, providersOf(tried)
-	}
-	if !soonest.IsZero() {
-		ce.RetryAfter, ce.ResetAt = soonest.Sub(now), soonest
-	}
-	if rateLimited && !ce.announces() {
-		ce.RetryAfter, ce.ResetAt = time.Second, now.Add(time.Second) // a rate limit always says when to come back
-	}
-	return ce
-}
-
 // retryAt is when a credential that failed with outcome and is blocked
 // until until may be back: a credential that does not cool still tells
 // when to return.
@@ -451,14 +358,6 @@ func (rn *run) retryAt(until time.Time, outcome auth.Outcome) time.Time {
 		return rn.v.pool.Now().Add(outcome.Hint.RetryAfter)
 	}
 	return until
-}
-
-// earliest is the earlier of two times, a zero time counting as none.
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
 }
 
 // pick chooses the credential of the next attempt among the eligible
@@ -510,8 +409,8 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		ac.halted.Store(true)
 		cancel()
 	}
-	if d := rn.e.opts.FirstEventTimeout; d > 0 {
-		aw.clock = startFirstEventClock(d, aw.halt)
+	if first, header := rn.e.opts.FirstEventTimeout, rn.headerTimeout(); first > 0 || header > 0 {
+		aw.clock = startAttemptClock(first, header, aw.halt)
 		defer aw.clock.stop()
 	}
 	req = req.WithContext(withCredential(ctx, ac))
@@ -716,7 +615,7 @@ func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string)
 // may carry upstream URLs.
 func describeProxyError(err error) string {
 	if errors.Is(err, errFirstEventTimeout) {
-		return "no first event within first_event_timeout"
+		return silentMessage(err)
 	}
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -272,8 +273,21 @@ func TestWebSocketTurnsMakeOneRecordEach(t *testing.T) {
 		sendWS(t, conn, turnMsg("gpt-5-codex", input, ""))
 		readTurn(t, conn)
 	}
-	recs, err := collector(t, respMgmtKey).LPopCount(context.Background(), "usage", 10).Result()
-	require.NoError(t, err)
+	// a turn's record is written once its last event has gone to the
+	// client, so the second may come a moment after readTurn returns
+	var recs []string
+	var popErr error
+	c := collector(t, respMgmtKey)
+	require.Eventually(t, func() bool {
+		got, err := c.LPopCount(context.Background(), "usage", 10).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			popErr = err
+			return true
+		}
+		recs = append(recs, got...)
+		return len(recs) >= 2
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, popErr)
 	require.Len(t, recs, 2)
 	id1, id2 := gjson.Get(recs[0], "request_id").String(), gjson.Get(recs[1], "request_id").String()
 	assert.True(t, strings.HasSuffix(id1, "-1") && strings.HasSuffix(id2, "-2"), "%s %s", id1, id2)
