@@ -46,6 +46,10 @@ var caddyfileErrorCases = []struct {
 	{"max_attempts two args", "cliproxy {\n\tmax_attempts 1 2\n}", "wrong argument count", 2},
 	{"max_body bad size", "cliproxy {\n\tmax_body lots\n}", "max_body must be a positive size", 2},
 	{"max_body zero", "cliproxy {\n\tmax_body 0\n}", "max_body must be a positive size", 2},
+	{"body_memory bad size", "cliproxy {\n\tbody_memory plenty\n}", "body_memory must be a positive size", 2},
+	{"body_memory zero", "cliproxy {\n\tbody_memory 0\n}", "body_memory must be a positive size", 2},
+	{"body_spool_dir without a directory", "cliproxy {\n\tbody_spool_dir\n}", "wrong argument count", 2},
+	{"body_spool_dir with two", "cliproxy {\n\tbody_spool_dir /a /b\n}", "wrong argument count", 2},
 	{"credential without name", "cliproxy {\n\tcredential {\n\t}\n}", "wrong argument count", 2},
 	{"credential unknown provider", "cliproxy {\n\tcredential a {\n\t\tprovider mistral\n\t\tapi_key k\n\t}\n}", `unknown provider "mistral"`, 3},
 	{"credential without provider", "cliproxy {\n\tcredential a {\n\t\tapi_key k\n\t}\n}", "credential a (line 2) needs a provider", 4},
@@ -82,6 +86,7 @@ var caddyfileErrorCases = []struct {
 	{"body_read_timeout bad", "cliproxy {\n\tbody_read_timeout slow\n}", "body_read_timeout must be a positive duration", 2},
 	{"first_event_timeout zero", "cliproxy {\n\tfirst_event_timeout 0s\n}", "first_event_timeout must be a positive duration", 2},
 	{"first_event_timeout two args", "cliproxy {\n\tfirst_event_timeout 1m 2m\n}", "wrong argument count", 2},
+	{"stream_header_timeout zero", "cliproxy {\n\tstream_header_timeout 0s\n}", "stream_header_timeout must be a positive duration", 2},
 	{"disable_cooling with arg", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tdisable_cooling yes\n\t}\n}", "wrong argument count", 5},
 	{"auth_dir without path", "cliproxy {\n\tauth_dir\n}", "wrong argument count", 2},
 	{"oauth_token_url unknown provider", "cliproxy {\n\toauth_token_url mistral https://x\n}", `unknown provider "mistral"`, 2},
@@ -117,6 +122,10 @@ var caddyfileErrorCases = []struct {
 	{"request_log_max_body zero", "cliproxy {\n\trequest_log_max_body 0\n}", "request_log_max_body must be a positive size", 2},
 	{"bad transport option", "cliproxy {\n\ttransport {\n\t\tdial_timeout soon\n\t}\n}", "bad timeout value", 3},
 	{"websockets maybe", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets maybe\n\t}\n}", `websockets must be on or off, got "maybe"`, 5},
+	{"prefix with slash", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tprefix team/a\n\t}\n}", `invalid prefix "team/a"`, 5},
+	{"prefix without value", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\tprefix\n\t}\n}", "wrong argument count", 5},
+	{"request_retry word", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\trequest_retry often\n\t}\n}", "request_retry must be an integer from 0 to 5", 5},
+	{"request_retry too many", "cliproxy {\n\tcredential a {\n\t\tprovider claude\n\t\tapi_key k\n\t\trequest_retry 6\n\t}\n}", "request_retry must be an integer from 0 to 5", 5},
 	{"websockets without value", "cliproxy {\n\tcredential a {\n\t\tprovider openai\n\t\tapi_key k\n\t\twebsockets\n\t}\n}", "wrong argument count", 5},
 	{"state without url", "cliproxy {\n\tstate\n}", "wrong argument count", 2},
 	{"state two urls", "cliproxy {\n\tstate redis://a:6379 redis://b:6379\n}", "wrong argument count", 2},
@@ -159,12 +168,15 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	probe_interval 5m
 	max_retry_interval 0s
 	first_event_timeout 2m
+	stream_header_timeout 40s
 	body_read_timeout 45s
 	session_affinity on
 	claude_code_session_affinity off
 	session_affinity_ttl 30m
 	subagent_affinity separate
 	max_body 1MiB
+	body_memory 256MiB
+	body_spool_dir /var/tmp/cliproxy
 	disable_metrics
 	request_log all
 	request_log_dir /var/log/cliproxy
@@ -212,11 +224,14 @@ func TestCaddyfileFullGrammar(t *testing.T) {
 	assert.EqualValues(t, 5*time.Minute, h.ProbeInterval)
 	assert.Zero(t, h.MaxRetryInterval)
 	assert.EqualValues(t, 2*time.Minute, h.FirstEventTimeout)
+	assert.EqualValues(t, 40*time.Second, h.StreamHeaderTimeout)
 	assert.EqualValues(t, 45*time.Second, h.BodyReadTimeout)
 	assert.True(t, h.SessionAffinity)
 	assert.EqualValues(t, 30*time.Minute, h.SessionAffinityTTL)
 	assert.Equal(t, "separate", h.SubagentAffinity)
 	assert.EqualValues(t, 1<<20, h.MaxBody)
+	assert.EqualValues(t, 256<<20, h.BodyMemory)
+	assert.Equal(t, "/var/tmp/cliproxy", h.BodySpoolDir)
 	assert.True(t, h.DisableMetrics)
 	assert.Equal(t, "all", h.RequestLog)
 	assert.Equal(t, "/var/log/cliproxy", h.RequestLogDir)

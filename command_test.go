@@ -446,23 +446,6 @@ func TestLoginCommandErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), "sign-in interrupted")
 }
 
-func TestExpandHome(t *testing.T) {
-	home, err := os.UserHomeDir()
-	require.NoError(t, err)
-	got, err := expandHome("~/.cli-proxy-api")
-	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(home, ".cli-proxy-api"), got)
-	got, err = expandHome("~")
-	require.NoError(t, err)
-	assert.Equal(t, home, got)
-	got, err = expandHome("/srv/auths")
-	require.NoError(t, err)
-	assert.Equal(t, "/srv/auths", got)
-	got, err = expandHome("~other/x")
-	require.NoError(t, err)
-	assert.Equal(t, "~other/x", got, "another user's home is not expanded")
-}
-
 // TestLoginCommandInCaddyBinary builds caddy with the module and signs a
 // Codex account in through the real command line (cobra's flag parsing,
 // flags after the provider), against the mock.

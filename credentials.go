@@ -88,6 +88,17 @@ type Credential struct {
 	// bridging each turn to an HTTP streaming request (false). Default:
 	// true for openai, false for openai-compatible.
 	Websockets *bool `json:"websockets,omitempty"`
+
+	// Prefix makes the credential serve only requests for
+	// "<prefix>/<model>", sent upstream as <model>; its models and
+	// excluded_models name the upstream's models. Default: none (plain
+	// model names).
+	Prefix string `json:"prefix,omitempty"`
+
+	// RequestRetry is how many more times a request is sent to the
+	// credential after a transient failure (5xx, 408, connection error)
+	// before the next credential is tried, at most 5. Default: 0.
+	RequestRetry int `json:"request_retry,omitempty"`
 }
 
 // build resolves placeholders and checks the credential.
@@ -117,6 +128,13 @@ func (c Credential) build(repl *caddy.Replacer) (*auth.Credential, error) {
 		DisableCooling: c.DisableCooling,
 		Websockets:     c.Websockets,
 	}
+	if out.Prefix, err = auth.ParsePrefix(c.Prefix); err != nil {
+		return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+	}
+	if c.RequestRetry < 0 || c.RequestRetry > auth.MaxRequestRetry {
+		return nil, fmt.Errorf("credential %s: request_retry must be 0 to %d", c.Name, auth.MaxRequestRetry)
+	}
+	out.RequestRetry = c.RequestRetry
 	if c.AuthHeader != "" {
 		if provider != auth.Claude {
 			return nil, fmt.Errorf("credential %s: auth_header applies to provider claude only", c.Name)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/executor"
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/outcome"
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/reqlog"
@@ -43,6 +45,16 @@ const (
 	DefaultFirstEventTimeout  = caddy.Duration(5 * time.Minute)
 	DefaultBodyReadTimeout    = caddy.Duration(2 * time.Minute)
 )
+
+// bodyBudget is the process's request body memory: the requests of every
+// handler draw on it, so those of a config being replaced and of its
+// successor count together.
+var bodyBudget = executor.NewBodyBudget(0)
+
+// DefaultStreamHeaderTimeout leaves a client that gives up after a minute
+// (the shortest wait of the clients the gateway serves, by far) room for
+// a second credential's answer after a hung one.
+const DefaultStreamHeaderTimeout = caddy.Duration(30 * time.Second)
 
 // Handler is the cliproxy HTTP handler. Requests to paths it does not serve
 // are passed to the next handler.
@@ -100,6 +112,18 @@ type Handler struct {
 	// bodies are refused with 413. Default: 32 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// BodyMemory is how many bytes of request bodies the gateway holds
+	// in memory at once, across its requests (and every cliproxy handler
+	// of the process; the last one provisioned sets it). A body that would
+	// take the total past it is spooled to a temporary file and replayed
+	// from there. Default: 64 MiB.
+	BodyMemory int64 `json:"body_memory,omitempty"`
+
+	// BodySpoolDir is the directory of the temporary files of bodies over
+	// BodyMemory: each is created 0600 and removed when its request ends.
+	// Default: the system's temporary directory.
+	BodySpoolDir string `json:"body_spool_dir,omitempty"`
+
 	// BodyReadTimeout is how long a client has to send its request body
 	// when the server sets no timeouts { read_body } (which then applies
 	// instead); past it the request is refused with 408 and the
@@ -133,6 +157,17 @@ type Handler struct {
 	// non-streaming request that may take longer (a long generation
 	// answered whole) needs a larger value. Default: 5m.
 	FirstEventTimeout caddy.Duration `json:"first_event_timeout,omitempty"`
+
+	// StreamHeaderTimeout bounds the wait from sending a request that asks
+	// for a streamed answer upstream to the answer's response headers,
+	// which providers send as soon as they take the request, before the
+	// model writes. An upstream that took the connection and then hangs
+	// is given up after it, well before a client gives up, like an answer
+	// past FirstEventTimeout: the credential rests for TransientCooldown
+	// and the request moves to the next one. Requests for a whole answer,
+	// whose headers only come with it, are bounded by FirstEventTimeout
+	// alone. Default: 30s.
+	StreamHeaderTimeout caddy.Duration `json:"stream_header_timeout,omitempty"`
 
 	// Pool names the state this handler shares across config reloads
 	// (cooldowns, session bindings, rotation cursors). Handlers with the
@@ -230,7 +265,7 @@ type Handler struct {
 	Transport json.RawMessage `json:"transport,omitempty"`
 
 	keys        *access.KeySet
-	identities  identities
+	identities  access.Identities
 	state       *pool.State
 	member      *pool.Member
 	strategy    string // canonical, as configured
@@ -246,8 +281,8 @@ type Handler struct {
 
 	cluster      *cluster.Cluster
 	clusterKeyed string
-	metrics      *handlerMetrics // nil with DisableMetrics
-	requestLog   *requestLogger  // nil when off
+	metrics      *metrics.Recorder // nil with DisableMetrics
+	requestLog   *requestLogger    // nil when off
 
 	requestLogDir string // the store held in requestLogStores
 }
@@ -287,9 +322,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.FirstEventTimeout == 0 {
 		h.FirstEventTimeout = DefaultFirstEventTimeout
 	}
+	if h.StreamHeaderTimeout == 0 {
+		h.StreamHeaderTimeout = DefaultStreamHeaderTimeout
+	}
 	if h.BodyReadTimeout == 0 {
 		h.BodyReadTimeout = DefaultBodyReadTimeout
 	}
+	if h.BodyMemory == 0 {
+		h.BodyMemory = executor.DefaultBodyMemory
+	}
+	bodyBudget.SetLimit(h.BodyMemory)
 	if h.ClaudeCodeSessionAffinity {
 		h.logger.Warn("claude_code_session_affinity is deprecated; use session_affinity")
 		h.SessionAffinity = true
@@ -301,7 +343,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keys = keys
-	if h.identities, err = newIdentities(h.ClientIdentities); err != nil {
+	if h.identities, err = access.NewIdentities(h.ClientIdentities, caddy.NewReplacer()); err != nil {
 		return err
 	}
 
@@ -374,17 +416,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBody:           h.MaxBody,
 		FirstEventTimeout: time.Duration(h.FirstEventTimeout),
 		BodyReadTimeout:   time.Duration(h.BodyReadTimeout),
+		BodyBudget:        bodyBudget,
+		BodySpoolDir:      h.BodySpoolDir,
 		Logger:            h.logger,
 		Quota:             h.quota(),
 		OAuthClients:      auth.OAuthClients(h.OAuthClients),
 	}
+	opts.StreamHeaderTimeout = time.Duration(h.StreamHeaderTimeout)
 	// the recorders of every finished request, in the order they hear of it
 	if !h.DisableMetrics {
-		if h.metrics, err = newHandlerMetrics(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
+		if h.metrics, err = metrics.NewRecorder(ctx.GetMetricsRegistry(), h.currentPool); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 		opts.Recorders = append(opts.Recorders, h.metrics)
-		if err := registerTelemetryMetrics(ctx.GetMetricsRegistry()); err != nil {
+		if err := metrics.Register(ctx.GetMetricsRegistry(), usageQueueMetrics()); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
@@ -399,7 +444,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.metrics != nil {
-		h.metrics.track(built, h.keys.Names())
+		h.metrics.Track(built, h.keys.Names())
 	}
 	if h.authDir != nil {
 		h.authDir.Subscribe(h, func() { h.reloadPool("credentials reloaded from auth_dir") })
@@ -421,55 +466,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// logCredentials names the pool's credentials (never a secret), so an
-// operator can see what an auth directory brought.
-func (h *Handler) logCredentials(pool *auth.Pool, msg string) {
-	names := make([]string, 0, len(pool.Credentials()))
-	for _, c := range pool.Credentials() {
-		names = append(names, c.String())
-	}
-	h.logger.Info(msg, zap.Strings("credentials", names))
-}
-
-// reloadPool rebuilds the pool when the auth directory changed or an
-// operator enabled or disabled a credential; requests under way finish
-// with the pool they started with. Rebuilds are serialized, so the last
-// one sees the latest files and overrides.
-func (h *Handler) reloadPool(msg string) {
-	h.reloadMu.Lock()
-	defer h.reloadMu.Unlock()
-	pool, err := h.buildPool()
-	if err == nil {
-		err = h.exec.SetPool(pool)
-	}
-	if err != nil {
-		h.logger.Error("reloading credentials", zap.Error(err))
-		return
-	}
-	if h.metrics != nil {
-		h.metrics.track(pool, h.keys.Names())
-	}
-	h.logCredentials(pool, msg)
-}
-
-// currentPool is the pool the handler serves from, nil before it has one.
-func (h *Handler) currentPool() *auth.Pool {
-	if h.exec == nil {
-		return nil
-	}
-	return h.exec.Pool()
-}
-
 // Validate checks the options that need no provisioning to judge.
 func (h *Handler) Validate() error {
 	if h.MaxAttempts < 0 {
 		return fmt.Errorf("max_attempts must not be negative, got %d", h.MaxAttempts)
 	}
+	if h.BodyMemory < 0 {
+		return fmt.Errorf("body_memory must not be negative, got %d", h.BodyMemory)
+	}
+	if h.BodySpoolDir != "" {
+		if fi, err := os.Stat(h.BodySpoolDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("body_spool_dir %q must be an existing directory", h.BodySpoolDir)
+		}
+	}
 	if h.MaxBody < 1 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
 	}
-	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.BodyReadTimeout < 0 {
-		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout and body_read_timeout must not be negative")
+	if h.TransientCooldown < 0 || h.MaxCooldown < 0 || h.ProbeInterval < 0 || h.MaxRetryInterval < 0 || h.FirstEventTimeout < 0 || h.StreamHeaderTimeout < 0 || h.BodyReadTimeout < 0 {
+		return fmt.Errorf("transient_cooldown, max_cooldown, probe_interval, max_retry_interval, first_event_timeout, stream_header_timeout and body_read_timeout must not be negative")
 	}
 	if err := h.validateQuota(); err != nil {
 		return err
@@ -520,8 +534,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	principal, ok := h.keys.Lookup(access.ClientKey(r))
-	if !ok {
-		principal = h.identities.resolve(repl)
+	if !ok && repl != nil {
+		principal = h.identities.Resolve(repl)
 		ok = principal != ""
 	}
 	if !ok {
@@ -534,7 +548,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Message: "missing or invalid client key for this gateway",
 		})
 	}
-	h.identities.strip(r)
+	h.identities.Strip(r)
 	if repl != nil {
 		repl.Set(PlaceholderClient, principal)
 	}
@@ -547,7 +561,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // Cleanup releases this handler's hold on the pool state.
 func (h *Handler) Cleanup() error {
 	if h.metrics != nil {
-		h.metrics.close()
+		h.metrics.Close()
 	}
 	if h.requestLogDir != "" {
 		_, _ = requestLogStores.Delete(h.requestLogDir)
@@ -567,25 +581,6 @@ func (h *Handler) Cleanup() error {
 		return err
 	}
 	return nil
-}
-
-// pools holds the state of each named credential pool across config
-// reloads: the new handler is provisioned while the old one still runs, so
-// both hold a reference and the state lives on as long as either does.
-var pools = caddy.NewUsagePool()
-
-// loadPoolState returns the shared state of the pool called name, with the
-// session TTL set to ttl.
-func loadPoolState(name string, ttl time.Duration) (*pool.State, error) {
-	val, _, err := pools.LoadOrNew(name, func() (caddy.Destructor, error) {
-		return pool.New(ttl), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loading pool %q: %w", name, err)
-	}
-	st := val.(*pool.State)
-	st.Sessions.SetTTL(ttl)
-	return st, nil
 }
 
 // The values of SubagentAffinity.

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-cliproxy/cliproxy/cluster"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
@@ -53,6 +54,7 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 			Bindings:       h.state.Sessions,
 			UsageRetention: h.State.UsageRetention,
 			OnUsageDropped: h.state.Telemetry.AddDropped,
+			OnUsageUnsent:  h.state.Telemetry.KeepUnsent,
 			Logger:         caddy.Log().Named("cliproxy.cluster"),
 		})
 		if err != nil {
@@ -69,8 +71,8 @@ func (h *Handler) loadCluster(ctx caddy.Context, repl *caddy.Replacer) error {
 	if h.UsageQueueRetention > 0 {
 		h.cluster.SetUsageMaxAge(time.Duration(h.UsageQueueRetention))
 	}
-	h.state.Link(h.cluster)
-	gauge := redisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
+	h.state.Link(h.cluster, h.cluster.Bindings())
+	gauge := metrics.RedisUp(ctx.GetMetricsRegistry()).WithLabelValues(h.Pool)
 	h.cluster.OnUp(func(up bool) {
 		if up {
 			gauge.Set(1)

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/caddy-cliproxy/cliproxy/management"
+	"github.com/caddy-cliproxy/cliproxy/metrics"
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
@@ -56,52 +55,14 @@ func (b respBackend) Authenticate(remote netip.Addr, password string) error {
 	return errors.New("WRONGPASS invalid username-password pair or user is disabled.") //nolint:staticcheck // Redis's own words, period included, which clients match
 }
 
-// telemetryCollector reports every pool's usage queue at scrape time.
-type telemetryCollector struct {
-	dropped, queued *prometheus.Desc
-}
-
-var (
-	telemetryMetricsOnce sync.Once
-	telemetryMetrics     *telemetryCollector
-)
-
-// registerTelemetryMetrics adds the usage queue's metrics to reg (once per
-// registry: every handler of a config calls it).
-func registerTelemetryMetrics(reg *prometheus.Registry) error {
-	telemetryMetricsOnce.Do(func() {
-		telemetryMetrics = &telemetryCollector{
-			dropped: prometheus.NewDesc("caddy_cliproxy_usage_records_dropped_total",
-				"Usage records dropped unread from the pool's usage queue, past its retention or its size.",
-				[]string{"pool"}, nil),
-			queued: prometheus.NewDesc("caddy_cliproxy_usage_queue_records",
-				"Usage records waiting in this process's queue for a collector (in cluster mode, those kept while Redis was down).",
-				[]string{"pool"}, nil),
-		}
+// usageQueueMetrics reports the usage queue of every pool in use; one
+// collector per process, registered into every config's registry.
+var usageQueueMetrics = sync.OnceValue(func() *metrics.UsageQueues {
+	return metrics.NewUsageQueues(func(yield func(string, *telemetry.Hub) bool) {
+		pools.Range(func(key, val any) bool {
+			name, _ := key.(string)
+			st, ok := val.(*pool.State)
+			return !ok || yield(name, st.Telemetry)
+		})
 	})
-	if err := reg.Register(telemetryMetrics); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) || already.ExistingCollector != telemetryMetrics {
-			return err
-		}
-	}
-	return nil
-}
-
-// Describe implements prometheus.Collector.
-func (c *telemetryCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.dropped
-	ch <- c.queued
-}
-
-// Collect implements prometheus.Collector.
-func (c *telemetryCollector) Collect(ch chan<- prometheus.Metric) {
-	pools.Range(func(key, val any) bool {
-		name, _ := key.(string)
-		if st, ok := val.(*pool.State); ok {
-			ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Telemetry.Dropped()), name)
-			ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(st.Telemetry.Queue().Len()), name)
-		}
-		return true
-	})
-}
+})

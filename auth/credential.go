@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Credential is one upstream account or API key of the pool. Its fields are
@@ -67,6 +68,10 @@ type Credential struct {
 	// upstream answers (its failures are still recorded).
 	DisableCooling bool
 
+	// Label and Note are the operator's words about the credential, shown
+	// in management.
+	Label, Note string
+
 	// OAuth supplies the access token of an OAuth account; nil for an
 	// API key.
 	OAuth TokenProvider
@@ -103,6 +108,57 @@ type Credential struct {
 	// AuthHeader is how a claude API key is sent: x-api-key (the default,
 	// also for "") or Authorization: Bearer.
 	AuthHeader AuthHeader
+
+	// Prefix, when set, makes the credential serve only requests for
+	// "<Prefix>/<model>", sent upstream as <model> (see UpstreamModel).
+	// Models and ExcludedModels name models as the upstream knows them.
+	Prefix string
+
+	// RequestRetry is how many more times a request is sent to this
+	// credential after a transient failure (a 5xx, 408 or connection
+	// error) before it moves on to another credential; 0 moves on at once.
+	RequestRetry int
+}
+
+// MaxRequestRetry bounds Credential.RequestRetry: a credential that keeps
+// failing must not hold a request for long.
+const MaxRequestRetry = 5
+
+// ParsePrefix reads a credential's model prefix: surrounding spaces and
+// slashes are dropped, and what is left must be one path segment of
+// printable characters ("team-a", not "team/a").
+func ParsePrefix(raw string) (string, error) {
+	p := strings.Trim(strings.TrimSpace(raw), "/")
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c == 0x7f || c == '/' || c == ':' {
+			return "", fmt.Errorf("invalid prefix %q: want one segment without spaces, slashes or colons", raw)
+		}
+	}
+	return p, nil
+}
+
+// UpstreamModel is the name the upstream knows model by when the
+// credential serves it: model without the credential's prefix. ok is false
+// when the credential has a prefix and model does not carry it. A request
+// that names no model ("") is served as it is by any credential.
+func (c *Credential) UpstreamModel(model string) (upstream string, ok bool) {
+	if c.Prefix == "" || model == "" {
+		return model, true
+	}
+	rest, ok := strings.CutPrefix(model, c.Prefix+"/")
+	if !ok || rest == "" {
+		return "", false
+	}
+	return rest, true
+}
+
+// ClientModel is the name clients use for the upstream's model id when the
+// credential serves it: "<prefix>/<id>", or id without a prefix.
+func (c *Credential) ClientModel(id string) string {
+	if c.Prefix == "" {
+		return id
+	}
+	return c.Prefix + "/" + id
 }
 
 // ParseBaseURL reads a credential's base_url: it accepts an absolute http or https URL without query or
@@ -165,7 +221,8 @@ func (c *Credential) WebSocketUpstream() bool {
 	return c.Provider == Codex || c.Provider == OpenAI
 }
 
-// AllowsModel reports whether the credential may serve model. An empty model
+// AllowsModel reports whether the credential may serve model, named as
+// the upstream knows it (see UpstreamModel). An empty model
 // (a request that names none, such as a model listing) is always allowed, so
 // listings work in a pool where every credential is restricted.
 func (c *Credential) AllowsModel(model string) bool {

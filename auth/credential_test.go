@@ -114,3 +114,42 @@ func TestProviderDefaultBaseURL(t *testing.T) {
 	}
 	assert.Equal(t, "https://api.openai.com/v1", auth.OpenAI.DefaultBaseURL(), "the OpenAI base URL names the API version")
 }
+
+func TestCredentialPrefix(t *testing.T) {
+	for _, tt := range []struct{ raw, want, err string }{
+		{"team-a", "team-a", ""},
+		{" /team-a/ ", "team-a", ""},
+		{"", "", ""},
+		{"team/a", "", "invalid prefix"},
+		{"team a", "", "invalid prefix"},
+		{"team:a", "", "invalid prefix"},
+	} {
+		got, err := auth.ParsePrefix(tt.raw)
+		if tt.err != "" {
+			assert.ErrorContains(t, err, tt.err, tt.raw)
+			continue
+		}
+		require.NoError(t, err, tt.raw)
+		assert.Equal(t, tt.want, got, tt.raw)
+	}
+
+	c := &auth.Credential{Name: "t", Provider: auth.Claude, Prefix: "team-a", Models: []string{"claude-sonnet-*"}}
+	up, ok := c.UpstreamModel("team-a/claude-sonnet-4-5")
+	assert.True(t, ok)
+	assert.Equal(t, "claude-sonnet-4-5", up)
+	assert.True(t, c.AllowsModel(up), "models name the upstream's models")
+	for _, model := range []string{"claude-sonnet-4-5", "team-b/claude-sonnet-4-5", "team-a/", "team-ab/x"} {
+		_, ok := c.UpstreamModel(model)
+		assert.False(t, ok, "a prefixed credential serves %q", model)
+	}
+	up, ok = c.UpstreamModel("")
+	assert.True(t, ok, "a request naming no model")
+	assert.Empty(t, up)
+	assert.Equal(t, "team-a/claude-opus-4-1", c.ClientModel("claude-opus-4-1"))
+
+	plain := &auth.Credential{Name: "p", Provider: auth.OpenAI}
+	up, ok = plain.UpstreamModel("meta/llama-3")
+	assert.True(t, ok)
+	assert.Equal(t, "meta/llama-3", up)
+	assert.Equal(t, "gpt-4o", plain.ClientModel("gpt-4o"))
+}

@@ -187,7 +187,7 @@ func TestPoolRecordQuota(t *testing.T) {
 	require.Len(t, snap[0].Quota.Windows, 2)
 	assert.Equal(t, "5h", snap[0].Quota.Windows[0].Window)
 	assert.Zero(t, snap[0].Quota.Windows[0].Utilization)
-	assert.Nil(t, snap[1].Quota)
+	assert.Empty(t, snap[1].Quota.Windows, "a credential that never reported a window shows none")
 
 	w5.Utilization, w5.ResetsAt = 0.2, now.Add(5*time.Hour)
 	p.RecordQuota(a, []auth.QuotaWindow{w5}, 0.9)

@@ -14,31 +14,45 @@ type CredentialSnapshot struct {
 	// Email names the account of an OAuth credential.
 	Email string `json:"email,omitempty"`
 	// Source is the auth file the credential came from, "" for config.
-	Source   string `json:"source,omitempty"`
-	Disabled bool   `json:"disabled"`
+	Source string `json:"source,omitempty"`
+	// Skipped is why an auth file serves nothing (status skipped).
+	Skipped string `json:"skipped,omitempty"`
+	// Label and Note are the operator's words about the credential.
+	Label string `json:"label,omitempty"`
+	Note  string `json:"note,omitempty"`
+	// Prefix is the model prefix the credential serves under.
+	Prefix string `json:"prefix,omitempty"`
+	// RequestRetry is how many more times a transient failure is retried
+	// on the credential before the next one is tried.
+	RequestRetry int  `json:"request_retry,omitempty"`
+	Disabled     bool `json:"disabled"`
 	// Status aggregates the states: disabled; cooldown or blocked when the
 	// whole credential is out; degraded when some models are; else
 	// available.
 	Status Status `json:"status"`
+	// Unavailable is set when the credential serves nothing now: disabled,
+	// blocked as a whole, or blocked for every model it has a state for
+	// and every model it has served.
+	Unavailable bool `json:"unavailable"`
+	// NextRetryAfter is when an unavailable credential may serve again;
+	// zero when it is available or only an operator can bring it back.
+	NextRetryAfter time.Time `json:"next_retry_after,omitzero"`
+	// Quota is the quota in force, aggregated over the states, with the
+	// usage windows the upstream reported last. Always set.
+	Quota *QuotaSnapshot `json:"quota"`
+	// ModelList is Models as a list ordered by name, each with the block
+	// in force (reason, next retry).
+	ModelList []ModelAvailability `json:"model_states"`
 	// Whole is the credential-wide state, nil when there is none.
 	Whole *ModelState `json:"whole,omitempty"`
 	// Models are the per-model states that exist (models never failed
 	// have none).
 	Models map[string]ModelState `json:"models,omitempty"`
-	// Quota holds the usage windows the upstream reported last; nil
-	// when it never reported one.
-	Quota *QuotaSnapshot `json:"quota,omitempty"`
 	// OAuth is the token refresh state of an OAuth credential: when the
 	// token expires, and refreshes failing in a row with the last error
 	// (a refresh that keeps failing shows here before the token runs
 	// out). Nil for an API key.
 	OAuth *RefreshState `json:"oauth,omitempty"`
-}
-
-// QuotaSnapshot is a credential's usage windows as they stand (a window
-// past its reset shows as empty).
-type QuotaSnapshot struct {
-	Windows []QuotaWindow `json:"windows"`
 }
 
 // RefreshState is the token refresh state of an OAuth credential. It
@@ -70,6 +84,10 @@ type RefreshReporter interface {
 // StatusDegraded: some models of the credential are blocked, not all.
 const StatusDegraded Status = "degraded"
 
+// StatusSkipped: an auth file the gateway does not serve (its type, or no
+// key); Skipped says why.
+const StatusSkipped Status = "skipped"
+
 // Snapshot returns the state of every credential, ordered by name, with
 // blocks that have ended shown as lifted.
 func (p *Pool) Snapshot() []CredentialSnapshot {
@@ -83,16 +101,20 @@ func (p *Pool) Snapshot() []CredentialSnapshot {
 
 func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 	s := CredentialSnapshot{
-		Name:        c.Name,
-		Provider:    c.Provider,
-		Fingerprint: c.Fingerprint(),
-		Priority:    c.Priority,
-		Weight:      c.Weight,
-		Group:       c.Group,
-		Email:       c.Email,
-		Source:      c.Source,
-		Disabled:    c.Disabled,
-		Status:      StatusAvailable,
+		Name:         c.Name,
+		Provider:     c.Provider,
+		Fingerprint:  c.Fingerprint(),
+		Priority:     c.Priority,
+		Weight:       c.Weight,
+		Group:        c.Group,
+		Email:        c.Email,
+		Source:       c.Source,
+		Label:        c.Label,
+		Note:         c.Note,
+		Prefix:       c.Prefix,
+		RequestRetry: c.RequestRetry,
+		Disabled:     c.Disabled,
+		Status:       StatusAvailable,
 	}
 	if r, ok := c.OAuth.(RefreshReporter); ok {
 		st := r.RefreshState()
@@ -120,11 +142,12 @@ func (p *Pool) snapshotOf(c *Credential, now time.Time) CredentialSnapshot {
 			}
 		}
 	}
-	if ws := quotaAt(h.quota, now); ws != nil {
-		s.Quota = &QuotaSnapshot{Windows: ws}
-	}
 	if c.Disabled {
 		s.Status = StatusDisabled
+	}
+	aggregate(&s, now, h.served)
+	if ws := quotaAt(h.quota, now); ws != nil {
+		s.Quota.Windows = ws
 	}
 	return s
 }

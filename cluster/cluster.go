@@ -79,6 +79,13 @@ type Options struct {
 	// OnUsageDropped, when set, is told how many usage records this
 	// process dropped from the list unread (past the age or the size).
 	OnUsageDropped func(n int)
+	// OnUsageUnsent, when set, is given back the usage records this
+	// process could not write to Redis (it was down, the queue to it was
+	// full, or the cluster closed), so that the caller keeps them (the
+	// telemetry hub's local queue) instead of losing them. A record whose
+	// write got no answer may have reached the list all the same: it is
+	// then counted twice rather than lost.
+	OnUsageUnsent func(payloads [][]byte)
 	// KeyPrefix starts every key. Default: DefaultKeyPrefix.
 	KeyPrefix string
 	// Logger gets the warning when Redis goes away and the notice when it

@@ -16,8 +16,8 @@ type event struct {
 
 // PushUsage appends a usage record (JSON) to the usage list, trimmed to the
 // retention, and publishes it on the usage channel. It never waits for
-// Redis: while Redis is down or the queue is full, the record is dropped
-// here (the telemetry hub keeps records locally while Redis is down).
+// Redis: a record that cannot be written (Redis down, even if not noticed
+// yet, or the queue full) goes to Options.OnUsageUnsent.
 func (c *Cluster) PushUsage(payload []byte) { c.emit(true, payload) }
 
 // PublishError publishes an error event (JSON) on the errors channel, as
@@ -49,13 +49,34 @@ func (c *Cluster) PopUsage(ctx context.Context, n int) ([][]byte, error) {
 func (c *Cluster) SetUsageMaxAge(d time.Duration) { c.maxAge.Store(int64(d)) }
 
 func (c *Cluster) emit(usage bool, payload []byte) {
-	if !c.Up() {
-		return
+	if c.Up() {
+		select {
+		case c.events <- event{usage: usage, payload: payload}:
+			return
+		default:
+		}
 	}
-	select {
-	case c.events <- event{usage: usage, payload: payload}:
-	default:
+	if usage {
+		c.unsent([][]byte{payload})
 	}
+}
+
+// unsent gives usage records that were not written back to the caller.
+func (c *Cluster) unsent(payloads [][]byte) {
+	if len(payloads) > 0 && c.opts.OnUsageUnsent != nil {
+		c.opts.OnUsageUnsent(payloads)
+	}
+}
+
+// unsentOf gives back the usage records of events that were not written.
+func (c *Cluster) unsentOf(events []event) {
+	var payloads [][]byte
+	for _, ev := range events {
+		if ev.usage {
+			payloads = append(payloads, ev.payload)
+		}
+	}
+	c.unsent(payloads)
 }
 
 func (c *Cluster) eventLoop() {
@@ -64,6 +85,7 @@ func (c *Cluster) eventLoop() {
 	for {
 		select {
 		case <-c.ctx.Done():
+			c.unsentOnClose()
 			return
 		case ev := <-c.events:
 			batch = append(batch, ev)
@@ -80,6 +102,21 @@ func (c *Cluster) eventLoop() {
 		c.flushEvents(batch)
 		clear(batch)
 		batch = batch[:0]
+	}
+}
+
+// unsentOnClose gives back the usage records still queued when the
+// cluster closes.
+func (c *Cluster) unsentOnClose() {
+	var left []event
+	for {
+		select {
+		case ev := <-c.events:
+			left = append(left, ev)
+		default:
+			c.unsentOf(left)
+			return
+		}
 	}
 }
 
@@ -140,6 +177,11 @@ func (c *Cluster) flushEvents(batch []event) {
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		c.markDown(err)
+		if push != nil && push.Err() != nil {
+			// the records may not be in the list: kept locally, they
+			// are at worst counted twice
+			c.unsentOf(batch)
+		}
 		return
 	}
 	if push != nil && c.opts.OnUsageDropped != nil {

@@ -96,6 +96,9 @@ func (a *attemptWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		return // informational responses are not relayed
 	}
+	if !a.clock.headers() {
+		return // too late: the attempt is being halted and fails over
+	}
 	a.status = code
 	a.headerAt = time.Now()
 	if a.onAnswer != nil {

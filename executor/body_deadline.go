@@ -22,6 +22,11 @@ func (e *Executor) bodyReadTimeout(r *http.Request) time.Duration {
 	return e.opts.BodyReadTimeout
 }
 
+// bodyConfig is how r's body is read and held.
+func (e *Executor) bodyConfig(r *http.Request) bodyConfig {
+	return bodyConfig{limit: e.opts.MaxBody, timeout: e.bodyReadTimeout(r), budget: e.opts.BodyBudget, dir: e.opts.BodySpoolDir}
+}
+
 // bodyDeadline sets the connection's read deadline timeout from now, for
 // the reading of a request body, and returns it; zero when there is none.
 // Caddy's read_body_idle keeps working under it: a handler's deadline is

@@ -99,7 +99,7 @@ func TestReadBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := readBody(nil, bodyRequest(tt.data, tt.encoding, tt.chunked), limit, 0)
+			b, err := readBody(nil, bodyRequest(tt.data, tt.encoding, tt.chunked), bodyConfig{limit: limit})
 			switch {
 			case tt.wantErr != nil:
 				require.ErrorIs(t, err, tt.wantErr)
@@ -135,7 +135,7 @@ func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
 	body := &readCounter{}
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", body)
 	r.ContentLength = 1<<20 + 1
-	b, err := readBody(nil, r, 1<<20, 0)
+	b, err := readBody(nil, r, bodyConfig{limit: 1 << 20})
 	require.ErrorIs(t, err, errBodyTooLarge)
 	assert.Nil(t, b)
 	assert.Zero(t, body.n, "an oversized body was read before being refused")
@@ -144,7 +144,7 @@ func TestReadBodyRejectsDeclaredLengthBeforeReading(t *testing.T) {
 func TestReadBodyNilBody(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 	r.Body = nil
-	b, err := readBody(nil, r, 1024, 0)
+	b, err := readBody(nil, r, bodyConfig{limit: 1024})
 	require.NoError(t, err)
 	defer b.release()
 	assert.Empty(t, b.bytes())
@@ -158,7 +158,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connectio
 func TestReadBodyReadError(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", io.MultiReader(strings.NewReader(`{"model":`), failingReader{}))
 	r.ContentLength = -1
-	b, err := readBody(nil, r, 1024, 0)
+	b, err := readBody(nil, r, bodyConfig{limit: 1024})
 	require.Error(t, err)
 	assert.Nil(t, b)
 	assert.NotErrorIs(t, err, errBodyTooLarge)
@@ -170,7 +170,7 @@ func TestReadBodyReadError(t *testing.T) {
 func TestReadBodyDecodedIsSeparate(t *testing.T) {
 	jsonBody := []byte(`{"model":"gpt-4o"}`)
 	raw := gzipped(t, jsonBody)
-	b, err := readBody(nil, bodyRequest(raw, "gzip", false), 1024, 0)
+	b, err := readBody(nil, bodyRequest(raw, "gzip", false), bodyConfig{limit: 1024})
 	require.NoError(t, err)
 	defer b.release()
 	require.NotSame(t, b.raw, b.decoded)
@@ -188,7 +188,7 @@ func TestBodyRelease(t *testing.T) {
 			if enc == "gzip" {
 				data = gzipped(t, data)
 			}
-			b, err := readBody(nil, bodyRequest(data, enc, false), 1024, 0)
+			b, err := readBody(nil, bodyRequest(data, enc, false), bodyConfig{limit: 1024})
 			require.NoError(t, err)
 			b.release()
 			assert.Nil(t, b.bytes(), "released body still readable")
@@ -203,14 +203,14 @@ func TestBodyRelease(t *testing.T) {
 func TestReadBodyReusedBuffersAreClean(t *testing.T) {
 	long := bytes.Repeat([]byte("L"), 4096)
 	for range 50 {
-		b, err := readBody(nil, bodyRequest(long, "", false), 8192, 0)
+		b, err := readBody(nil, bodyRequest(long, "", false), bodyConfig{limit: 8192})
 		require.NoError(t, err)
 		b.release()
-		b2, err := readBody(nil, bodyRequest(gzipped(t, []byte("short")), "gzip", false), 8192, 0)
+		b2, err := readBody(nil, bodyRequest(gzipped(t, []byte("short")), "gzip", false), bodyConfig{limit: 8192})
 		require.NoError(t, err)
 		require.Equal(t, "short", string(b2.inspect()))
 		b2.release()
-		b3, err := readBody(nil, bodyRequest([]byte("tiny"), "", false), 8192, 0)
+		b3, err := readBody(nil, bodyRequest([]byte("tiny"), "", false), bodyConfig{limit: 8192})
 		require.NoError(t, err)
 		require.Equal(t, "tiny", string(b3.bytes()))
 		b3.release()
@@ -222,7 +222,7 @@ func TestReadBodyReusedBuffersAreClean(t *testing.T) {
 // reused buffer would send another request's bytes upstream.
 func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 	data := bytes.Repeat([]byte("A"), 4096)
-	b, err := readBody(nil, bodyRequest(data, "", false), 8192, 0)
+	b, err := readBody(nil, bodyRequest(data, "", false), bodyConfig{limit: 8192})
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()
@@ -230,7 +230,7 @@ func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 
 	// other requests take buffers from the pool and fill them meanwhile
 	for range 20 {
-		other, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("B"), 4096), "", false), 8192, 0)
+		other, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("B"), 4096), "", false), bodyConfig{limit: 8192})
 		require.NoError(t, err)
 		defer other.release()
 	}
@@ -246,7 +246,7 @@ func TestBodyReaderHoldsBufferUntilClosed(t *testing.T) {
 // Each attempt reads the whole body from the start.
 func TestBodyReadersReplay(t *testing.T) {
 	data := []byte(`{"model":"m","messages":[]}`)
-	b, err := readBody(nil, bodyRequest(data, "", false), 1024, 0)
+	b, err := readBody(nil, bodyRequest(data, "", false), bodyConfig{limit: 1024})
 	require.NoError(t, err)
 	defer b.release()
 	for range 3 {
@@ -261,10 +261,18 @@ func TestBodyReadersReplay(t *testing.T) {
 // The transport may close a body from another goroutine while reading it;
 // with -race this proves the two do not touch the buffer at once.
 func TestBodyReaderCloseWhileReading(t *testing.T) {
-	b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), 1<<20, 0)
+	b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("C"), 64<<10), "", false), bodyConfig{limit: 1 << 20})
 	require.NoError(t, err)
 	rd := b.reader()
 	b.release()
+	done := readToError(rd)
+	require.NoError(t, rd.Close())
+	<-done
+}
+
+// readToError reads rd in small pieces on another goroutine until a read
+// fails, and then closes the channel it returns.
+func readToError(rd io.Reader) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -275,8 +283,7 @@ func TestBodyReaderCloseWhileReading(t *testing.T) {
 			}
 		}
 	}()
-	require.NoError(t, rd.Close())
-	<-done
+	return done
 }
 
 // oneByteThenStall is a client that declared a long body, sent one byte
@@ -297,33 +304,38 @@ func (s *oneByteThenStall) Read(p []byte) (int, error) {
 // The buffer grows with the bytes that arrived, not with the length the
 // client declared.
 func TestReadRawGrowsAsBytesArrive(t *testing.T) {
-	var buf bytes.Buffer
-	err := readRaw(&buf, &oneByteThenStall{}, 31<<20, 32<<20)
+	budget := NewBodyBudget(64 << 20)
+	h := &hold{budget: budget, buf: new(bytes.Buffer)}
+	err := h.readFrom(&oneByteThenStall{}, 31<<20, 32<<20)
 	require.ErrorIs(t, err, errStalled)
-	assert.Equal(t, 1, buf.Len())
-	assert.LessOrEqual(t, buf.Cap(), firstGrowth+bytes.MinRead, "room was reserved for the declared length")
+	assert.Equal(t, 1, h.buf.Len())
+	assert.LessOrEqual(t, h.buf.Cap(), firstGrowth+bytes.MinRead, "room was reserved for the declared length")
+	assert.LessOrEqual(t, budget.Held(), int64(firstGrowth+bytes.MinRead), "the budget was charged the declared length")
+	h.free()
+	assert.Zero(t, budget.Held())
 }
 
 // A body that arrives as declared ends in a buffer of its size (and the
-// read that finds its end), not the double that doubling would give. (A
-// pooled buffer that has the room already is used as it is.)
+// read that finds its end, rounded up to the size class of a big buffer),
+// not the double that doubling would give. (A pooled buffer that has the
+// room already is used as it is.)
 func TestReadRawFitsTheDeclaredLength(t *testing.T) {
 	for _, size := range []int{0, 1, 300, firstGrowth, 100_000, 3<<20 + 7} {
-		var buf bytes.Buffer
+		h := &hold{buf: new(bytes.Buffer)}
 		data := bytes.Repeat([]byte("d"), size)
-		require.NoError(t, readRaw(&buf, iotest.HalfReader(bytes.NewReader(data)), int64(size), 32<<20))
-		assert.Equal(t, data, buf.Bytes())
-		assert.LessOrEqual(t, buf.Cap(), max(size+bytes.MinRead, firstGrowth), "size %d", size)
+		require.NoError(t, h.readFrom(iotest.HalfReader(bytes.NewReader(data)), int64(size), 32<<20))
+		assert.Equal(t, data, h.bytes())
+		assert.LessOrEqual(t, int64(h.buf.Cap()), bufferSize(int64(max(size+bytes.MinRead, firstGrowth))), "size %d", size)
 	}
 }
 
 // An endless body is cut one byte past the limit.
 func TestReadRawStopsPastTheLimit(t *testing.T) {
-	var buf bytes.Buffer
-	err := readRaw(&buf, endless{}, -1, 100_000)
+	h := &hold{buf: new(bytes.Buffer)}
+	err := h.readFrom(endless{}, -1, 100_000)
 	require.ErrorIs(t, err, errBodyTooLarge)
-	assert.Equal(t, 100_001, buf.Len())
-	assert.LessOrEqual(t, buf.Cap(), 100_000+bytes.MinRead)
+	assert.Equal(t, 100_001, h.buf.Len())
+	assert.LessOrEqual(t, h.buf.Cap(), 100_000+bytes.MinRead)
 }
 
 type endless struct{}

@@ -55,6 +55,12 @@ type ClientError struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
+	// ResetAt is when the retry delay ends; zero means now + RetryAfter.
+	ResetAt time.Time
+	// Model and Provider say what is cooling, for model_cooldown; empty
+	// for answers that concern no model.
+	Model    string
+	Provider string
 }
 
 func (e *ClientError) Error() string { return e.Message }
@@ -71,6 +77,33 @@ func (e *ClientError) announces() bool {
 // resetSeconds rounds the retry delay up to whole seconds, at least 1.
 func (e *ClientError) resetSeconds() int64 {
 	return max(1, int64(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// resetTime is when the retry delay ends, in RFC 3339 (UTC, whole seconds).
+func (e *ClientError) resetTime() string {
+	at := e.ResetAt
+	if at.IsZero() {
+		at = time.Now().Add(time.Duration(e.resetSeconds()) * time.Second)
+	}
+	return at.UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+// details are the fields beside code that say what is out and until when;
+// empty for an error that names no model and announces no delay.
+type details struct {
+	Model        string `json:"model,omitempty"`
+	Provider     string `json:"provider,omitempty"`
+	ResetSeconds int64  `json:"reset_seconds,omitempty"`
+	ResetTime    string `json:"reset_time,omitempty"`
+}
+
+func (e *ClientError) details() details {
+	d := details{Model: e.Model, Provider: e.Provider}
+	if e.announces() {
+		d.ResetSeconds = e.resetSeconds()
+		d.ResetTime = e.resetTime()
+	}
+	return d
 }
 
 // WriteError writes e in the error shape of family, with Retry-After when e
@@ -119,15 +152,12 @@ func retryCannotFix(status int) bool {
 
 func anthropicError(e *ClientError) any {
 	type detail struct {
-		Type         string `json:"type"`
-		Message      string `json:"message"`
-		Code         string `json:"code"`
-		ResetSeconds int64  `json:"reset_seconds,omitempty"`
+		Type    string `json:"type"`
+		Message string `json:"message"`
+		Code    string `json:"code"`
+		details
 	}
-	d := detail{Type: anthropicType(e.Status), Message: e.Message, Code: e.Code}
-	if e.announces() {
-		d.ResetSeconds = e.resetSeconds()
-	}
+	d := detail{Type: anthropicType(e.Status), Message: e.Message, Code: e.Code, details: e.details()}
 	return struct {
 		Type  string `json:"type"`
 		Error detail `json:"error"`
@@ -157,16 +187,13 @@ func anthropicType(status int) string {
 
 func openAIError(e *ClientError) any {
 	type detail struct {
-		Message      string  `json:"message"`
-		Type         string  `json:"type"`
-		Param        *string `json:"param"`
-		Code         string  `json:"code"`
-		ResetSeconds int64   `json:"reset_seconds,omitempty"`
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    string  `json:"code"`
+		details
 	}
-	d := detail{Message: e.Message, Type: openAIType(e.Status), Code: e.Code}
-	if e.announces() {
-		d.ResetSeconds = e.resetSeconds()
-	}
+	d := detail{Message: e.Message, Type: openAIType(e.Status), Code: e.Code, details: e.details()}
 	return struct {
 		Error detail `json:"error"`
 	}{d}
@@ -185,15 +212,20 @@ func openAIType(status int) string {
 }
 
 // geminiError follows google.rpc.Status, carrying the stable code as an
-// ErrorInfo reason and the delay as RetryInfo, as Google's APIs do.
+// ErrorInfo reason (model, provider and reset in its metadata) and the
+// delay as RetryInfo, as Google's APIs do.
 func geminiError(e *ClientError) any {
-	details := []map[string]string{{
+	info := map[string]any{
 		"@type":  "type.googleapis.com/google.rpc.ErrorInfo",
 		"reason": e.Code,
 		"domain": "cliproxy",
-	}}
+	}
+	if meta := e.details().metadata(); len(meta) > 0 {
+		info["metadata"] = meta
+	}
+	details := []map[string]any{info}
 	if e.announces() {
-		details = append(details, map[string]string{
+		details = append(details, map[string]any{
 			"@type":      "type.googleapis.com/google.rpc.RetryInfo",
 			"retryDelay": strconv.FormatInt(e.resetSeconds(), 10) + "s",
 		})
@@ -204,6 +236,20 @@ func geminiError(e *ClientError) any {
 		"status":  grpcStatus(e.Status),
 		"details": details,
 	}}
+}
+
+// metadata is d as google.rpc.ErrorInfo metadata, whose values are strings.
+func (d details) metadata() map[string]string {
+	meta := map[string]string{}
+	for k, v := range map[string]string{"model": d.Model, "provider": d.Provider, "reset_time": d.ResetTime} {
+		if v != "" {
+			meta[k] = v
+		}
+	}
+	if d.ResetSeconds > 0 {
+		meta["reset_seconds"] = strconv.FormatInt(d.ResetSeconds, 10)
+	}
+	return meta
 }
 
 func grpcStatus(status int) string {

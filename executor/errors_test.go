@@ -208,3 +208,30 @@ func TestWriteErrorSaysWhetherARetryHelps(t *testing.T) {
 		}
 	}
 }
+
+// A cooldown names its model and provider and says when it ends, in every
+// shape; an error without a delay carries no reset fields.
+func TestWriteErrorCooldownDetails(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ce := &ClientError{
+		Status: http.StatusTooManyRequests, Code: CodeModelCooldown, Message: "cooling",
+		RetryAfter: 42 * time.Second, ResetAt: at, Model: "m-1", Provider: "claude",
+	}
+	for _, fam := range []Family{FamilyAnthropic, FamilyOpenAI} {
+		_, body := writeErrorRecorded(t, fam, ce)
+		assert.Equal(t, "m-1", gjson.Get(body, "error.model").String(), body)
+		assert.Equal(t, "claude", gjson.Get(body, "error.provider").String(), body)
+		assert.EqualValues(t, 42, gjson.Get(body, "error.reset_seconds").Int(), body)
+		assert.Equal(t, "2030-01-02T03:04:05Z", gjson.Get(body, "error.reset_time").String(), body)
+	}
+	_, body := writeErrorRecorded(t, FamilyGemini, ce)
+	meta := gjson.Get(body, `error.details.#(@type=="type.googleapis.com/google.rpc.ErrorInfo").metadata`)
+	assert.Equal(t, "m-1", meta.Get("model").String(), body)
+	assert.Equal(t, "claude", meta.Get("provider").String(), body)
+	assert.Equal(t, "42", meta.Get("reset_seconds").String(), body)
+	assert.Equal(t, "2030-01-02T03:04:05Z", meta.Get("reset_time").String(), body)
+
+	_, body = writeErrorRecorded(t, FamilyOpenAI, &ClientError{Status: 503, Code: CodeAuthUnavailable, Message: "m"})
+	assert.False(t, gjson.Get(body, "error.reset_time").Exists(), body)
+	assert.False(t, gjson.Get(body, "error.model").Exists(), body)
+}

@@ -65,6 +65,15 @@ type Options struct {
 	MaxRetryInterval time.Duration
 	// MaxBody bounds the request body size.
 	MaxBody int64
+	// BodyBudget bounds the request bodies held in memory at once, and
+	// may be shared by several executors; a body that would take it past
+	// its limit is held in a file in BodySpoolDir instead. Nil holds every
+	// body in memory.
+	BodyBudget *BodyBudget
+	// BodySpoolDir is where bodies over the budget are spooled, as 0600
+	// files removed when their request ends; "" is the system's
+	// temporary directory.
+	BodySpoolDir string
 	// BodyReadTimeout bounds the time a client has to send its request
 	// body, unless the server sets timeouts { read_body }, which then
 	// applies alone; past it the request is refused with 408 and its
@@ -76,6 +85,13 @@ type Options struct {
 	// the credential rests like after a connection error and the request
 	// moves on. 0 waits for ever.
 	FirstEventTimeout time.Duration
+	// StreamHeaderTimeout bounds the wait from sending an attempt of a
+	// request that asks for a streamed answer to the answer's response
+	// headers, which providers send before the model writes; past it the
+	// attempt is given up as with FirstEventTimeout. A whole answer's
+	// headers come with it, so requests for one are not bounded by it.
+	// 0 sets no such bound.
+	StreamHeaderTimeout time.Duration
 	// Logger receives per-attempt debug logs; never a secret.
 	Logger *zap.Logger
 	// Recorders keep what every request leaves behind (metrics, usage
@@ -108,6 +124,8 @@ type Executor struct {
 	cur  atomic.Pointer[view]
 	// capturer is the first recorder that wants full records, or nil.
 	capturer outcome.Capturer
+	// models caches the upstreams' own model lists.
+	models modelLists
 }
 
 // New builds an executor, resolving every credential's upstream.
@@ -155,6 +173,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	if route.WebSocket {
 		return e.serveWebSocket(w, r, route, principal)
 	}
+	if route.Endpoint == "models" {
+		return e.serveModels(w, r, route, principal)
+	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		return caddyhttp.Error(http.StatusInternalServerError, errors.New("serving request: no replacer in context"))
@@ -169,7 +190,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 		}
 	}()
 	if route.HasBody {
-		b, err := readBody(w, r, e.opts.MaxBody, e.bodyReadTimeout(r))
+		b, err := openBody(w, r, e.bodyConfig(r), e.streamable(r, route))
 		if err != nil {
 			return rn.bodyError(w, err)
 		}
@@ -177,7 +198,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	}
 	b := rn.body
 	model := route.Model
-	if model == "" && b != nil {
+	if model == "" && b != nil && !b.complete() {
+		model = b.src.model
+	} else if model == "" && b != nil {
 		var err error
 		if model, err = bodyModel(b.inspect()); err != nil {
 			return rn.writeError(w, &ClientError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()})
@@ -196,6 +219,7 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	var sess selector.Session
 	var sid string
 	if e.opts.Affinity != nil {
+		// nil for a body still arriving: its session is in the headers
 		var inspect []byte
 		if b != nil {
 			inspect = b.inspect()
@@ -245,12 +269,6 @@ func validModel(m string) bool {
 	return true
 }
 
-// serves reports whether c may serve model to principal, whatever its
-// health; the provider family is checked by the caller.
-func serves(c *auth.Credential, model, principal string) bool {
-	return !c.Disabled && c.AllowsModel(model) && c.AllowsClient(principal)
-}
-
 // sessionOf works out the binding keys of a request and the session ID
 // shown in placeholders. Keys are scoped by family, client and model: two
 // members never share a binding, and each model of a conversation is
@@ -290,6 +308,15 @@ func (rn *run) bodyError(w http.ResponseWriter, err error) error {
 			Code:    CodeRequestTimeout,
 			Message: "the request body did not arrive in time",
 		}
+	case errors.Is(err, errSpool):
+		e.opts.Logger.Error("request body over body_memory could not be spooled", zap.Error(err))
+		ce = &ClientError{
+			Status:  http.StatusInsufficientStorage,
+			Code:    CodeInsufficientStorage,
+			Message: "the gateway could not hold the request body",
+		}
+	case errors.Is(err, errModelTwice):
+		ce.Message = err.Error()
 	case errors.Is(err, errUnsupportedEncoding):
 		ce = &ClientError{
 			Status:  http.StatusUnsupportedMediaType,

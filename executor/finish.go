@@ -43,10 +43,18 @@ func (rn *run) finish() {
 	}
 }
 
-// finishTurn reports a finished WebSocket turn to the recorders; turns
-// are not request-logged.
+// finishTurn reports a finished WebSocket turn to the recorders, with its
+// full record when the capturer wants it: the handshake's headers, the
+// turn's response.create as the request body, and the error event that
+// ended it, if one did, as the response body.
 func (rn *run) finishTurn() {
-	rn.report(rn.finished())
+	req := rn.finished()
+	if l := rn.e.capturer; l != nil && rn.logs(l) {
+		rec := rn.record(req.Latency)
+		rec.Turn, rec.RequestBody, rec.ResponseBody = rn.turn, rn.turnIn, rn.turnOut
+		req.Log = rec
+	}
+	rn.report(req)
 }
 
 // report hands req to every recorder.

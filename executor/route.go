@@ -107,11 +107,18 @@ func resolve(r *http.Request) (Route, bool) {
 		return Route{Family: FamilyOpenAI, Endpoint: "responses", HasBody: true}, true
 	case r.Method == http.MethodGet && (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")):
 		// both Anthropic and OpenAI serve this path; Anthropic clients
-		// always send anthropic-version
-		if r.Header.Get("Anthropic-Version") != "" {
-			return Route{Family: FamilyAnthropic, Endpoint: "models"}, true
+		// send anthropic-version, and their key in x-api-key
+		id := strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/")
+		if r.Header.Get("Anthropic-Version") != "" || r.Header.Get("X-Api-Key") != "" {
+			return Route{Family: FamilyAnthropic, Endpoint: "models", Model: id}, true
 		}
-		return Route{Family: FamilyOpenAI, Endpoint: "models"}, true
+		return Route{Family: FamilyOpenAI, Endpoint: "models", Model: id}, true
+	case r.Method == http.MethodGet && (path == "/v1beta/models" || strings.HasPrefix(path, "/v1beta/models/")):
+		id := strings.TrimPrefix(strings.TrimPrefix(path, "/v1beta/models"), "/")
+		if strings.Contains(id, ":") {
+			return Route{}, false
+		}
+		return Route{Family: FamilyGemini, Endpoint: "models", Model: id}, true
 	}
 	return resolveGemini(r)
 }
@@ -127,7 +134,7 @@ func resolveGemini(r *http.Request) (Route, bool) {
 		return Route{}, false
 	}
 	model, action, ok := strings.Cut(rest, ":")
-	if !ok || model == "" || strings.Contains(model, "/") {
+	if !ok || !pathModel(model) {
 		return Route{}, false
 	}
 	switch action {
@@ -135,4 +142,22 @@ func resolveGemini(r *http.Request) (Route, bool) {
 		return Route{Family: FamilyGemini, Endpoint: action, Model: model, HasBody: true}, true
 	}
 	return Route{}, false
+}
+
+// pathServes reports whether c may serve a model the route's path names:
+// a name with a slash there ("team-a/gemini-2.5-pro") is for a credential
+// with that prefix alone, so that no upstream path gets a segment the
+// client chose.
+func (r Route) pathServes(c *auth.Credential) bool {
+	return c.Prefix != "" || !strings.Contains(r.Model, "/")
+}
+
+// pathModel reports whether a Gemini path names a model: one segment, or a
+// credential prefix and one segment ("team-a/gemini-2.5-pro").
+func pathModel(model string) bool {
+	prefix, name, prefixed := strings.Cut(model, "/")
+	if !prefixed {
+		return model != ""
+	}
+	return prefix != "" && name != "" && !strings.Contains(name, "/")
 }

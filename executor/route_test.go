@@ -40,8 +40,8 @@ func TestResolve(t *testing.T) {
 		// model listing: both families serve the path
 		{"models, OpenAI client", "GET", "/v1/models", "", Route{Family: FamilyOpenAI, Endpoint: "models"}, true},
 		{"models, Anthropic client", "GET", "/v1/models", anthropicVersion, Route{Family: FamilyAnthropic, Endpoint: "models"}, true},
-		{"one model, OpenAI client", "GET", "/v1/models/gpt-4o", "", Route{Family: FamilyOpenAI, Endpoint: "models"}, true},
-		{"one model, Anthropic client", "GET", "/v1/models/claude-opus-4-1", anthropicVersion, Route{Family: FamilyAnthropic, Endpoint: "models"}, true},
+		{"one model, OpenAI client", "GET", "/v1/models/gpt-4o", "", Route{Family: FamilyOpenAI, Endpoint: "models", Model: "gpt-4o"}, true},
+		{"one model, Anthropic client", "GET", "/v1/models/claude-opus-4-1", anthropicVersion, Route{Family: FamilyAnthropic, Endpoint: "models", Model: "claude-opus-4-1"}, true},
 		{"models with paging query", "GET", "/v1/models?limit=20", anthropicVersion, Route{Family: FamilyAnthropic, Endpoint: "models"}, true},
 		{"POST models", "POST", "/v1/models", "", Route{}, false},
 		{"DELETE a model", "DELETE", "/v1/models/ft:gpt-4o:me", "", Route{}, false},
@@ -82,9 +82,15 @@ func TestResolve(t *testing.T) {
 		{"gemini without action", "POST", "/v1beta/models/gemini-2.5-pro", "", Route{}, false},
 		{"gemini empty action", "POST", "/v1beta/models/gemini-2.5-pro:", "", Route{}, false},
 		{"gemini empty model", "POST", "/v1beta/models/:generateContent", "", Route{}, false},
-		{"gemini model with slash", "POST", "/v1beta/models/tuned/gemini:generateContent", "", Route{}, false},
+		{
+			"gemini model under a credential prefix", "POST", "/v1beta/models/team/gemini-2.5-pro:generateContent", "",
+			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "team/gemini-2.5-pro", HasBody: true}, true,
+		},
+		{"gemini model with two slashes", "POST", "/v1beta/models/a/b/gemini:generateContent", "", Route{}, false},
+		{"gemini model with an empty prefix", "POST", "/v1beta/models//gemini:generateContent", "", Route{}, false},
 		{"gemini GET", "GET", "/v1beta/models/gemini-2.5-pro:generateContent", "", Route{}, false},
-		{"gemini model listing", "GET", "/v1beta/models", "", Route{}, false},
+		{"gemini model listing", "GET", "/v1beta/models", "", Route{Family: FamilyGemini, Endpoint: "models"}, true},
+		{"gemini one model", "GET", "/v1beta/models/gemini-2.5-pro", "", Route{Family: FamilyGemini, Endpoint: "models", Model: "gemini-2.5-pro"}, true},
 
 		// paths the gateway does not serve
 		{"root", "GET", "/", "", Route{}, false},

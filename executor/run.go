@@ -69,10 +69,16 @@ type run struct {
 	affinity []string
 	// quota is the fullest usage window the last answer reported
 	quota auth.QuotaLevel
+	// streamed caches whether the request asks for a streamed answer
+	// (see headerTimeout): 0 not known yet, 1 no, 2 yes
+	streamed int8
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
 	secrets []string
+	// a WebSocket turn's response.create, and the error event that ended
+	// it, kept only while a request log is configured
+	turnIn, turnOut []byte
 }
 
 func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
@@ -102,13 +108,20 @@ func (rn *run) serve(w http.ResponseWriter, eligible []*auth.Credential) error {
 		}
 		rn.attempts++
 		aw, ac, err := rn.try(w, c, d)
-		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil {
+		if aw.held && aw.failStatus == http.StatusUnauthorized && c.OAuth != nil && rn.r.Context().Err() == nil && rn.body.failed() == nil {
 			// an OAuth token may have been revoked or expired early:
 			// one refresh and one retry on the same credential first
 			if _, rerr := c.OAuth.Invalidate(rn.r.Context(), ac.sentToken); rerr == nil {
 				rn.logAttempt(c, aw.failStatus, nil, "oauth token refreshed after 401, retrying")
 				aw, _, err = rn.try(w, c, d)
 			}
+		}
+		aw, err = rn.retrySame(w, c, d, aw, err, &limit)
+		if berr := rn.body.failed(); berr != nil && !aw.committed && rn.r.Context().Err() == nil {
+			// the client's body broke off, was too large or too slow, or
+			// named a second model, while an attempt sent it or waited
+			// for it: its fault, not the credential's
+			return rn.bodyError(w, berr)
 		}
 		tried = append(tried, c)
 
@@ -250,7 +263,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 		err = aw.finish()
 	}
 	if aw.clock.expired() {
-		err = errFirstEventTimeout
+		err = aw.clock.err()
 	}
 	rn.attempted(c, ac, aw, start, err)
 	return aw, ac, err
@@ -262,7 +275,7 @@ func (rn *run) try(w http.ResponseWriter, c *auth.Credential, d selector.Decisio
 // credential.
 func connOutcome(err error) auth.Outcome {
 	if errors.Is(err, errFirstEventTimeout) {
-		return auth.Outcome{Message: "no first event within first_event_timeout"}
+		return auth.Outcome{Message: silentMessage(err)}
 	}
 	var te *tokenError
 	if !errors.As(err, &te) {
@@ -300,14 +313,7 @@ func (rn *run) waitForRecovery(eligible, tried []*auth.Credential) bool {
 		return false
 	}
 	wait += time.Duration(rand.Int64N(int64(wait/10) + int64(50*time.Millisecond)))
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-rn.r.Context().Done():
-		return false
-	}
+	return rn.sleep(wait)
 }
 
 // available returns the eligible credentials not yet tried that are not
@@ -334,57 +340,6 @@ func (rn *run) available(eligible, tried []*auth.Credential) []*auth.Credential 
 	return out
 }
 
-// unavailable answers a request no credential could take.
-func (rn *run) unavailable(w http.ResponseWriter, eligible []*auth.Credential) error {
-	return rn.writeError(w, rn.unavailableError(eligible))
-}
-
-// unavailableError is the error of a request no credential could take:
-// 429 with the nearest recovery when every one is cooling, else 503.
-func (rn *run) unavailableError(eligible []*auth.Credential) *ClientError {
-	pool := rn.v.pool
-	var cooling, other time.Time
-	for _, c := range eligible {
-		reason, until := pool.BlockedBy(c, rn.model)
-		if until.IsZero() {
-			continue
-		}
-		if reason == auth.BlockCooldown {
-			cooling = earliest(cooling, until)
-		} else {
-			other = earliest(other, until)
-		}
-	}
-	if !cooling.IsZero() {
-		return &ClientError{
-			Status:     http.StatusTooManyRequests,
-			Code:       CodeModelCooldown,
-			Message:    fmt.Sprintf("every %s credential for model %q is cooling down", providersOf(eligible), rn.model),
-			RetryAfter: earliest(cooling, other).Sub(pool.Now()),
-		}
-	}
-	ce := &ClientError{
-		Status:  http.StatusServiceUnavailable,
-		Code:    CodeAuthUnavailable,
-		Message: fmt.Sprintf("no %s credential for model %q is usable now", providersOf(eligible), rn.model),
-	}
-	if !other.IsZero() {
-		ce.RetryAfter = other.Sub(pool.Now())
-	}
-	return ce
-}
-
-// exhausted answers a request whose attempts all failed over, the last
-// one being last: 429 model_cooldown when every credential tried is
-// cooling, else 503 auth_unavailable, each with the nearest recovery of
-// those tried.
-func (rn *run) exhausted(w http.ResponseWriter, tried []*auth.Credential, last *attemptWriter) error {
-	if last.wrongClient {
-		return rn.writeError(w, noCredentialForClient(rn.route, rn.model))
-	}
-	return rn.writeError(w, rn.exhaustedError(tried, last.failStatus, last.retryAt))
-}
-
 // refusedClient notes that c's subscription account refused the request
 // as not coming from its own client: nothing cools (the account is fine
 // for its own client), and a session bound to c finds a new home.
@@ -395,47 +350,6 @@ func (rn *run) refusedClient(c *auth.Credential) {
 	}
 }
 
-// exhaustedError is the gateway's answer after every credential tried
-// failed over, the last with failStatus, to be back at retryAt.
-func (rn *run) exhaustedError(tried []*auth.Credential, failStatus int, retryAt time.Time) *ClientError {
-	pool := rn.v.pool
-	now := pool.Now()
-	rateLimited := failStatus == http.StatusTooManyRequests
-	soonest := retryAt
-	for _, c := range tried {
-		reason, until := pool.BlockedBy(c, rn.model)
-		if until.IsZero() {
-			continue
-		}
-		if reason != auth.BlockCooldown {
-			rateLimited = false
-		}
-		soonest = earliest(soonest, until)
-	}
-	ce := &ClientError{
-		Status:  http.StatusServiceUnavailable,
-		Code:    CodeAuthUnavailable,
-		Message: fmt.Sprintf("no %s credential could serve model %q now", providersOf(tried), rn.model),
-	}
-	switch {
-	case failStatus == http.StatusNotFound:
-		ce.Status, ce.Code = http.StatusNotFound, CodeModelNotSupported
-		ce.Message = fmt.Sprintf("the %s upstream does not know model %q", providersOf(tried), rn.model)
-	case failStatus >= 500 || failStatus == http.StatusRequestTimeout:
-		ce.Message = fmt.Sprintf("the %s upstream failed for model %q on every credential tried (status %d)", providersOf(tried), rn.model, failStatus)
-	case rateLimited:
-		ce.Status, ce.Code = http.StatusTooManyRequests, CodeModelCooldown
-		ce.Message = fmt.Sprintf("every %s credential tried for model %q is rate limited", providersOf(tried), rn.model)
-	}
-	if !soonest.IsZero() {
-		ce.RetryAfter = soonest.Sub(now)
-	}
-	if rateLimited && !ce.announces() {
-		ce.RetryAfter = time.Second // a rate limit always says when to come back
-	}
-	return ce
-}
-
 // retryAt is when a credential that failed with outcome and is blocked
 // until until may be back: a credential that does not cool still tells
 // when to return.
@@ -444,14 +358,6 @@ func (rn *run) retryAt(until time.Time, outcome auth.Outcome) time.Time {
 		return rn.v.pool.Now().Add(outcome.Hint.RetryAfter)
 	}
 	return until
-}
-
-// earliest is the earlier of two times, a zero time counting as none.
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
-		return b
-	}
-	return a
 }
 
 // pick chooses the credential of the next attempt among the eligible
@@ -466,7 +372,7 @@ func (rn *run) pick(key string, eligible, tried []*auth.Credential) selector.Dec
 	avail := func() []*auth.Credential { return rn.available(eligible, tried) }
 	d := a.PickPlaced(key, rn.sess, avail, func(name string) (*auth.Credential, bool, time.Time) {
 		c := rn.v.pool.Get(name)
-		if c == nil || !rn.v.servesRoute(c, rn.route) || !serves(c, rn.model, rn.principal) {
+		if c == nil || !rn.v.servesRoute(c, rn.route) || !rn.v.serves(c, rn.model, rn.principal) {
 			return nil, false, time.Time{}
 		}
 		ok, until := rn.v.pool.Available(c, rn.model)
@@ -485,7 +391,7 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req := new(http.Request)
 	*req = *rn.r
 	u := *rn.r.URL
-	u.Path = ep.path(rn.r.URL.Path)
+	u.Path = ep.path(rn.upstreamPath(c))
 	u.RawPath = ""
 	u.RawQuery = rn.query
 	req.URL = &u
@@ -503,19 +409,38 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		ac.halted.Store(true)
 		cancel()
 	}
-	if d := rn.e.opts.FirstEventTimeout; d > 0 {
-		aw.clock = startFirstEventClock(d, aw.halt)
+	if first, header := rn.e.opts.FirstEventTimeout, rn.headerTimeout(); first > 0 || header > 0 {
+		aw.clock = startAttemptClock(first, header, aw.halt)
 		defer aw.clock.stop()
 	}
 	req = req.WithContext(withCredential(ctx, ac))
 	if rn.body != nil {
-		req.Body = rn.body.reader()
-		req.ContentLength = int64(len(rn.body.bytes()))
+		// a replay sends the whole body, and a body rewritten for a
+		// prefixed credential is rewritten whole: what is left of it
+		// arrives first
+		if err := rn.body.ready(c.Prefix != ""); err != nil {
+			return err
+		}
+		rd := rn.body.reader()
+		// the transport closes it once done with it; this closes it
+		// also when the attempt panics or the transport is still
+		// sending an answered request (the send then fails: the
+		// attempt is over), so the body is freed and its spool file
+		// removed when the request ends
+		defer rd.Close()
+		req.Body = rd
+		req.ContentLength = rn.body.size()
 	} else {
 		req.Body = http.NoBody
 		req.ContentLength = 0
 	}
 	req.GetBody = nil
+	if b, ok := rn.prefixedBody(c); ok {
+		_ = req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+		req.Header.Del("Content-Encoding") // the rewritten body is the decoded one
+	}
 
 	var out http.ResponseWriter = aw
 	var unwrap *codeAssistWriter
@@ -550,9 +475,9 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 	if rn.body != nil {
 		inner = rn.body.inspect()
 	}
-	wrapped := codeAssistBody(rn.model, c.ProjectID, inner)
+	wrapped := codeAssistBody(rn.upstreamModel(c), c.ProjectID, inner)
 	if rn.route.Endpoint == "countTokens" {
-		wrapped = codeAssistCountBody(rn.model, inner)
+		wrapped = codeAssistCountBody(rn.upstreamModel(c), inner)
 	}
 	_ = req.Body.Close() // the pooled body is not sent; the envelope is
 	req.Body = io.NopCloser(bytes.NewReader(wrapped))
@@ -690,7 +615,7 @@ func (rn *run) logAttempt(c *auth.Credential, status int, err error, msg string)
 // may carry upstream URLs.
 func describeProxyError(err error) string {
 	if errors.Is(err, errFirstEventTimeout) {
-		return "no first event within first_event_timeout"
+		return silentMessage(err)
 	}
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
@@ -20,6 +21,9 @@ type view struct {
 	// oauthClients is the pool's default of which clients its OAuth
 	// accounts serve
 	oauthClients auth.OAuthClients
+	// prefixes are the credentials' model prefixes: a model named under
+	// one is for those credentials alone
+	prefixes map[string]bool
 
 	// eligible lists by request kind, so a request does not walk the pool
 	// to find them; a view's credentials never change
@@ -49,8 +53,12 @@ func newView(p *auth.Pool, oauthClients auth.OAuthClients) (*view, error) {
 		endpoints:    make(map[*auth.Credential]endpoint),
 		byFamily:     make(map[Family][]*auth.Credential),
 		lists:        make(map[eligibleKey][]*auth.Credential),
+		prefixes:     make(map[string]bool),
 	}
 	for _, c := range p.Credentials() {
+		if c.Prefix != "" {
+			v.prefixes[c.Prefix] = true
+		}
 		ep, err := newEndpoint(c)
 		if err != nil {
 			return nil, err
@@ -89,7 +97,7 @@ func (v *view) findEligible(route Route, model, principal string) []*auth.Creden
 	all := v.byFamily[route.Family]
 	out := make([]*auth.Credential, 0, len(all))
 	for _, c := range all {
-		if route.servedBy(c.Provider) && serves(c, model, principal) && c.ServesClient(route.Client, v.oauthClients) {
+		if route.servedBy(c.Provider) && route.pathServes(c) && v.serves(c, model, principal) && c.ServesClient(route.Client, v.oauthClients) {
 			out = append(out, c)
 		}
 	}
@@ -107,7 +115,7 @@ func (v *view) servesRoute(c *auth.Credential, route Route) bool {
 // client: only subscription accounts of other clients' families serve it.
 func (v *view) refusesClient(route Route, model, principal string) bool {
 	for _, c := range v.byFamily[route.Family] {
-		if route.servedBy(c.Provider) && serves(c, model, principal) && !c.ServesClient(route.Client, v.oauthClients) {
+		if route.servedBy(c.Provider) && route.pathServes(c) && v.serves(c, model, principal) && !c.ServesClient(route.Client, v.oauthClients) {
 			return true
 		}
 	}
@@ -121,4 +129,29 @@ func servesFamily(p auth.Provider, f Family) bool {
 		}
 	}
 	return false
+}
+
+// upstreamModel is the name c's upstream knows the model a request names
+// by, and whether c serves that name at all. A credential with a prefix
+// serves "<prefix>/<model>" alone, sent upstream as <model>; one without
+// serves every other name as it is, but not a name under another
+// credential's prefix: such a name is meant for those credentials.
+func (v *view) upstreamModel(c *auth.Credential, model string) (string, bool) {
+	if c.Prefix != "" {
+		return c.UpstreamModel(model)
+	}
+	if p, _, ok := strings.Cut(model, "/"); ok && v.prefixes[p] {
+		return "", false
+	}
+	return model, true
+}
+
+// serves reports whether c may serve model to principal, whatever its
+// health; the provider family is checked by the caller.
+func (v *view) serves(c *auth.Credential, model, principal string) bool {
+	if c.Disabled || !c.AllowsClient(principal) {
+		return false
+	}
+	up, ok := v.upstreamModel(c, model)
+	return ok && c.AllowsModel(up)
 }

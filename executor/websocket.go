@@ -138,6 +138,9 @@ type upstream interface {
 	// close ends the upstream, with a close frame where there is one.
 	close(code websocket.StatusCode, reason string)
 	credential() *auth.Credential
+	// sentToken is the OAuth access token last sent upstream ("" for an
+	// API key), for the request log to scrub.
+	sentToken() string
 }
 
 // closeOnce runs the close of an upstream once, waiting at most a second

@@ -39,6 +39,7 @@ type bridge struct {
 	mu        sync.Mutex
 	lastID    string
 	lastItems []json.RawMessage // input and output of lastID
+	token     string            // the OAuth token of the last post
 }
 
 func newBridge(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) *bridge {
@@ -51,6 +52,12 @@ func newBridge(s *wsSession, c *auth.Credential, ep endpoint, transport http.Rou
 
 func (b *bridge) events() <-chan wsMessage     { return b.ch }
 func (b *bridge) credential() *auth.Credential { return b.cred }
+
+func (b *bridge) sentToken() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.token
+}
 
 func (b *bridge) close(websocket.StatusCode, string) {
 	b.closer.do(func() {
@@ -157,6 +164,11 @@ func (b *bridge) post(body []byte) (*http.Response, string, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	res, err := b.client.Do(req)
+	if ac.sentToken != "" {
+		b.mu.Lock()
+		b.token = ac.sentToken
+		b.mu.Unlock()
+	}
 	return res, ac.sentToken, err
 }
 

@@ -263,6 +263,9 @@ func (s *wsSession) newRun(model string, msg []byte) *run {
 	}
 	s.turns++
 	rn.turn = s.turns
+	if s.e.capturer != nil {
+		rn.turnIn = msg
+	}
 	if s.e.opts.Affinity != nil {
 		rn.sess, rn.session = s.e.sessionOf(s.r, msg, s.route, s.principal, model)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/auth"
+	"github.com/caddy-cliproxy/cliproxy/reqlog"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 )
 
@@ -32,6 +33,7 @@ const (
 type turnResult struct {
 	kind    turnKind
 	outcome auth.Outcome // of a refusal
+	frame   []byte       // the refusal's event, if it sent one
 }
 
 // turn serves one response.create, failing over to another credential
@@ -53,16 +55,14 @@ func (s *wsSession) turn(msg []byte) bool {
 	defer rn.finishTurn()
 	eligible := s.v.eligible(s.route, model, s.principal)
 	if len(eligible) == 0 && s.v.refusesClient(s.route, model, s.principal) {
-		rn.status = http.StatusForbidden
-		return s.toClient(wsErrorEvent(noCredentialForClient(s.route, model)))
+		return s.answerError(rn, noCredentialForClient(s.route, model))
 	}
 	if len(eligible) == 0 {
-		rn.status = http.StatusNotFound
-		return s.toClient(wsErrorEvent(&ClientError{
+		return s.answerError(rn, &ClientError{
 			Status:  http.StatusNotFound,
 			Code:    CodeModelNotSupported,
 			Message: fmt.Sprintf("no credential of this gateway serves model %q for %s clients", model, s.route.Family),
-		}))
+		})
 	}
 	prev := gjson.GetBytes(msg, "previous_response_id").String()
 	key := s.route.Family.String() + ":" + model
@@ -73,9 +73,17 @@ func (s *wsSession) turn(msg []byte) bool {
 	var refusal int
 	var retryAt time.Time
 	connErr, waited, reopened := false, false, false
+	// again is the credential a transient failure is retried on
+	// (request_retry), retried how often it was so far
+	var again *selector.Decision
+	retried := 0
 	for rn.attempts < limit {
 		d, kept := s.keep(rn, eligible, tried)
-		if !kept {
+		if !kept && again != nil {
+			s.dropUpstream()
+			d, again = *again, nil
+		} else if !kept {
+			retried = 0
 			s.dropUpstream()
 			avail := rn.available(eligible, tried)
 			if len(avail) == 0 {
@@ -104,13 +112,19 @@ func (s *wsSession) turn(msg []byte) bool {
 			// the response lives with the credential that made it; the
 			// client resends the whole conversation on this answer
 			rn.status, rn.served = http.StatusBadRequest, c
-			return s.toClient(previousResponseNotFound(prev))
+			return s.answerFrame(rn, previousResponseNotFound(prev))
 		}
 		if !kept {
 			up, outcome, err := s.open(c)
+			if err != nil && s.retryTurn(rn, c, outcome, err, &retried) {
+				rn.observeTurnAttempt(c, outcome.Status, attemptStart, turnNote{err: "websocket upstream refused the connection, retrying (request_retry)"})
+				again = &d
+				limit++
+				continue
+			}
 			if err != nil {
 				until := rn.fail(c, outcome)
-				rn.observeTurnAttempt(c, outcome.Status, attemptStart)
+				rn.observeTurnAttempt(c, outcome.Status, attemptStart, turnNote{err: "websocket upstream refused the connection"})
 				rn.logAttempt(c, outcome.Status, err, "websocket upstream refused the connection, failing over")
 				tried = append(tried, c)
 				refusal, retryAt, connErr = outcome.Status, rn.retryAt(until, outcome), outcome.Status == 0
@@ -119,13 +133,18 @@ func (s *wsSession) turn(msg []byte) bool {
 			s.up, s.upSince, s.home = up, time.Now(), c
 		}
 		rn.publish(c)
+		up := s.up
 		res := s.relay(rn, d, msg)
 		switch res.kind {
 		case turnDone:
-			rn.observeTurnAttempt(c, rn.status, attemptStart)
+			rn.observeTurnAttempt(c, rn.status, attemptStart, turnNote{token: up.sentToken()})
 			return true
 		case turnEnded:
-			rn.observeTurnAttempt(c, rn.status, attemptStart)
+			status := rn.status
+			if rn.broke {
+				status = http.StatusOK // what the upstream answered before it broke off
+			}
+			rn.observeTurnAttempt(c, status, attemptStart, turnNote{token: up.sentToken()})
 			return false
 		case turnReopen:
 			s.dropUpstream()
@@ -136,8 +155,19 @@ func (s *wsSession) turn(msg []byte) bool {
 			}
 			reopened = true
 		case turnRefused:
+			if s.retryTurn(rn, c, res.outcome, nil, &retried) {
+				rn.observeTurnAttempt(c, res.outcome.Status, attemptStart, turnNote{
+					err: "refused before any output, retrying (request_retry)", frame: res.frame, token: up.sentToken(),
+				})
+				s.dropUpstream()
+				again = &d
+				limit++
+				continue
+			}
 			until := rn.fail(c, res.outcome)
-			rn.observeTurnAttempt(c, res.outcome.Status, attemptStart)
+			rn.observeTurnAttempt(c, res.outcome.Status, attemptStart, turnNote{
+				err: "refused before any output, failing over", frame: res.frame, token: up.sentToken(),
+			})
 			rn.logAttempt(c, res.outcome.Status, nil, "websocket turn refused, failing over")
 			s.dropUpstream()
 			tried = append(tried, c)
@@ -146,20 +176,46 @@ func (s *wsSession) turn(msg []byte) bool {
 	}
 	switch {
 	case refusal != 0:
-		ce := rn.exhaustedError(tried, refusal, retryAt)
-		rn.status = ce.Status
-		return s.toClient(wsErrorEvent(ce))
+		return s.answerError(rn, rn.exhaustedError(tried, refusal, retryAt))
 	case connErr:
-		rn.status = http.StatusBadGateway
-		return s.toClient(wsErrorEvent(&ClientError{
+		return s.answerError(rn, &ClientError{
 			Status:  http.StatusBadGateway,
 			Code:    CodeUpstreamUnreachable,
 			Message: fmt.Sprintf("the %s upstream for model %q could not be reached", providersOf(eligible), model),
-		}))
+		})
 	}
-	ce := rn.unavailableError(eligible)
-	rn.status = ce.Status
-	return s.toClient(wsErrorEvent(ce))
+	return s.answerError(rn, rn.unavailableError(eligible))
+}
+
+// retryTurn reports whether a turn that c failed with outcome (err, for a
+// connection that did not open) goes to c again, as its request_retry
+// allows for a transient failure, after the backoff; retried counts the
+// retries on c.
+func (s *wsSession) retryTurn(rn *run, c *auth.Credential, outcome auth.Outcome, err error, retried *int) bool {
+	if *retried >= c.RequestRetry || !transientOutcome(outcome, err) {
+		return false
+	}
+	rn.logAttempt(c, outcome.Status, err, "transient websocket failure, retrying on the same credential (request_retry)")
+	if !rn.sleep(rn.retryWait(*retried)) {
+		return false
+	}
+	*retried++
+	return true
+}
+
+// answerError ends a turn with the gateway's own error.
+func (s *wsSession) answerError(rn *run, ce *ClientError) bool {
+	rn.status, rn.gateway = ce.Status, ce
+	return s.answerFrame(rn, wsErrorEvent(ce))
+}
+
+// answerFrame sends the client the error event that ends its turn, kept
+// for the request log.
+func (s *wsSession) answerFrame(rn *run, frame []byte) bool {
+	if rn.e.capturer != nil {
+		rn.turnOut = frame
+	}
+	return s.toClient(frame)
 }
 
 // relay sends the turn to the current upstream and passes its events to
@@ -167,7 +223,7 @@ func (s *wsSession) turn(msg []byte) bool {
 // refusal can still be replayed elsewhere.
 func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 	c, up := d.Credential, s.up
-	if err := up.send(s.ctx, msg); err != nil {
+	if err := up.send(s.ctx, rn.upstreamTurn(c, msg)); err != nil {
 		return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream gone"}}
 	}
 	var held [][]byte
@@ -193,6 +249,8 @@ func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 					// a connection error: the transient cooldown
 					return turnResult{kind: turnRefused, outcome: auth.Outcome{Message: "websocket upstream dropped the turn"}}
 				}
+				// the answer broke off after it reached the client
+				rn.brokeOff(m.err)
 				code, reason := closeOf(m.err)
 				s.dropUpstream()
 				s.closeClient(code, reason)
@@ -207,7 +265,7 @@ func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 					}
 					status := eventStatus(m.data)
 					if failsOver(status) {
-						return turnResult{kind: turnRefused, outcome: auth.Outcome{
+						return turnResult{kind: turnRefused, frame: m.data, outcome: auth.Outcome{
 							Status:  status,
 							Hint:    auth.ParseHint(m.header, errorBody(m.data), s.v.pool.Now()),
 							Message: "websocket turn refused",
@@ -219,7 +277,7 @@ func (s *wsSession) relay(rn *run, d selector.Decision, msg []byte) turnResult {
 					for _, h := range held {
 						s.toClient(h)
 					}
-					return s.done(s.toClient(m.data))
+					return s.done(s.answerFrame(rn, m.data))
 				}
 				if typ == "response.created" || typ == "response.in_progress" || typ == "response.queued" {
 					held = append(held, m.data)
@@ -311,14 +369,31 @@ func previousResponseNotFound(id string) []byte {
 	return b
 }
 
+// turnNote is what the request log keeps of a turn's attempt beside its
+// status and times.
+type turnNote struct {
+	err   string // why it got no answer, or what the gateway did with it
+	frame []byte // the refusal the client never saw
+	token string // the OAuth token the attempt sent, to scrub
+}
+
 // observeTurnAttempt reports one attempt of a WebSocket turn on c that
 // ended with status (0: no answer), for the same metrics as an HTTP
-// attempt. The first byte is the turn's first output event, when c
-// served it.
-func (rn *run) observeTurnAttempt(c *auth.Credential, status int, start time.Time) {
+// attempt, and for the request log. The first byte is the turn's first
+// output event, when c served it.
+func (rn *run) observeTurnAttempt(c *auth.Credential, status int, start time.Time, note turnNote) {
 	var ttfb time.Duration
 	if rn.served == c && rn.firstByte > 0 {
 		ttfb = max(0, rn.firstByte-start.Sub(rn.start))
 	}
-	rn.reportAttempt(c, status, ttfb, time.Since(start))
+	took := time.Since(start)
+	rn.reportAttempt(c, status, ttfb, took)
+	if rn.e.capturer == nil {
+		return
+	}
+	rn.tries = append(rn.tries, reqlog.Attempt{
+		Credential: c.Name, Provider: string(c.Provider), Status: status,
+		Error: note.err, Body: note.frame, Start: start, FirstByte: ttfb, Duration: took,
+	})
+	rn.secrets = append(rn.secrets, c.APIKey, note.token)
 }

@@ -24,6 +24,7 @@ const (
 type wsUpstream struct {
 	conn   *websocket.Conn
 	cred   *auth.Credential
+	token  string // the OAuth token of the handshake
 	ch     chan wsMessage
 	closer closeOnce
 	done   chan struct{} // the reader has returned
@@ -49,10 +50,10 @@ func (ep endpoint) url(scheme, clientPath string) string {
 // the credential's secret. A 401 of an OAuth credential gets one token
 // refresh and one more try.
 func dialUpstream(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) (upstream, auth.Outcome, error) {
-	conn, res, err := dialOnce(s, c, ep, transport)
+	conn, token, res, err := dialOnce(s, c, ep, transport)
 	if err != nil && res != nil && res.StatusCode == http.StatusUnauthorized && c.OAuth != nil {
 		if _, rerr := c.OAuth.Invalidate(s.ctx, res.sentToken); rerr == nil {
-			conn, res, err = dialOnce(s, c, ep, transport)
+			conn, token, res, err = dialOnce(s, c, ep, transport)
 		}
 	}
 	if err != nil {
@@ -66,7 +67,7 @@ func dialUpstream(s *wsSession, c *auth.Credential, ep endpoint, transport http.
 		}, err
 	}
 	conn.SetReadLimit(wsMaxFrame)
-	u := &wsUpstream{conn: conn, cred: c, ch: make(chan wsMessage), closer: newCloseOnce(), done: make(chan struct{})}
+	u := &wsUpstream{conn: conn, cred: c, token: token, ch: make(chan wsMessage), closer: newCloseOnce(), done: make(chan struct{})}
 	go u.read()
 	return u, auth.Outcome{}, nil
 }
@@ -82,7 +83,9 @@ type handshakeAnswer struct {
 
 var errHandshakeRefused = errors.New("upstream refused the websocket handshake")
 
-func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) (*websocket.Conn, *handshakeAnswer, error) {
+// dialOnce opens c's upstream WebSocket, returning the OAuth token the
+// handshake carried ("" for an API key).
+func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.RoundTripper) (*websocket.Conn, string, *handshakeAnswer, error) {
 	ac := &attemptCredential{cred: c}
 	ctx, cancel := context.WithTimeout(withCredential(s.ctx, ac), wsDialTimeout)
 	defer cancel()
@@ -99,16 +102,16 @@ func dialOnce(s *wsSession, c *auth.Credential, ep endpoint, transport http.Roun
 		s.e.sawQuota(s.v.pool, c, res.Header)
 	}
 	if err == nil {
-		return conn, nil, nil
+		return conn, ac.sentToken, nil, nil
 	}
 	if res == nil || res.StatusCode == http.StatusSwitchingProtocols {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	a := &handshakeAnswer{StatusCode: res.StatusCode, header: res.Header, sentToken: ac.sentToken}
 	if res.Body != nil {
 		a.body, _ = io.ReadAll(res.Body)
 	}
-	return nil, a, errHandshakeRefused
+	return nil, "", a, errHandshakeRefused
 }
 
 // read passes the upstream's messages on until the connection ends.
@@ -143,6 +146,8 @@ func (u *wsUpstream) send(ctx context.Context, msg []byte) error {
 func (u *wsUpstream) events() <-chan wsMessage { return u.ch }
 
 func (u *wsUpstream) credential() *auth.Credential { return u.cred }
+
+func (u *wsUpstream) sentToken() string { return u.token }
 
 // close sends the close frame and waits briefly for the upstream to
 // answer it: a session must not hang on an upstream that does not.

@@ -95,3 +95,48 @@ func credentialModelState(t *testing.T, credential, model string) gjson.Result {
 	require.True(t, st.Exists(), "%s", raw)
 	return st
 }
+
+// An upstream that takes a streamed request and never sends its headers
+// is given up with the default settings well before a client that waits a
+// minute gives up: the credential rests, and another one answers. (Before
+// stream_header_timeout, the gateway waited first_event_timeout, 5
+// minutes, and the client left first, blaming nobody.)
+func TestHungUpstreamFailsOverBeforeTheClientGivesUp(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n"})
+	g.mock.SetFault(claudeKeyA, mockupstream.Fault{FirstByteDelay: 10 * time.Minute})
+	g.mock.SetReply(claudeKeyB, "answered by b")
+	clientWaits := g.tester.Client.Timeout
+	require.Equal(t, time.Minute, clientWaits)
+
+	began := time.Now()
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	took := time.Since(began)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "answered by b", anthropicStreamText(t, body))
+	assert.Less(t, took, clientWaits*3/4, "the answer came too close to the client's own timeout")
+
+	st := credentialModelState(t, "claude-a", "claude-sonnet-4-5")
+	assert.Contains(t, st.Get("last_error.message").String(), "stream_header_timeout", st.Raw)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), st.Get("next_retry_after").Time(), 10*time.Second, "not the transient cooldown: %s", st.Raw)
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Len(t, g.mock.RequestsFor(claudeKeyA), 1, "the hung credential was tried again while it rests")
+}
+
+// stream_header_timeout bounds only requests that ask for a stream: a
+// whole answer's headers come with it, after the model has written it, so
+// a slow one is waited for (up to first_event_timeout).
+func TestStreamHeaderTimeoutSparesWholeAnswers(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Handler: poolConfig + "\t\tstrategy fill-first\n\t\tstream_header_timeout 300ms\n"})
+	g.mock.SetFault(claudeKeyA, mockupstream.Fault{FirstByteDelay: time.Second, Times: 1})
+	g.mock.SetReply(claudeKeyA, "answered by a")
+	g.mock.SetReply(claudeKeyB, "answered by b")
+	res, body := g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeJSONBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "answered by a", gjson.Get(body, "content.0.text").String(), body)
+
+	g.mock.SetFault(claudeKeyA, mockupstream.Fault{FirstByteDelay: time.Second, Times: 1})
+	res, body = g.do(http.MethodPost, "/v1/messages", anthropicHeader(), claudeBody)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	assert.Equal(t, "answered by b", anthropicStreamText(t, body), "a streamed request waited past stream_header_timeout")
+}

@@ -20,9 +20,10 @@ func goTool(t *testing.T) string {
 }
 
 // A Go program in a module of its own (testdata/libuser) uses access,
-// auth, auth/authfile, auth/oauth, selector, session, pool and outcome as
-// a library: it builds, runs, and neither its packages nor its binary
-// hold any of Caddy.
+// auth, auth/authfile, auth/oauth, selector, session, pool, outcome and
+// telemetry as a library: it builds, runs (a collector pops its usage
+// record over RESP), and neither its packages nor its binary hold any of
+// Caddy, nor a Redis client, which only a cluster needs.
 func TestLibraryUserBuildsWithoutCaddy(t *testing.T) {
 	repo, err := filepath.Abs("..")
 	require.NoError(t, err)
@@ -62,15 +63,19 @@ func TestLibraryUserBuildsWithoutCaddy(t *testing.T) {
 	assert.Contains(t, out, "member: alice key left: false")
 	assert.Contains(t, out, "session: x-session-id:conversation-1 served by: claude-b", "the cooling credential served, or the session moved")
 	assert.Contains(t, out, "usage of alice: 1 request")
+	assert.Contains(t, out, "telemetry: popped over RESP: req-1 of alice served by claude-b")
 
 	deps := run(goCmd, "list", "-deps", ".")
-	for _, pkg := range []string{"access", "auth", "auth/authfile", "auth/oauth", "selector", "session", "pool", "outcome"} {
+	for _, pkg := range []string{"access", "auth", "auth/authfile", "auth/oauth", "selector", "session", "pool", "outcome", "telemetry"} {
 		assert.Contains(t, strings.Fields(deps), "github.com/caddy-cliproxy/cliproxy/"+pkg)
 	}
 	assert.Empty(t, linesWith(deps, "github.com/caddyserver/"), "a plain package imports Caddy")
 	assert.NotContains(t, strings.Fields(deps), "github.com/caddy-cliproxy/cliproxy", "the Caddy module is linked")
+	assert.Empty(t, linesWith(deps, "github.com/redis/"), "the pool links a Redis client without a cluster")
 	// the binary's own record of the modules linked into it
-	assert.Empty(t, linesWith(run(goCmd, "version", "-m", bin), "caddyserver"), "the binary links Caddy")
+	mods := run(goCmd, "version", "-m", bin)
+	assert.Empty(t, linesWith(mods, "caddyserver"), "the binary links Caddy")
+	assert.Empty(t, linesWith(mods, "go-redis"), "the binary links a Redis client")
 }
 
 // linesWith returns the lines of text containing s.

@@ -79,6 +79,21 @@ func (o *oauthGateway) writeAuthFile(t *testing.T, name string, fields map[strin
 	require.NoError(t, os.Rename(tmp, filepath.Join(o.dir, name)))
 }
 
+// serveAuthFile writes an auth file and waits until management lists its
+// credential, named as the file without ".json"; it returns the
+// management API.
+func (o *oauthGateway) serveAuthFile(t *testing.T, name string, fields map[string]any) *mgmt {
+	t.Helper()
+	o.writeAuthFile(t, name, fields)
+	api := o.adminAPI()
+	cred := strings.TrimSuffix(name, ".json")
+	waitFor(t, "the auth file is served", func() bool {
+		_, out, _ := api.call(http.MethodGet, "credentials", "")
+		return out.Get(`credentials.#(name==` + cred + `)`).Exists()
+	})
+	return api
+}
+
 func (o *oauthGateway) readAuthFile(t *testing.T, name string) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(o.dir, name))

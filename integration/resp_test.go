@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -272,18 +273,21 @@ func TestWebSocketTurnsMakeOneRecordEach(t *testing.T) {
 		sendWS(t, conn, turnMsg("gpt-5-codex", input, ""))
 		readTurn(t, conn)
 	}
-	// a turn's record is queued once its last event went to the client, so
-	// the client may have read the second turn before its record is there
-	c := collector(t, respMgmtKey)
+	// a turn's record is written once its last event has gone to the
+	// client, so the second may come a moment after readTurn returns
 	var recs []string
-	for deadline := time.Now().Add(10 * time.Second); len(recs) < 2 && time.Now().Before(deadline); {
-		more, err := c.LPopCount(context.Background(), "usage", 10).Result()
-		if err != nil {
-			require.ErrorIs(t, err, redis.Nil)
-			time.Sleep(10 * time.Millisecond)
+	var popErr error
+	c := collector(t, respMgmtKey)
+	require.Eventually(t, func() bool {
+		got, err := c.LPopCount(context.Background(), "usage", 10).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			popErr = err
+			return true
 		}
-		recs = append(recs, more...)
-	}
+		recs = append(recs, got...)
+		return len(recs) >= 2
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, popErr)
 	require.Len(t, recs, 2)
 	id1, id2 := gjson.Get(recs[0], "request_id").String(), gjson.Get(recs[1], "request_id").String()
 	assert.True(t, strings.HasSuffix(id1, "-1") && strings.HasSuffix(id2, "-2"), "%s %s", id1, id2)

@@ -3,6 +3,7 @@ package integration
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,6 +112,10 @@ func TestWebSocketEveryCredentialLimited(t *testing.T) {
 	assert.Equal(t, int64(http.StatusTooManyRequests), gjson.Get(events[0], "status").Int(), events[0])
 	assert.Equal(t, "model_cooldown", gjson.Get(events[0], "error.code").String(), events[0])
 	assert.Positive(t, gjson.Get(events[0], "error.reset_seconds").Int(), events[0])
+	assert.Equal(t, "gpt-5.5", gjson.Get(events[0], "error.model").String(), events[0])
+	assert.Equal(t, "openai", gjson.Get(events[0], "error.provider").String(), events[0])
+	_, err := time.Parse(time.RFC3339, gjson.Get(events[0], "error.reset_time").String())
+	assert.NoError(t, err, events[0])
 	assert.NotContains(t, events[0], "Rate limit reached for requests")
 	assert.Len(t, wsRecords(g.mock, "WS"), 2)
 

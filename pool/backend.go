@@ -3,14 +3,11 @@ package pool
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
@@ -34,9 +31,38 @@ func (s *State) Credentials() []management.Credential {
 			out = append(out, management.Credential{CredentialSnapshot: snap, Override: s.override(snap.Name)})
 		}
 	}
+	out = append(out, s.skippedFiles(seen)...)
 	slices.SortFunc(out, func(a, b management.Credential) int { return strings.Compare(a.Name, b.Name) })
 	if out == nil {
 		out = []management.Credential{}
+	}
+	return out
+}
+
+// skippedFiles lists the auth files the pool's directories hold but do
+// not serve (a type the gateway does not serve, no key), each as a
+// credential with status skipped and the reason, so an operator sees why
+// a file they dropped in serves nothing.
+func (s *State) skippedFiles(seen map[string]bool) []management.Credential {
+	s.mu.Lock()
+	dirs := make([]*authfile.Dir, 0, len(s.authDirs))
+	for _, d := range s.authDirs {
+		dirs = append(dirs, d)
+	}
+	s.mu.Unlock()
+	var out []management.Credential
+	for _, d := range dirs {
+		for file, reason := range d.Skipped() {
+			name := strings.TrimSuffix(file, ".json")
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			out = append(out, management.Credential{CredentialSnapshot: auth.CredentialSnapshot{
+				Name: name, Source: file, Status: auth.StatusSkipped, Skipped: reason, Unavailable: true,
+				Quota: &auth.QuotaSnapshot{}, ModelList: []auth.ModelAvailability{},
+			}})
+		}
 	}
 	return out
 }
@@ -100,7 +126,7 @@ func (s *State) Reset(name, model string) (int, error) {
 }
 
 // store is the file store of the pool's auth directory.
-func (s *State) store() (*authfile.FileStore, error) {
+func (s *State) store() (authfile.Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch len(s.authDirs) {
@@ -121,11 +147,14 @@ func (s *State) SaveAuthFile(ctx context.Context, f *authfile.AuthFile) (bool, e
 	if err != nil {
 		return false, err
 	}
-	_, statErr := os.Lstat(filepath.Join(st.Dir(), f.Name))
+	had, err := st.Has(ctx, f.Name)
+	if err != nil {
+		return false, fmt.Errorf("writing auth file: %w", err)
+	}
 	if _, err := st.Save(ctx, f); err != nil {
 		return false, fmt.Errorf("writing auth file: %w", err)
 	}
-	return errors.Is(statErr, fs.ErrNotExist), nil
+	return !had, nil
 }
 
 // DeleteAuthFile implements management.Backend.
@@ -134,7 +163,7 @@ func (s *State) DeleteAuthFile(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(filepath.Join(st.Dir(), name)); errors.Is(err, fs.ErrNotExist) {
+	if had, err := st.Has(ctx, name); err != nil || !had {
 		return management.AuthFileNotFound(name)
 	}
 	if err := st.Delete(ctx, name); err != nil {
@@ -145,8 +174,8 @@ func (s *State) DeleteAuthFile(ctx context.Context, name string) error {
 
 // Bindings implements management.Backend.
 func (s *State) Bindings() management.SessionBindings {
-	if c := s.shared.Load(); c != nil {
-		return c.Bindings()
+	if l := s.shared.Load(); l != nil {
+		return l.bindings
 	}
 	return s.Sessions
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/auth"
 	"github.com/caddy-cliproxy/cliproxy/auth/authfile"
 	"github.com/caddy-cliproxy/cliproxy/auth/oauth"
-	"github.com/caddy-cliproxy/cliproxy/cluster"
 	"github.com/caddy-cliproxy/cliproxy/management"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
@@ -44,9 +43,9 @@ type State struct {
 	Telemetry *telemetry.Hub
 
 	usage *management.UsageStats
-	// shared is the pool's cluster in Redis, if any: management drops
-	// bindings through it so they reach every instance
-	shared atomic.Pointer[cluster.Cluster]
+	// shared is the pool's cluster, if any: management drops bindings
+	// through it so they reach every instance
+	shared atomic.Pointer[link]
 
 	mu         sync.Mutex
 	strategies map[string]selector.Selector // by canonical name
@@ -130,8 +129,8 @@ func (s *State) OpenAuthDir(dir string, refresher *oauth.Refresher, logger *zap.
 	if err != nil {
 		return nil, "", err
 	}
-	if cl := s.shared.Load(); cl != nil {
-		a.Share(cl)
+	if l := s.shared.Load(); l != nil {
+		a.Share(l.cl)
 	}
 	s.authDirs[abs] = a
 	s.authRefs[abs] = 1
@@ -218,13 +217,13 @@ func (s *State) ManagementGuard() *management.Guard {
 }
 
 // Link makes cl the pool's cluster: management drops session bindings
-// through it, the health reaches the other instances through it, and the
-// auth directories refresh their tokens through it, and its usage list is
-// the telemetry's queue. A later Link (a reload to another Redis) takes its
-// place.
-func (s *State) Link(cl *cluster.Cluster) {
+// through bindings (the cluster's, shared with the other instances), the
+// health reaches the other instances through cl, the auth directories
+// refresh their tokens through it, and its usage list is the telemetry's
+// queue. A later Link (a reload to another Redis) takes its place.
+func (s *State) Link(cl Cluster, bindings management.SessionBindings) {
 	s.Health.SetSync(cl)
-	s.shared.Store(cl)
+	s.shared.Store(&link{cl: cl, bindings: bindings})
 	s.Telemetry.SetShared(cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -235,8 +234,10 @@ func (s *State) Link(cl *cluster.Cluster) {
 
 // Unlink ends what Link(cl) began, when its connection closes, unless
 // another cluster took its place.
-func (s *State) Unlink(cl *cluster.Cluster) {
-	s.shared.CompareAndSwap(cl, nil)
+func (s *State) Unlink(cl Cluster) {
+	if l := s.shared.Load(); l != nil && l.cl == cl {
+		s.shared.CompareAndSwap(l, nil)
+	}
 	s.Telemetry.ClearShared(cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()

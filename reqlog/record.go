@@ -80,6 +80,10 @@ type Record struct {
 	Family  string
 	Model   string
 	Session string
+	// Turn numbers a turn of a WebSocket session (from 1), whose Method,
+	// Path and Header are the session's handshake and whose RequestBody is
+	// the turn's message; 0 for an HTTP request.
+	Turn int
 
 	// Status is what the client got; 0 if it went away unanswered.
 	Status int

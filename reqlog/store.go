@@ -197,6 +197,7 @@ type document struct {
 	Family        string              `json:"family,omitempty"`
 	Model         string              `json:"model,omitempty"`
 	Session       string              `json:"session,omitempty"`
+	Turn          int                 `json:"websocket_turn,omitempty"`
 	Status        int                 `json:"status"`
 	Error         string              `json:"error,omitempty"`
 	LatencyMS     float64             `json:"latency_ms"`
@@ -239,6 +240,7 @@ func (r *Record) document(maxBody int64) document {
 		Family:        r.Family,
 		Model:         ScrubString(r.Model, r.Secrets),
 		Session:       ScrubString(r.Session, r.Secrets),
+		Turn:          r.Turn,
 		Status:        r.Status,
 		Error:         ScrubString(r.Error, r.Secrets),
 		LatencyMS:     ms(r.Latency),

@@ -113,6 +113,7 @@ type Affinity struct {
 	Now func() time.Time
 
 	hits, misses, rebinds, detours atomic.Uint64
+	pending                        reservations
 }
 
 // Pick chooses the credential for a request of session s from candidates
@@ -142,7 +143,8 @@ func (a *Affinity) PickPlaced(key string, s Session, candidates func() []*auth.C
 	name, inherited, ok := a.lookup(s)
 	if !ok {
 		a.misses.Add(1)
-		return Decision{Credential: pl.Pick(a.Next, key, candidates()), Bind: true, Outcome: Miss}
+		c := a.pending.place(s, a.now(), home, func() *auth.Credential { return pl.Pick(a.Next, key, candidates()) })
+		return Decision{Credential: c, Bind: true, Outcome: Miss}
 	}
 	c, usable, until := home(name)
 	if c != nil && usable {
@@ -197,16 +199,22 @@ func (a *Affinity) Succeeded(s Session, d Decision, c *auth.Credential) {
 	}
 	if s.Fallback != "" {
 		a.Bindings.Set(c.Name, s.Key, s.Fallback)
-		return
+	} else {
+		a.Bindings.Set(c.Name, s.Key)
 	}
-	a.Bindings.Set(c.Name, s.Key)
+	a.pending.confirm(s, c.Name, a.now())
 }
 
-// Failed records that c failed a request of s. A terminal failure (the
-// credential is revoked or not allowed) ends the binding if it points to c;
-// a transient one keeps it, so the session returns when c recovers.
+// Failed records that c failed a request of s. Any failure releases a
+// new session's reservation of c. A terminal failure (the credential is
+// revoked or not allowed) ends the binding if it points to c; a transient
+// one keeps it, so the session returns when c recovers.
 func (a *Affinity) Failed(s Session, c *auth.Credential, terminal bool) {
-	if !terminal || s.Key == "" || c == nil {
+	if s.Key == "" || c == nil {
+		return
+	}
+	a.pending.release(s, c.Name)
+	if !terminal {
 		return
 	}
 	a.Bindings.CompareAndDelete(s.Key, c.Name)

@@ -99,3 +99,11 @@ func valid(v string) bool {
 	}
 	return true
 }
+
+// ReadsBody reports whether Extract would read the body for a request
+// with headers h: false when X-Claude-Code-Session-Id names the session,
+// since no body source outranks it. A gateway can then route the request
+// before its body has arrived.
+func ReadsBody(h http.Header) bool {
+	return !valid(h.Get(headerClaudeCodeSession))
+}

@@ -12,7 +12,8 @@
 // back. A queue shared by several processes (a Redis list) plugs in as a
 // SharedQueue.
 //
-// The package knows nothing of Caddy: the gateway hands it the
-// connections whose first byte is a RESP marker (see FirstByteIsRESP) and
-// an Authenticator.
+// The package knows nothing of Caddy: the gateway wraps its listener with
+// NewMux, which hands the connections whose first byte is a RESP marker
+// (see FirstByteIsRESP) to the server, and gives the server an
+// Authenticator.
 package telemetry

@@ -99,6 +99,14 @@ func (h *Hub) Error(ev *ErrorEvent) {
 	h.broker.Publish(ChannelErrors, b)
 }
 
+// KeepUnsent queues locally the records the shared queue took but could
+// not write (see cluster.Options.OnUsageUnsent), so they are not lost.
+func (h *Hub) KeepUnsent(payloads [][]byte) {
+	for _, b := range payloads {
+		h.queue.Push(b)
+	}
+}
+
 // Pop removes and returns up to n of the oldest records: the local
 // queue's first, then the shared queue's.
 func (h *Hub) Pop(ctx context.Context, n int) ([][]byte, error) {

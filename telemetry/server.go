@@ -87,6 +87,19 @@ func (s *Server) ServeConn(c net.Conn) {
 	}
 }
 
+// Serve hands each connection ln accepts to ServeConn, for a port that
+// serves only RESP, until ln fails; it returns ln's error (net.ErrClosed
+// once ln was closed). Close ln and the server when done.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		s.ServeConn(c)
+	}
+}
+
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	s.ln.Close()
@@ -118,7 +131,18 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	return true
 }
 
-func (s *Server) closedConn(conn redcon.Conn, err error) {}
+// closedConn gives back to the hub the records popped for a connection
+// that closed before their reply was written (the server closing for a
+// config reload, or the client gone), so that a collector's pop at that
+// moment loses none: they are popped again, at worst twice.
+func (s *Server) closedConn(conn redcon.Conn, _ error) {
+	ss, _ := conn.Context().(*session)
+	if ss == nil || ss.dconn != nil || len(ss.nc.unwritten) == 0 {
+		return
+	}
+	ss.backend.Hub().KeepUnsent(ss.nc.unwritten)
+	ss.nc.unwritten = nil
+}
 
 // handle runs one command of a connection in normal mode.
 func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
@@ -153,6 +177,18 @@ type limitConn struct {
 	net.Conn
 	authed atomic.Bool
 	read   int
+	// unwritten are the records popped for the reply being buffered,
+	// until a write of the connection succeeds. Only the server's
+	// goroutine of the connection sets them, before it is detached.
+	unwritten [][]byte
+}
+
+func (c *limitConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err == nil && c.unwritten != nil {
+		c.unwritten = nil
+	}
+	return n, err
 }
 
 var errPreAuthLimit = errors.New("resp: too much data before authentication")

@@ -36,9 +36,9 @@ func (b backend) Authenticate(_ netip.Addr, pw string) error {
 }
 func (b backend) Hub() *telemetry.Hub { return b.hub }
 
-// serve runs a RESP server on a loopback port for hub and returns its
-// address.
-func serve(t *testing.T, hub *telemetry.Hub) string {
+// listen opens a loopback port and a RESP server for hub that admits the
+// password.
+func listen(t *testing.T, hub *telemetry.Hub) (net.Listener, *telemetry.Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -47,16 +47,21 @@ func serve(t *testing.T, hub *telemetry.Hub) string {
 		Addr:    ln.Addr(),
 	})
 	require.NoError(t, err)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			srv.ServeConn(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); srv.Close() })
+	return ln, srv
+}
+
+// serve runs a RESP server on a loopback port for hub and returns its
+// address.
+func serve(t *testing.T, hub *telemetry.Hub) string {
+	t.Helper()
+	ln, srv := listen(t, hub)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		assert.ErrorIs(t, <-served, net.ErrClosed, "Serve ends when its listener is closed")
+		srv.Close()
+	})
 	return ln.Addr().String()
 }
 

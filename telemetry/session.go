@@ -141,6 +141,8 @@ func (ss *session) pop(w redcon.Conn, name string, args [][]byte) {
 		w.WriteError("ERR the usage queue is unavailable")
 		return
 	}
+	// kept until the reply is written (see Server.closedConn)
+	ss.nc.unwritten = append(ss.nc.unwritten, recs...)
 	if len(args) == 2 {
 		if len(recs) == 0 {
 			w.WriteNull()

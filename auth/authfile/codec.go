@@ -89,6 +89,14 @@ type AuthFile struct {
 	// Priority is the credential's tier ("priority"); higher is preferred.
 	Priority int
 
+	// DisableCooling keeps the credential in rotation whatever the
+	// upstream answers ("disable_cooling").
+	DisableCooling bool
+
+	// Label and Note are the operator's words about the account ("label",
+	// "note"), shown in management; never sent upstream.
+	Label, Note string
+
 	// Weight is the share under weighted round robin ("weight"); nil when
 	// the file does not set one.
 	Weight *int
@@ -117,6 +125,16 @@ type AuthFile struct {
 	// AuthHeader is how a claude API key is sent ("auth_header":
 	// "x-api-key" or "bearer"); "" is x-api-key.
 	AuthHeader string
+
+	// Prefix makes the credential serve only "<prefix>/<model>" requests,
+	// sent upstream as <model> ("prefix"); "" serves plain model names.
+	Prefix string
+
+	// RequestRetry is how many more times a request is sent to this
+	// credential after a transient failure before the next credential is
+	// tried ("request_retry", or "request-retry"); nil when the file does
+	// not say.
+	RequestRetry *int
 
 	raw  *jsonObject // the object the file was parsed from; never mutated
 	orig *AuthFile   // the known fields as parsed (or as last saved)
@@ -248,10 +266,14 @@ func (f *AuthFile) snapshot() *AuthFile {
 		ProjectIDs:     slices.Clone(f.ProjectIDs),
 		Disabled:       f.Disabled,
 		Priority:       f.Priority,
+		DisableCooling: f.DisableCooling,
+		Label:          f.Label,
+		Note:           f.Note,
 		ProxyURL:       f.ProxyURL,
 		BaseURL:        f.BaseURL,
 		OAuthClients:   f.OAuthClients,
 		AuthHeader:     f.AuthHeader,
+		Prefix:         f.Prefix,
 		ExcludedModels: slices.Clone(f.ExcludedModels),
 		Headers:        maps.Clone(f.Headers),
 	}
@@ -262,6 +284,10 @@ func (f *AuthFile) snapshot() *AuthFile {
 	if f.Websockets != nil {
 		ws := *f.Websockets
 		c.Websockets = &ws
+	}
+	if f.RequestRetry != nil {
+		n := *f.RequestRetry
+		c.RequestRetry = &n
 	}
 	return c
 }
@@ -341,8 +367,19 @@ var authFields = []authField{
 	stringField("proxy_url", "proxy-url", "", func(f *AuthFile) *string { return &f.ProxyURL }),
 	stringField("base_url", "base-url", "", func(f *AuthFile) *string { return &f.BaseURL }),
 	listField("excluded_models", "excluded-models", false, func(f *AuthFile) *[]string { return &f.ExcludedModels }),
+	boolField("disable_cooling", func(f *AuthFile) *bool { return &f.DisableCooling }),
+	stringField("label", "", "", func(f *AuthFile) *string { return &f.Label }),
+	stringField("note", "", "", func(f *AuthFile) *string { return &f.Note }),
 	stringField("oauth_clients", "", "", func(f *AuthFile) *string { return &f.OAuthClients }),
 	stringField("auth_header", "", "", func(f *AuthFile) *string { return &f.AuthHeader }),
+	stringField("prefix", "", "", func(f *AuthFile) *string { return &f.Prefix }),
+	withLegacy("request-retry", optIntField("request_retry", func(f *AuthFile) **int { return &f.RequestRetry })),
+}
+
+// withLegacy gives fd a hyphenated legacy spelling.
+func withLegacy(legacy string, fd authField) authField {
+	fd.legacy = legacy
+	return fd
 }
 
 // nestedTokenKey holds the OAuth tokens in CLIProxyAPI's Gemini layout (an

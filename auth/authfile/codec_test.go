@@ -730,3 +730,37 @@ func fieldsOf(f *authfile.AuthFile) []any {
 		f.Priority, derefInt(f.Weight), derefBool(f.Websockets), f.Headers, f.ProxyURL, f.BaseURL, f.ExcludedModels,
 	}
 }
+
+func TestParseAuthFileOperatorFields(t *testing.T) {
+	f, err := authfile.ParseAuthFile("a.json", []byte(`{"type":"claude","access_token":"x","disable_cooling":true,"label":"team","note":"paid","priority":3}`))
+	require.NoError(t, err)
+	assert.True(t, f.DisableCooling)
+	assert.Equal(t, "team", f.Label)
+	assert.Equal(t, "paid", f.Note)
+	assert.Equal(t, 3, f.Priority)
+}
+
+func TestParseAuthFilePrefixAndRequestRetry(t *testing.T) {
+	f, err := authfile.ParseAuthFile("a.json", []byte(`{"type":"claude","access_token":"x","prefix":"team-a","request_retry":2}`))
+	require.NoError(t, err)
+	assert.Equal(t, "team-a", f.Prefix)
+	require.NotNil(t, f.RequestRetry)
+	assert.Equal(t, 2, *f.RequestRetry)
+
+	// CLIProxyAPI's hyphenated spelling is read, and written back in the
+	// canonical one when changed
+	f, err = authfile.ParseAuthFile("b.json", []byte(`{"type":"claude","access_token":"x","request-retry":"1"}`))
+	require.NoError(t, err)
+	require.NotNil(t, f.RequestRetry)
+	assert.Equal(t, 1, *f.RequestRetry)
+	three := 3
+	f.RequestRetry = &three
+	out, err := f.MarshalJSON()
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"claude","access_token":"x","request_retry":3}`, string(out))
+
+	f, err = authfile.ParseAuthFile("c.json", []byte(`{"type":"claude","access_token":"x"}`))
+	require.NoError(t, err)
+	assert.Nil(t, f.RequestRetry, "a file that does not say has no retry count")
+	assert.Empty(t, f.Prefix)
+}

@@ -3,6 +3,7 @@ package authfile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // and requests), and writes refreshed tokens back. It lives and dies with
 // the pool state that opened it.
 type Dir struct {
-	store     *FileStore
+	store     Store
 	refresher *oauth.Refresher
 	health    *auth.Health
 	logger    *zap.Logger
@@ -38,6 +39,9 @@ type Dir struct {
 	files       []*AuthFile
 	sources     map[string]*fileToken // by file name
 	subscribers map[any]func()
+	// skipped are the files the last Credentials could not serve, with
+	// the reason, by file name; each is warned about once while it stays
+	skipped map[string]string
 	// projects are the Code Assist projects found for Gemini CLI files
 	// that name none, by file name, until the file says it itself;
 	// onboarding marks the files whose project is being looked for
@@ -69,6 +73,12 @@ func OpenDir(dir string, refresher *oauth.Refresher, health *auth.Health, logger
 	if err != nil {
 		return nil, fmt.Errorf("opening auth_dir: %w", err)
 	}
+	return OpenStore(store, refresher, health, logger)
+}
+
+// OpenStore is OpenDir over any Store (a cluster's, a test's): it lists
+// the store once and watches it. Close stops it.
+func OpenStore(store Store, refresher *oauth.Refresher, health *auth.Health, logger *zap.Logger) (*Dir, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Dir{
 		store: store, refresher: refresher, health: health, logger: logger,
@@ -186,10 +196,25 @@ func (a *Dir) Credentials() []*auth.Credential {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []*auth.Credential
+	was := a.skipped
+	a.skipped = make(map[string]string)
 	for _, f := range a.files {
 		out = append(out, a.credentialsOf(f)...)
 	}
+	for name, reason := range a.skipped {
+		if _, warned := was[name]; !warned {
+			a.logger.Warn("skipping auth file", zap.String("file", name), zap.String("reason", reason))
+		}
+	}
 	return out
+}
+
+// Skipped returns the files the gateway does not serve, by file name,
+// with the reason, as of the last Credentials.
+func (a *Dir) Skipped() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.skipped)
 }
 
 func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
@@ -202,9 +227,24 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 		Email:          f.Email,
 		Source:         f.Name,
 		Websockets:     f.Websockets,
+		DisableCooling: f.DisableCooling,
+		Label:          f.Label,
+		Note:           f.Note,
 	}
 	if f.Weight != nil {
 		base.Weight = *f.Weight
+	}
+	if f.RequestRetry != nil {
+		// CLIProxyAPI reads a negative count as none
+		base.RequestRetry = min(max(*f.RequestRetry, 0), auth.MaxRequestRetry)
+	}
+	if f.Prefix != "" {
+		p, err := auth.ParsePrefix(f.Prefix)
+		if err != nil {
+			a.logger.Error("skipping auth file", zap.String("file", f.Name), zap.Error(err))
+			return nil
+		}
+		base.Prefix = p
 	}
 	if f.BaseURL != "" {
 		u, err := auth.ParseBaseURL(f.BaseURL)
@@ -264,7 +304,7 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 			provider = oauth.OAuthGoogle
 		}
 	default:
-		a.logger.Error("skipping auth file of unknown type", zap.String("file", f.Name), zap.String("type", f.Type))
+		a.skipped[f.Name] = fmt.Sprintf("type %q is not served", f.Type)
 		return nil
 	}
 	if f.APIKey != "" && f.AccessToken == "" {
@@ -273,7 +313,7 @@ func (a *Dir) credentialsOf(f *AuthFile) []*auth.Credential {
 		ts = a.tokenSource(f, provider, base.ProxyURL)
 		base.OAuth = reportingSource{ts}
 	} else {
-		a.logger.Error("skipping auth file without a key or token", zap.String("file", f.Name))
+		a.skipped[f.Name] = "no api_key, access_token or refresh_token"
 		return nil
 	}
 	projects := f.ProjectIDs
@@ -529,8 +569,8 @@ func (a *Dir) Unshare(cl Cluster) {
 // Done is closed once the directory is closed and its watcher stopped.
 func (a *Dir) Done() <-chan struct{} { return a.done }
 
-// Store is the directory's file store.
-func (a *Dir) Store() *FileStore { return a.store }
+// Store is the store the directory reads and writes.
+func (a *Dir) Store() Store { return a.store }
 
 // adopt installs the token another instance refreshed for the file name
 // and writes it to the file, so this instance holds the rotated refresh

@@ -31,14 +31,14 @@ func ExampleOpenDir() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	// a Claude login as CLIProxyAPI writes it, its access token expired
+	// a Claude login as CLIProxyAPI writes it
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			panic(err)
 		}
 	}
 	write("claude-alice.json", `{"type":"claude","email":"alice@example.com","access_token":"at-old",
-		"refresh_token":"rt-alice","expired":"2020-01-01T00:00:00Z"}`)
+		"refresh_token":"rt-alice","expired":"2099-01-01T00:00:00Z"}`)
 
 	refresher := &oauth.Refresher{TokenURLs: map[oauth.OAuthProvider]string{oauth.OAuthClaude: tokens.URL}}
 	d, err := authfile.OpenDir(dir, refresher, auth.NewHealth(), zap.NewNop())
@@ -65,10 +65,12 @@ func ExampleOpenDir() {
 	}
 	fmt.Println(len(d.Credentials()), "credentials")
 
-	// the token is refreshed when it is needed (or ahead of its expiry, in
-	// the background), and written back to its file
+	// the upstream refused the access token (a 401): it is refreshed once,
+	// however many requests saw it refused, and written back to its file
+	// before Invalidate returns. A token near its expiry is refreshed the
+	// same way, ahead of time in the background or on Access.
 	alice := d.Credentials()[0]
-	access, err := alice.OAuth.Access(context.Background())
+	access, err := alice.OAuth.Invalidate(context.Background(), "at-old")
 	if err != nil {
 		panic(err)
 	}

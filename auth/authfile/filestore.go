@@ -230,6 +230,22 @@ func (s *FileStore) adopt(f *AuthFile, obj *jsonObject) {
 	f.storeName = f.Name
 }
 
+// Has implements [Store]: a symbolic link counts as the file, whether or
+// not its target exists.
+func (s *FileStore) Has(ctx context.Context, name string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := checkFileName(name); err != nil {
+		return false, err
+	}
+	_, err := os.Lstat(filepath.Join(s.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Delete implements [Store].
 func (s *FileStore) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {

@@ -100,7 +100,7 @@ func FromLogin(f *oauth.LoginFlow, tok oauth.Token, info oauth.LoginInfo, projec
 // the operator's settings (priority, weight, headers, proxy_url, disabled,
 // …) stay. created reports whether the file is new. A file of that name
 // holding an API key is not overwritten.
-func SaveLogin(ctx context.Context, s *FileStore, nf *AuthFile) (created bool, err error) {
+func SaveLogin(ctx context.Context, s Store, nf *AuthFile) (created bool, err error) {
 	files, _, err := s.List(ctx)
 	if err != nil {
 		return false, err

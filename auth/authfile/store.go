@@ -31,6 +31,9 @@ type Store interface {
 	// exist is not an error.
 	Delete(ctx context.Context, name string) error
 
+	// Has reports whether a file called name is stored, parseable or not.
+	Has(ctx context.Context, name string) (bool, error)
+
 	// Watch calls fn with the full current list (and per-file errors) once
 	// at the start and then whenever the set or content of the files
 	// changes, until ctx ends; it then returns nil. Additions, edits,

@@ -58,7 +58,8 @@ type Fault struct {
 	// backends do: "rate_limit_exceeded" (429), "usage_limit_reached" (429,
 	// with resets_in_seconds from RetryAfter), "server_is_overloaded" (503),
 	// "websocket_connection_limit_reached" (400, then the connection is
-	// closed), or any other code as a 400 invalid_request_error.
+	// closed), or any other code as a 400 invalid_request_error. With
+	// Body, the event is Body verbatim.
 	WSError string
 	// WSDrop, in the WebSocket mode, drops the connection without a close
 	// frame when a turn arrives, before any output. For a drop after some

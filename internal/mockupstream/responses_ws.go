@@ -202,6 +202,9 @@ func (s *Server) wsTurn(ctx context.Context, conn *websocket.Conn, r *http.Reque
 
 // wsFaultError is the error event a WSError fault answers with.
 func wsFaultError(f Fault) []byte {
+	if f.Body != "" {
+		return []byte(f.Body)
+	}
 	switch f.WSError {
 	case "rate_limit_exceeded":
 		return wsError(http.StatusTooManyRequests, "rate_limit_exceeded", "rate_limit_exceeded",

@@ -1,15 +1,23 @@
 // Command libuser picks a credential for a member the way cliproxy does,
 // with cliproxy's packages and without Caddy: a client key looked up,
 // an auth directory read, a pool with health, a strategy with session
-// affinity, and one finished request recorded.
+// affinity, and one finished request recorded: in the usage totals and in
+// the telemetry queue, which a collector then pops over RESP.
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +31,7 @@ import (
 	"github.com/caddy-cliproxy/cliproxy/pool"
 	"github.com/caddy-cliproxy/cliproxy/selector"
 	"github.com/caddy-cliproxy/cliproxy/session"
+	"github.com/caddy-cliproxy/cliproxy/telemetry"
 )
 
 func main() {
@@ -117,10 +126,88 @@ func run() error {
 	}
 	fmt.Println("session:", id.ID.String(), "served by:", pick.Credential.Name)
 
-	// pool and outcome: the state an operator sees, one finished request
+	// pool, outcome and telemetry: one finished request, reported to each
+	// recorder as the executor does, kept in the usage totals an operator
+	// sees and queued for a collector
 	st := pool.New(time.Hour)
 	defer st.Destruct()
-	st.Usage().Request(&outcome.Request{Client: member, Credential: pick.Credential.Name, Status: http.StatusOK, Tokens: outcome.Tokens{Input: 12, Output: 3}})
+	hub := telemetry.NewHub(time.Minute, 100)
+	done := &outcome.Request{
+		Start: time.Now(), Family: "anthropic", Endpoint: "/v1/messages", RequestID: "req-1", Client: member,
+		Provider: "claude", Credential: pick.Credential.Name, Model: model, Status: http.StatusOK, Attempts: 1,
+		Tokens: outcome.Tokens{Input: 12, Output: 3},
+	}
+	for _, r := range []outcome.Recorder{st.Usage(), hub} {
+		r.Request(done)
+	}
 	fmt.Println("usage of", member+":", st.Usage().Report().Members[member].Requests, "request")
+	record, err := popOverRESP(hub, "collector-secret")
+	if err != nil {
+		return err
+	}
+	fmt.Println("telemetry: popped over RESP:", record.RequestID, "of", record.Client, "served by", record.AuthIndex)
 	return nil
+}
+
+// collector admits whoever presents key to hub's records.
+type collector struct {
+	key string
+	hub *telemetry.Hub
+}
+
+func (c collector) Authenticate(_ netip.Addr, password string) error {
+	if password != c.key {
+		return errors.New("WRONGPASS invalid password")
+	}
+	return nil
+}
+
+func (c collector) Hub() *telemetry.Hub { return c.hub }
+
+// popOverRESP serves hub on a loopback port and pops one record from it
+// as a collector would: AUTH, then LPOP usage, in plain RESP.
+func popOverRESP(hub *telemetry.Hub, key string) (*telemetry.Record, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	srv, err := telemetry.NewServer(telemetry.ServerOptions{
+		Backend: func() (telemetry.Backend, error) { return collector{key, hub}, nil },
+		Addr:    ln.Addr(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	go srv.Serve(ln) // until ln is closed
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*2\r\n$4\r\nLPOP\r\n$5\r\nusage\r\n", len(key), key)
+	r := bufio.NewReader(conn)
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		return nil, fmt.Errorf("authenticating to the resp server: %q %v", line, err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "$") {
+		return nil, fmt.Errorf("popping a usage record: %q %v", line, err)
+	}
+	size, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+	if err != nil || size <= 0 {
+		return nil, fmt.Errorf("popping a usage record: no record in %q", line)
+	}
+	payload := make([]byte, size)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return nil, fmt.Errorf("popping a usage record: %w", err)
+	}
+	var rec telemetry.Record
+	if err := json.Unmarshal(payload, &rec); err != nil {
+		return nil, fmt.Errorf("reading the usage record: %w", err)
+	}
+	return &rec, nil
 }

@@ -15,6 +15,9 @@ const (
 	cliproxyName = "cliproxy"
 )
 
+// bodyMemory, when set, is cliproxy's body_memory (the -body-memory flag).
+var bodyMemory string
+
 // caddyfile returns the config of the Caddy called name: plain Caddy's
 // reverse_proxy with a static upstream key, or cliproxy with credentials
 // credentials and session affinity on. Both proxy to upstream and flush
@@ -27,6 +30,9 @@ func caddyfile(name string, site, admin, upstream string, credentials int) strin
 		fmt.Fprintf(&b, "\treverse_proxy %s {\n\t\theader_up X-Api-Key sk-upstream-static\n\t\tflush_interval -1\n\t}\n", upstream)
 	case cliproxyName:
 		fmt.Fprintf(&b, "\tcliproxy {\n\t\tclient_key %s bench\n\t\tsession_affinity on\n", clientKey)
+		if bodyMemory != "" {
+			fmt.Fprintf(&b, "\t\tbody_memory %s\n", bodyMemory)
+		}
 		for i := 0; i < credentials; i++ {
 			fmt.Fprintf(&b, "\t\tcredential key-%d {\n\t\t\tprovider claude\n\t\t\tapi_key sk-upstream-%d\n\t\t\tbase_url http://%s\n\t\t}\n", i, i, upstream)
 		}

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&workloads, "workloads", "50KB,1MB", "request bodies: 50KB (Claude Code) and/or 1MB (long conversation)")
 	flag.IntVar(&cfg.Sessions, "sessions", 64, "distinct conversations")
 	flag.IntVar(&cfg.Credentials, "credentials", 8, "cliproxy credentials")
+	flag.StringVar(&bodyMemory, "body-memory", "", "cliproxy's body_memory (default: the module's, 64MiB)")
 	flag.IntVar(&cfg.Rounds, "rounds", 2, "measurements of each row, alternating which Caddy goes first")
 	flag.IntVar(&cfg.Streams, "streams", 2000, "open streams in the memory test (0 skips it)")
 	flag.StringVar(&cfg.Profile, "profile", "", `save pprof profiles of both Caddys for one cell, e.g. "50KB/64"`)
@@ -164,6 +166,7 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 		Command:     strings.Join(os.Args, " "),
 		Sessions:    cfg.Sessions,
 		Credentials: cfg.Credentials,
+		BodyMemory:  cmp.Or(bodyMemory, "64MiB (default)"),
 		AnswerBytes: m.answerSize(),
 		Warmup:      cfg.Warmup,
 		Measure:     cfg.Measure,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,9 @@ type chaos struct {
 	down     [2]time.Time            // when Redis was killed and back
 	uploaded time.Time               // when the second auth file was uploaded
 	reloads  int
+	// atKill is how many usage records the Redis list held when Redis
+	// was killed (gone with it, as it restarts empty); -1 when unknown
+	atKill int64
 }
 
 func (c *chaos) note(what string, err error) {
@@ -133,12 +137,35 @@ func (c *chaos) setDisabled(name string, disabled bool) func(context.Context) er
 	}
 }
 
+// killRedis crashes Redis. Writes are paused first, so that the usage
+// records its list holds when it dies are known: they are gone with it
+// (it restarts empty), by the operator's choice of a Redis without
+// persistence, and the report counts them apart. The instances' writes
+// meanwhile wait, and fail when it dies, as they would have a moment later.
 func (c *chaos) killRedis(context.Context) error {
+	var err error
+	n := int64(-1)
+	if reply := c.redis.Do("CLIENT", "PAUSE", "30000", "WRITE"); reply != "OK" {
+		err = fmt.Errorf("pausing redis writes: %q", reply)
+	} else if reply = c.redis.Do("LLEN", "usage"); reply != "" {
+		if n, err = strconv.ParseInt(reply, 10, 64); err != nil {
+			n, err = -1, fmt.Errorf("reading the usage list's length: %q", reply)
+		}
+	}
 	c.mu.Lock()
 	c.down[0] = time.Now()
+	c.atKill = n
 	c.mu.Unlock()
 	c.redis.Stop()
-	return nil
+	return err
+}
+
+// usageAtKill is how many usage records Redis held when it was killed, -1
+// when unknown (or not killed).
+func (c *chaos) usageAtKill() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.atKill
 }
 
 func (c *chaos) restartRedis(context.Context) error {

@@ -144,12 +144,18 @@ func (d *driver) turn(ctx context.Context, c *conversation, n int, rng *rand.Ran
 			break
 		}
 		// a keep-alive connection the gateway closed as the request went
-		// out on it (a reload closes idle connections): no answer, no
-		// upstream request. The providers' SDKs retry a connection error
-		// (twice, by default), and so does this client
+		// out on it (a reload closes idle connections, and the old
+		// server closes each of its connections as its answer ends): no
+		// answer, no upstream request. The providers' SDKs retry a
+		// connection error (twice, by default, after 0.5 s and 1 s with
+		// jitter), and so does this client; retried at once, a request
+		// may meet another connection the old server is closing
 		if try < 2 && tctx.Err() == nil && !d.up.seen(id) {
 			d.resent.Add(1)
-			continue
+			backoff := time.Duration(float64(500*time.Millisecond<<try) * (0.75 + rng.Float64()/4))
+			if sleep(tctx, backoff) {
+				continue
+			}
 		}
 		t.Answer.failure = "request failed: " + shortErr(err)
 		break

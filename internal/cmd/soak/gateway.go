@@ -56,7 +56,9 @@ type gateway struct {
 // caddyfile is an instance's config for its site and admin addresses.
 func (g *gateway) caddyfile(site, admin string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n\tadmin %s\n\tpersist_config off\n\tauto_https off\n}\n\nhttp://%s {\n\tcliproxy {\n", admin, site)
+	// collectors pop usage on the site's own port (RESP), as a team's do
+	fmt.Fprintf(&b, "{\n\tadmin %s\n\tpersist_config off\n\tauto_https off\n\tservers {\n\t\tlistener_wrappers {\n\t\t\tcliproxy_resp\n\t\t}\n\t}\n}\n\nhttp://%s {\n\tcliproxy {\n", admin, site)
+	fmt.Fprintf(&b, "\t\tmanagement {\n\t\t\tkey %s\n\t\t}\n", managementKey)
 	for i := 1; i <= g.members; i++ {
 		fmt.Fprintf(&b, "\t\tclient_key %s member-%d\n", memberKey(i), i)
 	}

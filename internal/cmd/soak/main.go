@@ -85,7 +85,7 @@ func main() {
 	flag.DurationVar(&cfg.Think, "think", cfg.Think, "mean pause between two turns of a conversation")
 	flag.DurationVar(&cfg.ReloadEvery, "reload-every", cfg.ReloadEvery, "how often both instances reload their config")
 	flag.DurationVar(&cfg.TurnTimeout, "turn-timeout", cfg.TurnTimeout, "how long a client waits for an answer")
-	flag.StringVar(&cfg.Usage.Addr, "usage-addr", "", "RESP address usage records are popped from (default: the run's redis-server)")
+	flag.StringVar(&cfg.Usage.Addr, "usage-addr", "", "RESP address usage records are popped from (default: both instances' own ports)")
 	flag.StringVar(&cfg.Usage.Password, "usage-password", "", "AUTH password of -usage-addr")
 	flag.StringVar(&cfg.Usage.List, "usage-list", "usage", "the list (queue) name of -usage-addr")
 	flag.Parse()

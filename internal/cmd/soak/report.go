@@ -39,9 +39,22 @@ type instanceFigures struct {
 }
 
 type usageFigures struct {
-	Source        string
-	Popped, Lost  int64
+	Source string
+	// Popped is how many requests the popped records stand for, Twice
+	// how many records were popped again (a write that failed as Redis
+	// died may have reached it all the same)
+	Popped, Twice int64
+	// Lost is how many requests have no record popped; AtKill how many
+	// records the Redis list held when Redis was killed (-1: unknown),
+	// gone with it as it restarts empty
+	Lost, AtKill  int64
 	FinalDrainErr string
+}
+
+// lostOtherwise is how many records were lost apart from those in Redis
+// when it was killed; the goal is none.
+func (u usageFigures) lostOtherwise() int64 {
+	return max(0, u.Lost-max(0, u.AtKill))
 }
 
 // report is what a run found.
@@ -316,8 +329,15 @@ func (r *report) markdown() string {
 			in.Name, in.Start.Goroutines, in.End.Goroutines, goroutineSlack, verdict(grew <= goroutineSlack))
 		fmt.Fprintf(&b, "| instance %s: RSS idle at start → end (peak) | %s → %s (%s) | |\n", in.Name, mib(in.Start.RSS), mib(in.End.RSS), mib(in.PeakRSS))
 	}
-	fmt.Fprintf(&b, "| usage records lost (of %d requests; %d popped from %s) | %d | 0: %s |\n",
-		r.Requests, r.Usage.Popped, r.Usage.Source, max(0, r.Usage.Lost), verdict(r.Usage.Lost <= 0))
+	u := r.Usage
+	fmt.Fprintf(&b, "| usage records popped (from %s) | of %d requests, %d had a record (%d records popped twice) | |\n",
+		u.Source, r.Requests, u.Popped, u.Twice)
+	if u.AtKill >= 0 {
+		fmt.Fprintf(&b, "| usage records lost with the Redis that restarted empty (in the list at the kill) | %d | (a Redis without persistence: the operator's choice) |\n", min(max(0, u.Lost), u.AtKill))
+	} else {
+		b.WriteString("| usage records lost with the Redis that restarted empty (in the list at the kill) | unknown | |\n")
+	}
+	fmt.Fprintf(&b, "| usage records lost otherwise | %d | 0: %s |\n", u.lostOtherwise(), verdict(u.lostOtherwise() == 0))
 	b.WriteString("\n")
 
 	if len(r.ChangeReasons) > 0 {
@@ -380,10 +400,14 @@ credential is explained by its old credential failing during the turn, being fai
 disabled at the time; a change nothing explains is a lost binding. A request that went out on a
 keep-alive connection the gateway closed at that moment (each config reload closes the idle connections,
 as every Go server does when it shuts down) got no answer and reached no upstream: the client sends it
-again (at most twice), as the providers' SDKs retry a connection error, and the table counts these
-apart. The added latency is the client's time
+again (at most twice, after about 0.5 s and 1 s), as the providers' SDKs retry a connection error, and
+the table counts these apart. The added latency is the client's time
 for a turn less the upstream's time for the answer it got (failed attempts before it count as added). A
-usage record is lost when the gateway served a request and no record of it could be popped.
+usage record is lost when the gateway served a request and no record of it could be popped; the harness
+pops as a collector does, from both instances' own ports (RESP, which drains the instance's local
+queue and then the cluster's Redis list). Records that were in the Redis list when Redis was killed
+are gone with it, as it restarts empty: the harness pauses Redis' writes, reads the list's length and
+then kills it, and the table counts these apart.
 
 `)
 	b.WriteString(r.lastRun(table))
@@ -397,8 +421,9 @@ go run ./internal/cmd/soak -h         # every option
 ` + "```" + `
 
 It needs ` + "`redis-server`" + ` (` + "`scripts/install-redis.sh`" + `). The Caddy logs go to ` + "`.cache/soak`" + `.
-Usage records are popped with ` + "`LPOP usage 500`" + ` from the cluster's Redis; ` + "`-usage-addr`" + `,
-` + "`-usage-password`" + ` and ` + "`-usage-list`" + ` point the count at another RESP queue.
+Usage records are popped with ` + "`LPOP usage 500`" + ` from both instances' own ports (the ` + "`cliproxy_resp`" + `
+listener, ` + "`AUTH`" + ` with the management key); ` + "`-usage-addr`" + `, ` + "`-usage-password`" + ` and ` + "`-usage-list`" + ` point the
+count at one other RESP queue (the cluster's Redis, say).
 ` + "`internal/cmd/soak`" + `'s test runs the harness for 20 seconds in the test suite, so it keeps working.
 `)
 	return b.String()

@@ -51,9 +51,6 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer rp.Stop()
-	if cfg.Usage.Addr == "" {
-		cfg.Usage.Addr = rp.Addr()
-	}
 	if cfg.Usage.List == "" {
 		cfg.Usage.List = "usage"
 	}
@@ -101,8 +98,8 @@ func run(ctx context.Context, cfg config, out, log io.Writer) (*report, error) {
 	defer stopBG()
 	begin := time.Now()
 	w := &watcher{instances: instances, spans: map[string][]span{}}
-	drain := &usageDrain{src: cfg.Usage}
-	ch := &chaos{up: up, keys: keys, gw: gw, instances: instances, redis: rp, start: begin, disabled: map[string][2]time.Time{}}
+	drain := newUsageDrain(usageSources(cfg.Usage, instances))
+	ch := &chaos{up: up, keys: keys, gw: gw, instances: instances, redis: rp, start: begin, disabled: map[string][2]time.Time{}, atKill: -1}
 	go w.run(bg)
 	go drain.run(bg)
 	chaosDone := make(chan struct{})
@@ -139,7 +136,7 @@ wait:
 	ch.clear()
 	time.Sleep(2 * time.Second)
 	stopBG()
-	_, derr := drain.drain(ctx)
+	derr := drain.drain(ctx)
 	d.client.CloseIdleConnections()
 	up.srv.CloseClientConnections()
 	time.Sleep(3 * time.Second)
@@ -161,8 +158,13 @@ wait:
 	if err := writeDetails(filepath.Join(cfg.Logs, "turns.jsonl"), d, classifier{ch: ch, w: w, up: up, keys: keys, begin: begin}); err != nil {
 		return nil, err
 	}
-	rep.Usage.Popped = drain.popped.Load()
+	if err := drain.write(filepath.Join(cfg.Logs, "usage.jsonl")); err != nil {
+		return nil, err
+	}
+	rep.Usage.Popped = drain.unique()
+	rep.Usage.Twice = drain.popped.Load() - rep.Usage.Popped
 	rep.Usage.Source = usageSourceName(cfg.Usage, rp.Addr())
+	rep.Usage.AtKill = ch.usageAtKill()
 	if derr != nil {
 		rep.Usage.FinalDrainErr = derr.Error()
 	}
@@ -182,8 +184,24 @@ wait:
 	return rep, nil
 }
 
+// usageSources are where the run pops usage records: src when it names an
+// address, else both instances' own ports, as a collector of each would.
+func usageSources(src usageSource, instances []*instance) []usageSource {
+	if src.Addr != "" {
+		return []usageSource{src}
+	}
+	var out []usageSource
+	for _, in := range instances {
+		out = append(out, usageSource{Addr: strings.TrimPrefix(in.Site, "http://"), Password: managementKey, List: src.List})
+	}
+	return out
+}
+
 func usageSourceName(src usageSource, redisAddr string) string {
-	if src.Addr == redisAddr {
+	switch src.Addr {
+	case "":
+		return "both instances' own ports (RESP `LPOP " + src.List + "`: the instance's local queue, then the cluster's Redis list)"
+	case redisAddr:
 		return "the cluster's Redis list `" + src.List + "` (LPOP)"
 	}
 	return "`" + src.Addr + "`, list `" + src.List + "` (LPOP)"

@@ -1,4 +1,4 @@
-package cliproxy
+package access
 
 import (
 	"net/http"
@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestIdentitiesResolve(t *testing.T) {
-	ids, err := newIdentities([]string{"{http.auth.user.id}", "{http.request.header.X-Member}", "team-{http.vars.team}"})
+	ids, err := NewIdentities([]string{"{http.auth.user.id}", "{http.request.header.X-Member}", "team-{http.vars.team}"}, caddy.NewReplacer())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"X-Member"}, ids.headers)
 
@@ -46,32 +47,32 @@ func TestIdentitiesResolve(t *testing.T) {
 			for k, v := range tt.vars {
 				repl.Set(k, v)
 			}
-			assert.Equal(t, tt.want, ids.resolve(repl))
+			assert.Equal(t, tt.want, ids.Resolve(repl))
 		})
 	}
-	assert.Empty(t, ids.resolve(nil))
+	assert.Empty(t, ids.Resolve(nil))
 }
 
 func TestIdentitiesRefuseWhatResolvesWithoutARequest(t *testing.T) {
 	for _, bad := range []string{"alice", "{env.HOME}", "{env.CLIPROXY_SURELY_UNSET}", "{system.hostname}", "{env.USER}-{system.os}", ""} {
-		_, err := newIdentities([]string{bad})
+		_, err := NewIdentities([]string{bad}, caddy.NewReplacer())
 		require.Error(t, err, "%q", bad)
 		assert.Contains(t, err.Error(), "would admit everyone")
 	}
 	for _, good := range []string{"{http.auth.user.id}", "{http.request.header.X-Member}", "{env.TEAM}-{http.auth.user.id}"} {
-		_, err := newIdentities([]string{good})
+		_, err := NewIdentities([]string{good}, caddy.NewReplacer())
 		assert.NoError(t, err, "%q", good)
 	}
 }
 
 func TestIdentitiesStripTheHeadersTheyRead(t *testing.T) {
-	ids, err := newIdentities([]string{"{http.request.header.X-Member}", "{http.request.header.x-team}/{http.auth.user.id}"})
+	ids, err := NewIdentities([]string{"{http.request.header.X-Member}", "{http.request.header.x-team}/{http.auth.user.id}"}, caddy.NewReplacer())
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodPost, "/v1/messages", nil)
 	r.Header.Set("X-Member", "bob")
 	r.Header.Set("X-Team", "red")
 	r.Header.Set("Anthropic-Version", "2023-06-01")
-	ids.strip(r)
+	ids.Strip(r)
 	assert.Empty(t, r.Header.Values("X-Member"))
 	assert.Empty(t, r.Header.Values("X-Team"))
 	assert.Equal(t, "2023-06-01", r.Header.Get("Anthropic-Version"))

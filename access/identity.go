@@ -1,4 +1,4 @@
-package cliproxy
+package access
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // maxIdentityLen bounds a member name taken from a client_identity: it
@@ -17,23 +15,31 @@ const maxIdentityLen = 256
 // headerPlaceholder finds the request headers a client_identity reads.
 var headerPlaceholder = regexp.MustCompile(`\{http\.request\.header\.([^}]+)\}`)
 
-// identities are the client_identity placeholders, and the request headers
+// Placeholders resolves placeholders such as {http.auth.user.id}, as
+// *caddy.Replacer does: ReplaceOrErr fails on a placeholder that is unknown
+// (errOnUnknown) or empty (errOnEmpty).
+type Placeholders interface {
+	ReplaceOrErr(input string, errOnEmpty, errOnUnknown bool) (string, error)
+}
+
+// Identities are the client_identity placeholders, which admit members
+// that a handler before the gateway authenticated, and the request headers
 // they read, which are removed before the request goes upstream.
-type identities struct {
+type Identities struct {
 	templates []string
 	headers   []string
 }
 
-// newIdentities checks the client_identity values. One that resolves
-// without a request ({env.*}, {file.*}, plain text) would admit everyone
-// as one member, so it is refused.
-func newIdentities(templates []string) (identities, error) {
-	var ids identities
-	global := caddy.NewReplacer()
+// NewIdentities checks the client_identity values against global, the
+// placeholders known without a request. One that resolves without a
+// request ({env.*}, {file.*}, plain text) would admit everyone as one
+// member, so it is refused.
+func NewIdentities(templates []string, global Placeholders) (Identities, error) {
+	var ids Identities
 	for _, t := range templates {
 		// only placeholders of a request are unknown to the global replacer
 		if _, err := global.ReplaceOrErr(t, false, true); err == nil {
-			return identities{}, fmt.Errorf("client_identity %q: resolves without a request (want a placeholder such as {http.auth.user.id}), so it would admit everyone as one member", t)
+			return Identities{}, fmt.Errorf("client_identity %q: resolves without a request (want a placeholder such as {http.auth.user.id}), so it would admit everyone as one member", t)
 		}
 		ids.templates = append(ids.templates, t)
 		for _, m := range headerPlaceholder.FindAllStringSubmatch(t, -1) {
@@ -43,13 +49,13 @@ func newIdentities(templates []string) (identities, error) {
 	return ids, nil
 }
 
-// resolve returns the member the first identity that resolves names,
+// Resolve returns the member the first identity that resolves names,
 // after the handlers before cliproxy ran. An identity resolves when every
 // placeholder in it is set and not empty ("team-{http.auth.user.id}" does
 // not resolve to "team-" without a user). It returns "" when none
 // resolves, or the value cannot be a member name (too long, control
 // characters).
-func (ids identities) resolve(repl *caddy.Replacer) string {
+func (ids Identities) Resolve(repl Placeholders) string {
 	if repl == nil {
 		return ""
 	}
@@ -67,9 +73,9 @@ func (ids identities) resolve(repl *caddy.Replacer) string {
 	return ""
 }
 
-// strip removes the headers the identities read, so that member names do
+// Strip removes the headers the identities read, so that member names do
 // not reach an upstream with a pooled key.
-func (ids identities) strip(r *http.Request) {
+func (ids Identities) Strip(r *http.Request) {
 	for _, h := range ids.headers {
 		r.Header.Del(h)
 	}

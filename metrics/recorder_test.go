@@ -1,4 +1,4 @@
-package cliproxy
+package metrics
 
 import (
 	"fmt"
@@ -40,7 +40,7 @@ func tokenMembers(t *testing.T, reg *prometheus.Registry, credential string) map
 // bound past which they share one; the series go with the handler.
 func TestTokenSeriesOfIdentityMembersAreBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	hm, err := newHandlerMetrics(reg, func() *auth.Pool { return nil })
+	hm, err := NewRecorder(reg, func() *auth.Pool { return nil })
 	require.NoError(t, err)
 	const cred = "identity-bound-test"
 	record := func(member string) {
@@ -57,6 +57,6 @@ func TestTokenSeriesOfIdentityMembersAreBounded(t *testing.T) {
 	assert.False(t, members[fmt.Sprintf("member-%d", maxIdentitySeries)])
 	assert.True(t, members[otherMember])
 
-	hm.close()
+	hm.Close()
 	assert.Empty(t, tokenMembers(t, reg, cred), "the series outlived the handler")
 }

@@ -1,4 +1,4 @@
-package cliproxy
+package metrics
 
 import (
 	"sync"
@@ -22,7 +22,7 @@ type stateCollector struct {
 	quotaReset     *prometheus.Desc
 
 	mu      sync.Mutex
-	sources map[*handlerMetrics]struct{}
+	sources map[*Recorder]struct{}
 }
 
 // wholeModel is the model label of a block on the whole credential.
@@ -46,17 +46,17 @@ func newStateCollector(ns, sub string) *stateCollector {
 		quotaReset: prometheus.NewDesc(name("credential_quota_reset_timestamp_seconds"),
 			"Unix time at which the credential's usage window resets, as the upstream last reported it.",
 			[]string{"credential", "window"}, nil),
-		sources: make(map[*handlerMetrics]struct{}),
+		sources: make(map[*Recorder]struct{}),
 	}
 }
 
-func (s *stateCollector) add(hm *handlerMetrics) {
+func (s *stateCollector) add(hm *Recorder) {
 	s.mu.Lock()
 	s.sources[hm] = struct{}{}
 	s.mu.Unlock()
 }
 
-func (s *stateCollector) remove(hm *handlerMetrics) {
+func (s *stateCollector) remove(hm *Recorder) {
 	s.mu.Lock()
 	delete(s.sources, hm)
 	s.mu.Unlock()
