@@ -576,6 +576,22 @@ func checkUpstream(t *testing.T, reqs []mockupstream.Recorded, creds []credentia
 	return used
 }
 
+// checkAll ends a test: every request the mock saw is checked
+// (checkUpstream), every credential must have served one when everyOne is
+// set, and the requests the gateway passed on and the connections the
+// egress recorder refused are logged.
+func checkAll(t *testing.T, gw *gateway, creds []credential, egress *egressRecorder, everyOne bool) {
+	t.Helper()
+	used := checkUpstream(t, gw.mock.Requests(), creds)
+	if everyOne {
+		requireBothUsed(t, used, creds)
+	}
+	if p := gw.passedOn(); len(p) > 0 {
+		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
+	}
+	logEgress(t, egress)
+}
+
 // logEgress reports connections a CLI tried to open outside the gateway;
 // the recorder refused them.
 func logEgress(t *testing.T, e *egressRecorder) {
@@ -710,12 +726,7 @@ func TestClaudeCode(t *testing.T) {
 			len(tries), strings.Join(tries, "; "))
 	}
 
-	used := checkUpstream(t, gw.mock.Requests(), creds)
-	requireBothUsed(t, used, creds)
-	if p := gw.passedOn(); len(p) > 0 {
-		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
-	}
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, true)
 }
 
 // TestClaudeCodeSessionAffinity proves session affinity with real Claude
@@ -777,11 +788,7 @@ func TestClaudeCodeSessionAffinity(t *testing.T) {
 	t.Logf("model %s: session %s (runs A, B) on %s; session %s (run C) on %s",
 		a.model, a.session, names[a.key], c.session, names[c.key])
 
-	checkUpstream(t, gw.mock.Requests(), creds)
-	if p := gw.passedOn(); len(p) > 0 {
-		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
-	}
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, false)
 }
 
 // claudeTurn is what one Claude Code run sent for its main model.
@@ -940,22 +947,26 @@ func geminiEnv(t *testing.T, gw *gateway, home, key string, egress *egressRecord
 	)
 }
 
+// geminiCreds are the Gemini API keys of TestGeminiCLI's gateways.
+var geminiCreds = []credential{
+	{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
+	{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
+}
+
+// isGeminiStream is a streamed generation the mock got.
+func isGeminiStream(r mockupstream.Recorded) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
+}
+
 // TestGeminiCLI runs `gemini -p` twice with its default (auto) model, each
 // time with a fresh HOME, through a gateway holding two Gemini credentials.
 func TestGeminiCLI(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	bin := clientBinary(t, "gemini")
-	creds := []credential{
-		{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
-		{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
-	}
+	creds := geminiCreds
 	gw := startGateway(t, creds...)
 	egress := newEgressRecorder(t)
-
-	isStream := func(r mockupstream.Recorded) bool {
-		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
-	}
 
 	// With the auto model, Gemini CLI first asks a flash-lite model to
 	// classify the prompt (generateContent in JSON mode); the mock answers
@@ -966,17 +977,12 @@ func TestGeminiCLI(t *testing.T) {
 		home, work := newHome(t)
 		name := fmt.Sprintf("gemini run %d", i)
 		reqs := runAndCheck(t, gw, name, marker, bin, work, geminiEnv(t, gw, home, clientKey, egress), "-p", "say hi")
-		if n := count(reqs, isStream); n < 1 {
+		if n := count(reqs, isGeminiStream); n < 1 {
 			t.Fatalf("%s: mock saw no POST …:streamGenerateContent", name)
 		}
 	}
 
-	used := checkUpstream(t, gw.mock.Requests(), creds)
-	requireBothUsed(t, used, creds)
-	if p := gw.passedOn(); len(p) > 0 {
-		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
-	}
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, true)
 }
 
 // TestGeminiCLIWithAModel runs `gemini --model gemini-2.5-flash -p`
@@ -987,10 +993,7 @@ func TestGeminiCLIWithAModel(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	bin := clientBinary(t, "gemini")
-	creds := []credential{
-		{"gem-a", "gemini", "AIza-e2e-upstream-aaaa"},
-		{"gem-b", "gemini", "AIza-e2e-upstream-bbbb"},
-	}
+	creds := geminiCreds
 	gw := startGateway(t, creds...)
 	egress := newEgressRecorder(t)
 
@@ -1001,9 +1004,7 @@ func TestGeminiCLIWithAModel(t *testing.T) {
 	home, work := newHome(t)
 	reqs := runAndCheck(t, gw, "gemini run 3 (--model gemini-2.5-flash)", plain, bin, work,
 		geminiEnv(t, gw, home, clientKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
-	if n := count(reqs, func(r mockupstream.Recorded) bool {
-		return r.Method == http.MethodPost && strings.HasSuffix(r.Path, ":streamGenerateContent")
-	}); n < 1 {
+	if n := count(reqs, isGeminiStream); n < 1 {
 		t.Fatalf("gemini run 3: mock saw no POST …:streamGenerateContent")
 	}
 
@@ -1013,11 +1014,7 @@ func TestGeminiCLIWithAModel(t *testing.T) {
 	requireRefused(t, gw, "gemini with a wrong client key", bin, work,
 		geminiEnv(t, gw, home, wrongKey, egress), "--model", "gemini-2.5-flash", "-p", "say hi")
 
-	checkUpstream(t, gw.mock.Requests(), creds)
-	if p := gw.passedOn(); len(p) > 0 {
-		t.Logf("requests the gateway did not serve (answered 404 by the fallback): %s", strings.Join(p, "; "))
-	}
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, false)
 }
 
 // TestClaudeCodeSurvivesRateLimitedCredential: one of two credentials
@@ -1092,6 +1089,12 @@ func isHTTPTurn(r mockupstream.Recorded) bool {
 	return r.Provider == "openai-responses" && r.Method == http.MethodPost
 }
 
+// codexCreds are the ChatGPT accounts of TestCodexCLI's gateways.
+var codexCreds = []credential{
+	{"codex-a", "codex", "codex-e2e-access-aaaa"},
+	{"codex-b", "codex", "codex-e2e-access-bbbb"},
+}
+
 // TestCodexCLI runs `codex exec` through a gateway holding two Codex
 // (ChatGPT) accounts: over the WebSocket mode, twice, each time in a fresh
 // HOME; then with the first account answering every turn with a
@@ -1100,10 +1103,7 @@ func TestCodexCLI(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	bin := clientBinary(t, "codex")
-	creds := []credential{
-		{"codex-a", "codex", "codex-e2e-access-aaaa"},
-		{"codex-b", "codex", "codex-e2e-access-bbbb"},
-	}
+	creds := codexCreds
 	names := map[string]string{}
 	for _, c := range creds {
 		names[c.apiKey] = c.name
@@ -1161,9 +1161,7 @@ func TestCodexCLI(t *testing.T) {
 		t.Errorf("the rate-limited codex-a was never offered a turn: nothing was failed over")
 	}
 
-	used := checkUpstream(t, gw.mock.Requests(), creds)
-	requireBothUsed(t, used, creds)
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, true)
 }
 
 // TestCodexCLIOverHTTP runs `codex exec` with supports_websockets = false
@@ -1174,10 +1172,7 @@ func TestCodexCLIOverHTTP(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	bin := clientBinary(t, "codex")
-	creds := []credential{
-		{"codex-a", "codex", "codex-e2e-access-aaaa"},
-		{"codex-b", "codex", "codex-e2e-access-bbbb"},
-	}
+	creds := codexCreds
 	gw := startGateway(t, creds...)
 	egress := newEgressRecorder(t)
 
@@ -1200,8 +1195,7 @@ func TestCodexCLIOverHTTP(t *testing.T) {
 	requireRefused(t, gw, "codex with a wrong client key", bin, work,
 		codexEnv(t, gw, home, wrongKey, true, egress), "exec", "--skip-git-repo-check", "say hi")
 
-	checkUpstream(t, gw.mock.Requests(), creds)
-	logEgress(t, egress)
+	checkAll(t, gw, creds, egress, false)
 }
 
 // TestSubscriptionAccountsServeTheirOwnCLI: a Claude subscription account
