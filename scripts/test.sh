@@ -88,6 +88,8 @@ runparts() {
 lint=$!
 
 status=0
+# steps besides the tests that failed, for the closing count
+failed=()
 parted=
 if [[ $# -eq 0 ]]; then
 	# the integration tests are the longest chain: their binary is built
@@ -97,6 +99,7 @@ if [[ $# -eq 0 ]]; then
 		parted=$!
 	else
 		status=1
+		failed+=(-failed "building the integration tests (above)")
 	fi
 fi
 
@@ -115,12 +118,18 @@ if [[ -n $parted ]]; then
 	wait "$parted" || status=1
 fi
 
-wait $lint || status=1
-wait $bench || status=1
+if ! wait $lint; then
+	status=1
+	failed+=(-failed "go vet, golangci-lint (above)")
+fi
+if ! wait $bench; then
+	status=1
+	failed+=(-failed "micro-benchmarks (above)")
+fi
 echo "== go vet, golangci-lint"
 cat "$out/lint.log"
 echo "== micro-benchmarks (once each)"
 cat "$out/bench.log"
 echo "== tests"
-"$out/testreport" "$out"/*.json || status=1
+"$out/testreport" "${failed[@]}" "$out"/*.json || status=1
 exit $status

@@ -111,3 +111,11 @@ func TestATestBinaryRunThroughTest2jsonGetsItsOkLine(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Equal(t, "ok  \texample.com/x [part 1 of 2]\t1.250s\n1 passed, 0 failed\n", out.String())
 }
+
+func TestOtherFailedStepsCount(t *testing.T) {
+	var out bytes.Buffer
+	code := run([]string{filepath.Join("testdata", "passfail.json")}, nil, &out, "golangci-lint (above)")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "6 passed, 3 failed, 1 skipped", lastLine(out.String()))
+	assert.Contains(t, out.String(), "failed:\n  golangci-lint (above)\n  example.com/trfix/bad TestBroken/inner\n")
+}
