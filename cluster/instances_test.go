@@ -359,7 +359,11 @@ func TestInstancesServeThroughARedisOutage(t *testing.T) {
 
 	for _, p := range []*caddyProc{a, b} {
 		require.Eventually(t, func() bool { return p.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "0" }, 5*time.Second, 20*time.Millisecond)
-		assert.Equal(t, 1, strings.Count(p.out.String(), "redis state unreachable"), "one warning per outage")
+		// one warning per outage; on a machine busy enough to time out a
+		// call to Redis, an outage of its own (ended by a notice) may come
+		// before the real one
+		out := p.out.String()
+		assert.Equal(t, strings.Count(out, "redis state reachable again")+1, strings.Count(out, "redis state unreachable"), "one warning per outage")
 	}
 	rs.Restart()
 	for _, p := range []*caddyProc{a, b} {
