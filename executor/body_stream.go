@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,7 +55,7 @@ func (b *body) readStart(w http.ResponseWriter, r *http.Request, cfg bodyConfig,
 	scratch := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(scratch)
 	for s.read < streamPrefix && !s.scan.settled() && !s.done.Load() {
-		if _, err := s.next(*scratch); err == io.EOF {
+		if _, err := s.next(*scratch); errors.Is(err, io.EOF) {
 			return false, nil
 		} else if err != nil {
 			return false, err
@@ -132,7 +133,7 @@ func (s *bodySource) wait() error {
 	scratch := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(scratch)
 	for {
-		if _, err := s.next(*scratch); err == io.EOF {
+		if _, err := s.next(*scratch); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

@@ -84,7 +84,8 @@ func TestResolve(t *testing.T) {
 		{"gemini empty model", "POST", "/v1beta/models/:generateContent", "", Route{}, false},
 		{
 			"gemini model under a credential prefix", "POST", "/v1beta/models/team/gemini-2.5-pro:generateContent", "",
-			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "team/gemini-2.5-pro", HasBody: true}, true,
+			Route{Family: FamilyGemini, Endpoint: "generateContent", Model: "team/gemini-2.5-pro", HasBody: true},
+			true,
 		},
 		{"gemini model with two slashes", "POST", "/v1beta/models/a/b/gemini:generateContent", "", Route{}, false},
 		{"gemini model with an empty prefix", "POST", "/v1beta/models//gemini:generateContent", "", Route{}, false},
