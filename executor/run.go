@@ -70,8 +70,8 @@ type run struct {
 	// quota is the fullest usage window the last answer reported
 	quota auth.QuotaLevel
 	// streamed caches whether the request asks for a streamed answer
-	// (see headerTimeout): 0 not known yet, 1 no, 2 yes
-	streamed int8
+	// (see headerTimeout)
+	streamed streamAsk
 
 	// kept only while a request log is configured
 	tries   []reqlog.Attempt
