@@ -242,18 +242,25 @@ func TestLoginCommandGemini(t *testing.T) {
 	assert.NotEqual(t, f.AccessToken, g.AccessToken)
 }
 
+// startTypedLogin runs the command of fl with a terminal the test types
+// into (typed), within 30 s; done gets what the command returned.
+func startTypedLogin(t *testing.T, fl loginTestFlags) (out *testutil.SyncBuffer, typed *io.PipeWriter, done chan error) {
+	t.Helper()
+	stdin, typed := io.Pipe()
+	t.Cleanup(func() { typed.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	out, done = &testutil.SyncBuffer{}, make(chan error, 1)
+	go func() { done <- runCliproxy(ctx, fl, stdin, out, nil) }()
+	return out, typed, done
+}
+
 func TestLoginCommandClaude(t *testing.T) {
 	m, srv := loginTestMock(t, oauth.OAuthClaude, "bob@example.com", "")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser",
 		"--authorize-url", srv.URL+"/oauth/authorize", "--token-url", srv.URL+"/v1/oauth/token", "login", "claude")
-	stdin, typed := io.Pipe()
-	defer typed.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- runCliproxy(ctx, fl, stdin, out, nil) }()
+	out, typed, done := startTypedLogin(t, fl)
 
 	authURL := loginPrintedURL(t, out)
 	assert.Contains(t, out.String(), "paste the code the page shows (code#state)")
@@ -347,15 +354,9 @@ func TestLoginCommandPastedCallback(t *testing.T) {
 	// --listen none: the URL the browser ended on is pasted.
 	m, srv := loginTestMock(t, oauth.OAuthCodex, "dan@example.com", "acct-dan")
 	dir := filepath.Join(t.TempDir(), "auths")
-	out := &testutil.SyncBuffer{}
 	fl := newLoginTestFlags(t, "--auth-dir", dir, "--no-browser", "--listen", "none",
 		"--authorize-url", srv.URL+"/oauth/authorize", "--token-url", srv.URL+"/oauth/token", "login", "codex")
-	stdin, typed := io.Pipe()
-	defer typed.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- runCliproxy(ctx, fl, stdin, out, nil) }()
+	out, typed, done := startTypedLogin(t, fl)
 
 	authURL := loginPrintedURL(t, out)
 	assert.Contains(t, out.String(), "paste the URL the browser ends on")
