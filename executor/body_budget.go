@@ -61,3 +61,12 @@ func (b *BodyBudget) give(n int64) {
 		b.held.Add(-n)
 	}
 }
+
+// arenaLimit is how much memory the body arena may keep mapped for the
+// bodies of this budget: its limit; DefaultBodyMemory without a budget.
+func (b *BodyBudget) arenaLimit() int64 {
+	if b == nil {
+		return DefaultBodyMemory
+	}
+	return b.limit.Load()
+}

@@ -96,10 +96,10 @@ func (h *hold) room(n int, declared, limit int64) bool {
 // grow moves buf to a buffer of capacity want (see bufferSize), and the
 // buffer it leaves to its pool.
 func (h *hold) grow(want int64) {
-	grown := append(allocBuffer(want), h.buf.Bytes()...)
+	grown := append(allocBuffer(want, h.budget.arenaLimit()), h.buf.Bytes()...)
 	old := h.buf
 	h.buf = bytes.NewBuffer(grown)
-	putBuffer(old)
+	putBuffer(old, h.budget.arenaLimit())
 }
 
 // spool moves what the hold has in memory to a new temporary file, and
@@ -115,7 +115,7 @@ func (h *hold) spool() error {
 		return fmt.Errorf("%w: %w", errSpool, err)
 	}
 	h.file, h.size = f, int64(h.buf.Len())
-	putBuffer(h.buf)
+	putBuffer(h.buf, h.budget.arenaLimit())
 	h.buf = nil
 	h.budget.give(h.taken)
 	h.taken = 0
@@ -226,7 +226,7 @@ func (h *hold) free() {
 		_ = os.Remove(h.file.Name())
 		h.file = nil
 	}
-	putBuffer(h.buf)
+	putBuffer(h.buf, h.budget.arenaLimit())
 	h.buf = nil
 	h.budget.give(h.taken)
 	h.taken = 0

@@ -7,10 +7,10 @@ import (
 
 // Body buffers are reused: a fresh buffer of a megabyte costs its page
 // faults again on every request. Small buffers (up to pooledBufferLimit)
-// share one pool; bigger ones are pooled by size class, in steps of
-// bigClass up to bigClasses steps, so a buffer handed out is never much
-// bigger than asked, and what the memory budget is charged for (the class
-// size) is what the buffer holds.
+// share one pool on the heap; bigger ones come from the arena (see
+// bodyArena), by size class, in steps of bigClass up to bigClasses steps,
+// so a buffer handed out is never much bigger than asked, and what the
+// memory budget is charged for (the class size) is what the buffer holds.
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -21,17 +21,18 @@ const (
 	bigClasses        = 128 // to 32 MiB
 )
 
-var bigPools [bigClasses + 1]sync.Pool
-
 func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
 
-// putBuffer gives b back for reuse, to the pool of its size.
-func putBuffer(b *bytes.Buffer) {
+// putBuffer gives b back for reuse: a big one to the arena, which keeps
+// it while its memory stays within limit.
+func putBuffer(b *bytes.Buffer, limit int64) {
 	if b == nil {
 		return
 	}
 	if b.Cap() > pooledBufferLimit {
-		putBig(b.Bytes())
+		// a big buffer is only ever written (never read from), so
+		// Bytes starts at the buffer's first byte
+		arena.put(b.Bytes(), limit)
 		return
 	}
 	b.Reset()
@@ -47,23 +48,14 @@ func bufferSize(want int64) int64 {
 	return (want + bigClass - 1) / bigClass * bigClass
 }
 
-// allocBuffer returns an empty slice of capacity bufferSize(want).
-func allocBuffer(want int64) []byte {
+// allocBuffer returns an empty slice of capacity bufferSize(want); a big
+// one from the arena, which keeps its memory within limit.
+func allocBuffer(want, limit int64) []byte {
 	size := bufferSize(want)
-	if class := size / bigClass; size > pooledBufferLimit && class <= bigClasses {
-		if p, ok := bigPools[class].Get().(*[]byte); ok {
-			return (*p)[:0]
+	if size > pooledBufferLimit && size/bigClass <= bigClasses {
+		if b := arena.get(size, limit); b != nil {
+			return b
 		}
 	}
 	return make([]byte, 0, size)
-}
-
-// putBig gives a big buffer's array back to the pool of its class; one
-// that is not of a class is left to the collector.
-func putBig(b []byte) {
-	size := int64(cap(b))
-	if class := size / bigClass; size%bigClass == 0 && class <= bigClasses {
-		b = b[:0]
-		bigPools[class].Put(&b)
-	}
 }
