@@ -149,3 +149,21 @@ func TestUnwritableSpoolDirRefusesTheBody(t *testing.T) {
 	_, err := readBody(nil, bodyRequest(data, "", false), bodyConfig{limit: 4 << 20, budget: NewBodyBudget(1 << 10), dir: dir})
 	require.ErrorContains(t, err, "spooling request body")
 }
+
+// BenchmarkSpooledBody reads a 1 MiB body arriving in 32 KiB pieces past
+// the budget, into its spool file, and lets it go.
+func BenchmarkSpooledBody(b *testing.B) {
+	dir := b.TempDir()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	cfg := bodyConfig{limit: 4 << 20, budget: NewBodyBudget(-1), dir: dir}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r := bodyRequest(nil, "", true)
+		r.Body = io.NopCloser(&pieceReader{data: data, n: 32 << 10})
+		body, err := readBody(nil, r, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body.release()
+	}
+}

@@ -100,6 +100,11 @@ func (s *bodySource) next(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		clearBodyDeadline(s.w, s.deadline)
+		if !s.b.released.Load() {
+			if werr := s.b.raw.unstage(); werr != nil {
+				return 0, s.fail(werr)
+			}
+		}
 		s.done.Store(true)
 	case err != nil:
 		if bodyTimedOut(err, s.deadline) {

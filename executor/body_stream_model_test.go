@@ -3,6 +3,7 @@ package executor
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -108,4 +109,39 @@ func FuzzStreamedBodyModel(f *testing.F) {
 			t.Fatalf("sent %q of %q", sent, data)
 		}
 	})
+}
+
+// A streamed body past the budget goes to its spool file as it arrives:
+// the first attempt gets it whole, the file holds every byte once the
+// body has arrived (writes are gathered, none is left behind), and a
+// replay reads it byte for byte.
+func TestStreamedBodySpoolsWhole(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte(`{"model":"m","messages":"` + strings.Repeat("0123456789abcdef", 70001) + `"}`)
+	for _, n := range []int{1000, 32 << 10, 100 << 10} {
+		r := bodyRequest(nil, "", true)
+		r.Body = io.NopCloser(&pieceReader{data: data, n: n})
+		b, err := openBody(nil, r, bodyConfig{limit: 8 << 20, budget: NewBodyBudget(-1), dir: dir}, streamFound)
+		require.NoError(t, err)
+		require.NotNil(t, b.src)
+		first := b.reader()
+		sent, err := io.ReadAll(first)
+		require.NoError(t, err)
+		require.NoError(t, first.Close())
+		assert.Equal(t, data, sent, "reads of %d: the first attempt", n)
+		require.True(t, b.raw.spooled())
+		files := spoolFiles(t, dir)
+		require.Len(t, files, 1)
+		fi, err := os.Stat(files[0])
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(data)), fi.Size(), "reads of %d: the spool file once the body arrived", n)
+		require.NoError(t, b.ready(false))
+		replay := b.reader()
+		again, err := io.ReadAll(replay)
+		require.NoError(t, err)
+		require.NoError(t, replay.Close())
+		assert.Equal(t, data, again, "reads of %d: the replay", n)
+		b.release()
+		assert.Empty(t, spoolFiles(t, dir))
+	}
 }
