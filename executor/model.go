@@ -12,8 +12,12 @@ import (
 var errModelTwice = errors.New(`the request body names "model" more than once`)
 
 var (
-	modelKey      = []byte(`"model"`)
-	unicodeEscape = []byte(`\u`)
+	modelKey = []byte(`"model"`)
+	// escapedLetter is in every \u escape of a letter of "model" (each
+	// is \u006X), and rare in anything else: JSON writers escape no
+	// letter, and a search for it skips ahead by its rare first byte,
+	// where one for \u stops at every escaped newline and quote
+	escapedLetter = []byte(`006`)
 )
 
 // bodyModel returns the top-level "model" of a JSON request body, the model
@@ -25,7 +29,7 @@ var (
 func bodyModel(body []byte) (string, error) {
 	// the key is spelled "model" or with \u escapes of its letters: a
 	// body with neither twice names it once at most, and costs no walk
-	if bytes.Count(body, modelKey) > 1 || bytes.Contains(body, unicodeEscape) {
+	if bytes.Count(body, modelKey) > 1 || bytes.Contains(body, escapedLetter) {
 		if modelKeys(body) > 1 {
 			return "", errModelTwice
 		}
