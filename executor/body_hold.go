@@ -33,6 +33,7 @@ type hold struct {
 	// spooled: file, of size bytes (staged ones included), and view, the
 	// file mapped for inspection once asked for
 	file  *os.File
+	named bool // the file has a name, to remove (see createSpool)
 	size  int64
 	view  []byte
 	unmap func()
@@ -114,16 +115,18 @@ func (h *hold) grow(want int64) {
 // spool moves what the hold has in memory to a new temporary file, and
 // gives its memory back.
 func (h *hold) spool() error {
-	f, err := os.CreateTemp(h.dir, spoolPattern)
+	f, named, err := createSpool(h.dir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSpool, err)
 	}
 	if _, err := f.Write(h.buf.Bytes()); err != nil {
 		_ = f.Close()
-		_ = os.Remove(f.Name())
+		if named {
+			_ = os.Remove(f.Name())
+		}
 		return fmt.Errorf("%w: %w", errSpool, err)
 	}
-	h.file, h.size = f, int64(h.buf.Len())
+	h.file, h.named, h.size = f, named, int64(h.buf.Len())
 	putBuffer(h.buf, h.budget.arenaLimit())
 	h.buf = nil
 	h.budget.give(h.taken)
@@ -144,7 +147,9 @@ func (h *hold) write(p []byte, declared, limit int64) error {
 	}
 	for len(p) > 0 {
 		if h.staged == nil {
+			// a stage let go with its hold holds that body's last bytes
 			h.staged = stagePool.Get().(*[]byte)
+			*h.staged = (*h.staged)[:0]
 		}
 		st := *h.staged
 		n := copy(st[len(st):cap(st)], p)
@@ -279,7 +284,9 @@ func (h *hold) free() {
 	}
 	if h.file != nil {
 		_ = h.file.Close()
-		_ = os.Remove(h.file.Name())
+		if h.named {
+			_ = os.Remove(h.file.Name())
+		}
 		h.file = nil
 	}
 	putBuffer(h.buf, h.budget.arenaLimit())

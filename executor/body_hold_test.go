@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-cliproxy/cliproxy/internal/spooltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,7 +16,7 @@ import (
 // spoolFiles lists the spool files in dir.
 func spoolFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, spoolPattern))
+	files, err := spooltest.Files(dir)
 	require.NoError(t, err)
 	return files
 }

@@ -145,3 +145,29 @@ func TestStreamedBodySpoolsWhole(t *testing.T) {
 		assert.Empty(t, spoolFiles(t, dir))
 	}
 }
+
+// A body let go mid-upload leaves bytes in its spool file's stage; the
+// next spooled body must not begin with them.
+func TestSpooledBodyAfterOneLetGoMidUpload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := bodyConfig{limit: 8 << 20, budget: NewBodyBudget(-1), dir: dir}
+	for range 3 {
+		u := newSlowUpload([]byte(`{"model":"m","messages":"`+strings.Repeat("x", 40<<10)), -1)
+		b, err := openBody(nil, u.r, cfg, streamFound)
+		require.NoError(t, err)
+		require.True(t, b.raw.spooled())
+		b.release()
+		close(u.next)
+	}
+	data := []byte(`{"model":"m","messages":"` + strings.Repeat("0123456789abcdef", 20000) + `"}`)
+	b, err := readBody(nil, bodyRequest(data, "", true), cfg)
+	require.NoError(t, err)
+	defer b.release()
+	require.True(t, b.raw.spooled())
+	rd := b.reader()
+	defer rd.Close()
+	got, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	assert.Equal(t, string(data[:64]), string(got[:64]), "the body begins with another's bytes")
+	assert.Equal(t, data, got)
+}

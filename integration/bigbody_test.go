@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
+	"github.com/caddy-cliproxy/cliproxy/internal/spooltest"
 )
 
 // gate stands in front of a mock upstream and tells the test when a
@@ -170,7 +170,7 @@ func (g *gate) arrivedWithin(d time.Duration) string {
 // spoolFiles lists the spool files in dir.
 func spoolFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "cliproxy-body-*"))
+	files, err := spooltest.Files(dir)
 	require.NoError(t, err)
 	return files
 }
