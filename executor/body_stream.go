@@ -41,6 +41,10 @@ type bodySource struct {
 	err    error                 // why the body failed, kept for every later read
 	failed atomic.Pointer[error] // err, for the request to look at without mu
 
+	// sent, if set, is called once the client's body was read to its
+	// end (see onSent)
+	sent func()
+
 	done     atomic.Bool // the client's body was read to its end
 	claimed  atomic.Bool // the first attempt has its reader
 	detached atomic.Bool // the first attempt's reader gets no more bytes
@@ -106,6 +110,9 @@ func (s *bodySource) next(p []byte) (int, error) {
 			}
 		}
 		s.done.Store(true)
+		if s.sent != nil {
+			s.sent()
+		}
 	case err != nil:
 		if bodyTimedOut(err, s.deadline) {
 			return 0, s.fail(errBodyTimeout)
@@ -121,6 +128,11 @@ func (s *bodySource) fail(err error) error {
 	clearBodyDeadline(s.w, s.deadline)
 	return err
 }
+
+// onSent calls f once the client's body was read to its end (by the first
+// attempt, or by a wait for a replay). It is set before the first attempt
+// reads.
+func (s *bodySource) onSent(f func()) { s.sent = f }
 
 // finished reports whether the client's body was read to its end.
 func (s *bodySource) finished() bool { return s.done.Load() }

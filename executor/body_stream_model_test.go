@@ -171,3 +171,28 @@ func TestSpooledBodyAfterOneLetGoMidUpload(t *testing.T) {
 	assert.Equal(t, string(data[:64]), string(got[:64]), "the body begins with another's bytes")
 	assert.Equal(t, data, got)
 }
+
+// The scan that follows a streamed body notes its top-level "stream", as
+// upstream parsers read it (the last one), wherever it is and however the
+// reads split it; a nested "stream" is not the request's.
+func TestModelScanNotesStream(t *testing.T) {
+	cases := []struct {
+		body string
+		want bool
+	}{
+		{`{"model":"m","messages":[],"stream":true}`, true},
+		{`{"stream" : true,"model":"m"}`, true},
+		{`{"model":"m","stream":false}`, false},
+		{`{"model":"m","x":{"stream":true}}`, false},
+		{`{"model":"m","messages":[{"stream":true}],"str\u0065am":true}`, true},
+		{`{"model":"m","stream":true,"stream":false}`, false},
+		{`{"model":"m","note":"\"stream\":true"}`, false},
+	}
+	for _, tc := range cases {
+		for _, n := range []int{1, 3, 64} {
+			m, err := scanInPieces([]byte(tc.body), n)
+			require.NoError(t, err, tc.body)
+			assert.Equal(t, tc.want, m.stream, "%s in reads of %d", tc.body, n)
+		}
+	}
+}

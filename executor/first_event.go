@@ -2,6 +2,7 @@ package executor
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -46,9 +47,14 @@ const (
 // When a time passes first, it calls its expire function once, from its
 // own goroutine; nothing of the answer goes to the client after that.
 type firstEventClock struct {
-	timer  *time.Timer // the first event's; nil without a bound
-	header *time.Timer // the headers'; nil without a bound
-	state  atomic.Int32
+	// mu guards the timers and what arm looks at: a body sent as it
+	// arrives arms the clock from the goroutine sending it
+	mu      sync.Mutex
+	timer   *time.Timer // the first event's; nil without a bound
+	header  *time.Timer // the headers'; nil without a bound
+	stopped bool        // the attempt is over: arm arms nothing
+	headed  bool        // the headers came: arm sets no bound for them
+	state   atomic.Int32
 	// headerLate says the headers were what did not come in time.
 	headerLate atomic.Bool
 	// seen is set once the first event arrived in time; only the proxy's
@@ -67,7 +73,22 @@ func startFirstEventClock(d time.Duration, expire func()) *firstEventClock {
 // such bound). A header bound past the first event's is moot.
 func startAttemptClock(first, header time.Duration, expire func()) *firstEventClock {
 	c := new(firstEventClock)
-	if header > 0 && (first <= 0 || header < first) {
+	c.arm(first, header, expire)
+	return c
+}
+
+// arm starts the clock's bounds (see startAttemptClock) on a clock made
+// unarmed, for an attempt whose body is sent as it arrives: its upstream
+// answers once it has the body, so the wait for the answer starts when the
+// last of it was sent, not while the client uploads. What already came,
+// or an attempt already over, arms nothing.
+func (c *firstEventClock) arm(first, header time.Duration, expire func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || c.state.Load() != waitingFirst {
+		return
+	}
+	if header > 0 && !c.headed && (first <= 0 || header < first) {
 		c.state.Store(waitingHeader)
 		c.header = time.AfterFunc(header, func() {
 			if c.state.CompareAndSwap(waitingHeader, timedOut) {
@@ -83,7 +104,6 @@ func startAttemptClock(first, header time.Duration, expire func()) *firstEventCl
 			}
 		})
 	}
-	return c
 }
 
 // headers notes that the answer's headers arrived and reports whether they
@@ -92,6 +112,9 @@ func (c *firstEventClock) headers() bool {
 	if c == nil {
 		return true
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.headed = true
 	if c.header != nil {
 		c.header.Stop()
 		if c.state.CompareAndSwap(waitingHeader, waitingFirst) {
@@ -133,6 +156,9 @@ func (c *firstEventClock) stop() {
 	if c == nil {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
 	if c.timer != nil {
 		c.timer.Stop()
 	}

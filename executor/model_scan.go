@@ -28,6 +28,11 @@ type modelScan struct {
 	text       []byte
 	over       bool
 
+	// streamColon and streamValue: the colon, then the value, of a
+	// top-level "stream" key come next; stream is whether the last such
+	// key's value is true (as upstream parsers read a key named twice)
+	streamColon, streamValue, stream bool
+
 	models int
 	// model is the model's value once found
 	model string
@@ -72,6 +77,17 @@ func (m *modelScan) feed(p []byte) error {
 		}
 		c := p[i]
 		i++
+		if m.streamColon && !isSpace(c) {
+			m.streamColon = false
+			if c == ':' {
+				m.streamValue = true
+				continue
+			}
+		}
+		if m.streamValue && !isSpace(c) {
+			m.streamValue = false
+			m.stream = c == 't'
+		}
 		if m.colonNext && !isSpace(c) {
 			m.colonNext = false
 			if c == ':' {
@@ -181,6 +197,10 @@ func (m *modelScan) captureString(p []byte, i int) int {
 func (m *modelScan) endString() error {
 	switch m.capturedIs {
 	case captureKey:
+		if !m.over && isStreamKey(m.text) {
+			m.streamColon = true
+			return nil
+		}
 		if m.over || !isModelKey(m.text) {
 			return nil
 		}
@@ -197,4 +217,13 @@ func (m *modelScan) endString() error {
 		m.model, m.found = gjson.ParseBytes(m.text).String(), true
 	}
 	return nil
+}
+
+// isStreamKey reports whether the JSON string literal raw (quotes
+// included) decodes to "stream".
+func isStreamKey(raw []byte) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == `"stream"`
+	}
+	return len(raw) <= 2+6*6 && gjson.ParseBytes(raw).String() == "stream"
 }

@@ -409,11 +409,8 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		ac.halted.Store(true)
 		cancel()
 	}
-	if first, header := rn.e.opts.FirstEventTimeout, rn.headerTimeout(); first > 0 || header > 0 {
-		aw.clock = startAttemptClock(first, header, aw.halt)
-		defer aw.clock.stop()
-	}
 	req = req.WithContext(withCredential(ctx, ac))
+	var rd io.ReadCloser
 	if rn.body != nil {
 		// a replay sends the whole body, and a body rewritten for a
 		// prefixed credential is rewritten whole: what is left of it
@@ -421,7 +418,7 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		if err := rn.body.ready(c.Prefix != ""); err != nil {
 			return err
 		}
-		rd := rn.body.reader()
+		rd = rn.body.reader()
 		// the transport closes it once done with it; this closes it
 		// also when the attempt panics or the transport is still
 		// sending an answered request (the send then fails: the
@@ -434,6 +431,8 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		req.Body = http.NoBody
 		req.ContentLength = 0
 	}
+	rn.startClock(aw, rd)
+	defer aw.clock.stop()
 	req.GetBody = nil
 	if b, ok := rn.prefixedBody(c); ok {
 		_ = req.Body.Close()

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"io"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -27,9 +28,9 @@ func (rn *run) headerTimeout() time.Duration {
 	}
 	if rn.streamed == streamUnknown {
 		if rn.body != nil && !rn.body.complete() {
-			// a body still arriving does not say yet (its "stream" is
-			// usually last), and the upstream answers only once it has
-			// it all: its upload is not the upstream's silence
+			// a body still arriving does not say yet; an attempt that
+			// sends it as it arrives gets its bound when the upload
+			// ends (see startClock)
 			return 0
 		}
 		rn.streamed = streamNo
@@ -54,4 +55,34 @@ func asksForStream(route Route, b *body) bool {
 		return false
 	}
 	return gjson.GetBytes(b.inspect(), "stream").Bool()
+}
+
+// startClock gives aw its clock (first_event_timeout, and
+// stream_header_timeout for a streamed answer), if either is set. An
+// attempt whose body rd sends as it arrives gets its clock armed once the
+// last of the body was sent: its upstream answers only then, and the
+// client's upload is not the upstream's silence.
+func (rn *run) startClock(aw *attemptWriter, rd io.Reader) {
+	first := rn.e.opts.FirstEventTimeout
+	tee, streaming := rd.(*teeReader)
+	if !streaming {
+		if header := rn.headerTimeout(); first > 0 || header > 0 {
+			aw.clock = startAttemptClock(first, header, aw.halt)
+		}
+		return
+	}
+	if first <= 0 && rn.e.opts.StreamHeaderTimeout <= 0 {
+		return
+	}
+	clock := new(firstEventClock)
+	aw.clock = clock
+	tee.s.onSent(func() {
+		// the scan that followed the body saw its "stream": no second
+		// pass over a body that puts it last, as Claude Code does
+		var header time.Duration
+		if tee.s.scan.stream {
+			header = rn.e.opts.StreamHeaderTimeout
+		}
+		clock.arm(first, header, aw.halt)
+	})
 }

@@ -323,3 +323,47 @@ func TestSpooledBodyIsRequestLogged(t *testing.T) {
 	assert.Len(t, l.Get("attempts").Array(), 2)
 	noSpoolFileLeft(t, spool)
 }
+
+// The upstream of an attempt that gets its body as it arrives answers only
+// once it has the body: first_event_timeout and stream_header_timeout
+// count from the last byte sent, not from the start of a slow upload, and
+// the stream-header bound holds for such an attempt too.
+func TestAttemptClockStartsWhenTheUploadEnds(t *testing.T) {
+	body := bigBody(1 << 20)
+
+	t.Run("slow upload", func(t *testing.T) {
+		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 400ms\n\t\tstream_header_timeout 300ms\n")
+		c := startSlowClient(t, g, sessionHeader(), len(body))
+		for off := 0; off < len(body); off += 128 << 10 {
+			_, err := c.pw.Write(body[off:min(off+128<<10, len(body))])
+			require.NoError(t, err)
+			time.Sleep(150 * time.Millisecond) // the upload takes over a second
+		}
+		require.NoError(t, c.pw.Close())
+		answeredFromOneUpstreamRequest(t, c, up, body)
+	})
+
+	t.Run("no headers after the upload", func(t *testing.T) {
+		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 3s\n\t\tstream_header_timeout 300ms\n")
+		up.holding.Store(true)
+		defer up.holding.Store(false)
+		c := startSlowClient(t, g, sessionHeader(), len(body))
+		_, err := c.pw.Write(body)
+		require.NoError(t, err)
+		require.NoError(t, c.pw.Close())
+		start := time.Now()
+		// both credentials hold their answers: each attempt is given up
+		// at the stream-header bound once it has the body
+		for range 2 {
+			select {
+			case <-up.held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("an attempt never reached the upstream with its body")
+			}
+		}
+		res, out := c.response(t)
+		close(up.release)
+		assert.Less(t, time.Since(start), 2500*time.Millisecond, "an attempt waited for first_event_timeout, not stream_header_timeout")
+		assert.GreaterOrEqual(t, res.StatusCode, 500, out)
+	})
+}
