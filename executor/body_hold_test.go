@@ -8,9 +8,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/caddy-cliproxy/cliproxy/internal/spooltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/caddy-cliproxy/cliproxy/internal/spooltest"
 )
 
 // spoolFiles lists the spool files in dir.
