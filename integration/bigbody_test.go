@@ -332,19 +332,19 @@ func TestAttemptClockStartsWhenTheUploadEnds(t *testing.T) {
 	body := bigBody(1 << 20)
 
 	t.Run("slow upload", func(t *testing.T) {
-		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 400ms\n\t\tstream_header_timeout 300ms\n")
+		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 1500ms\n\t\tstream_header_timeout 1500ms\n")
 		c := startSlowClient(t, g, sessionHeader(), len(body))
-		for off := 0; off < len(body); off += 128 << 10 {
-			_, err := c.pw.Write(body[off:min(off+128<<10, len(body))])
+		for off := 0; off < len(body); off += 64 << 10 {
+			_, err := c.pw.Write(body[off:min(off+64<<10, len(body))])
 			require.NoError(t, err)
-			time.Sleep(150 * time.Millisecond) // the upload takes over a second
+			time.Sleep(200 * time.Millisecond) // the upload takes over 3 s
 		}
 		require.NoError(t, c.pw.Close())
 		answeredFromOneUpstreamRequest(t, c, up, body)
 	})
 
 	t.Run("no headers after the upload", func(t *testing.T) {
-		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 3s\n\t\tstream_header_timeout 300ms\n")
+		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 6s\n\t\tstream_header_timeout 300ms\n")
 		up.holding.Store(true)
 		defer up.holding.Store(false)
 		c := startSlowClient(t, g, sessionHeader(), len(body))
@@ -363,7 +363,7 @@ func TestAttemptClockStartsWhenTheUploadEnds(t *testing.T) {
 		}
 		res, out := c.response(t)
 		close(up.release)
-		assert.Less(t, time.Since(start), 2500*time.Millisecond, "an attempt waited for first_event_timeout, not stream_header_timeout")
+		assert.Less(t, time.Since(start), 4*time.Second, "an attempt waited for first_event_timeout, not stream_header_timeout")
 		assert.GreaterOrEqual(t, res.StatusCode, 500, out)
 	})
 }
