@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,10 @@ type Queue struct {
 type queued struct {
 	at      time.Time
 	payload []byte
+	// rec, when set, is the record not yet encoded: most records are
+	// never popped (no collector), and encoding each as it came cost
+	// every request ~10 µs
+	rec *Record
 }
 
 // NewQueue returns a queue keeping records for retention, at most max of
@@ -77,15 +82,21 @@ func (q *Queue) now() time.Time {
 }
 
 // Push appends a record; the queue keeps payload as it is.
-func (q *Queue) Push(payload []byte) {
-	now := q.now()
+func (q *Queue) Push(payload []byte) { q.push(queued{payload: payload}) }
+
+// PushRecord appends rec, encoded as JSON only when it is popped; rec must
+// not change after.
+func (q *Queue) PushRecord(rec *Record) { q.push(queued{rec: rec}) }
+
+func (q *Queue) push(it queued) {
+	it.at = q.now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.expireLocked(now)
+	q.expireLocked(it.at)
 	if n := q.lenLocked() - q.max + 1; n > 0 {
 		q.dropLocked(n)
 	}
-	q.items = append(q.items, queued{at: now, payload: payload})
+	q.items = append(q.items, it)
 }
 
 // Pop removes and returns up to n of the oldest records.
@@ -94,19 +105,31 @@ func (q *Queue) Pop(n int) [][]byte {
 		return nil
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.expireLocked(q.now())
 	n = min(n, q.lenLocked())
 	if n == 0 {
+		q.mu.Unlock()
 		return nil
 	}
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = q.items[q.head+i].payload
-		q.items[q.head+i] = queued{}
-	}
+	items := make([]queued, n)
+	copy(items, q.items[q.head:q.head+n])
+	clear(q.items[q.head : q.head+n])
 	q.head += n
 	q.compactLocked()
+	q.mu.Unlock()
+	// encoded outside the lock: a collector popping thousands does not
+	// hold up the requests pushing
+	out := make([][]byte, 0, n)
+	for _, it := range items {
+		if it.rec != nil {
+			b, err := json.Marshal(it.rec)
+			if err != nil {
+				continue
+			}
+			it.payload = b
+		}
+		out = append(out, it.payload)
+	}
 	return out
 }
 
