@@ -180,6 +180,12 @@ func (t *teeReader) Read(p []byte) (int, error) {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	t.s.mu.Lock()
+	if t.closed.Load() {
+		// closed while this read waited for the lock: the close may
+		// have freed the hold (it frees under the lock)
+		t.s.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	var n int
 	var err error
 	if t.sent < t.s.start {
