@@ -84,6 +84,18 @@ func (a *bodyArena) put(b []byte, limit int64) bool {
 	return true
 }
 
+// trim unmaps free buffers, the biggest first, until the arena is within
+// limit or has none left.
+func (a *bodyArena) trim(limit int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for c := bigClasses; c > 0 && a.freeSize > 0 && a.resident > limit; c-- {
+		for len(a.free[c]) > 0 && a.resident > limit {
+			a.unmapLocked(c)
+		}
+	}
+}
+
 // unmapLocked unmaps one free buffer of class c; a.mu is held.
 func (a *bodyArena) unmapLocked(c int) {
 	n := len(a.free[c])

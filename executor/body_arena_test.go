@@ -87,3 +87,29 @@ func TestArenaKeepsWithinTheLimit(t *testing.T) {
 	assert.True(t, a.put(other, limit))
 	assert.False(t, a.put(make([]byte, 0, size), limit), "a heap buffer is not the arena's")
 }
+
+// A lower body_memory (a config reload) gives back at once the free
+// buffers the arena kept under the old limit: they are reused only by
+// bodies of their own size, and without a fix stayed mapped for good.
+func TestArenaGivesBackFreeBuffersWhenTheLimitIsLowered(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		t.Skip("no anonymous mappings")
+	}
+	a := freshArena(t)
+	budget := NewBodyBudget(32 << 20)
+	cfg := bodyConfig{limit: 8 << 20, budget: budget, dir: t.TempDir()}
+	var bodies []*body
+	for i := range 6 {
+		b, err := readBody(nil, bodyRequest(bytes.Repeat([]byte("x"), (i+1)<<20), "", false), cfg)
+		require.NoError(t, err)
+		require.False(t, b.raw.spooled())
+		bodies = append(bodies, b)
+	}
+	for _, b := range bodies {
+		b.release()
+	}
+	require.Greater(t, a.Resident(), int64(16<<20), "the freed buffers are kept under the first limit")
+
+	budget.SetLimit(4 << 20)
+	assert.LessOrEqual(t, a.Resident(), int64(4<<20), "free buffers past the new limit stay mapped")
+}

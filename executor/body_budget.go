@@ -26,12 +26,17 @@ func NewBodyBudget(limit int64) *BodyBudget {
 }
 
 // SetLimit changes the budget's limit (0: DefaultBodyMemory); bodies held
-// already keep their memory.
+// already keep their memory. A lower limit unmaps the arena's free
+// buffers past it at once: they are reused only by bodies of their size,
+// which may never come again.
 func (b *BodyBudget) SetLimit(limit int64) {
 	if limit == 0 {
 		limit = DefaultBodyMemory
 	}
-	b.limit.Store(max(limit, 0))
+	limit = max(limit, 0)
+	if old := b.limit.Swap(limit); limit < old {
+		arena.trim(limit)
+	}
 }
 
 // Held is how many bytes the budget has given out.
