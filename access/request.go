@@ -1,6 +1,7 @@
 package access
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 )
@@ -73,20 +74,56 @@ var credentialMarkers = []string{
 }
 
 // IsCredentialHeader reports whether a header called name can carry a
-// client credential, and so must not reach an upstream.
+// client credential, and so must not reach an upstream. It runs for every
+// header of every request: the name is lowered into a buffer on the stack,
+// looked up once among credentialHeaders and searched for the markers,
+// without allocating. Header names are ASCII tokens (net/http refuses
+// others), so ASCII lowering is all the folding there is.
 func IsCredentialHeader(name string) bool {
-	for _, h := range credentialHeaders {
-		if strings.EqualFold(name, h) {
-			return true
-		}
+	var buf [64]byte
+	lower := buf[:0]
+	if len(name) > len(buf) {
+		lower = make([]byte, 0, len(name))
 	}
-	lower := strings.ToLower(name)
-	for _, m := range credentialMarkers {
-		if strings.Contains(lower, m) {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	if _, ok := credentialNames[string(lower)]; ok {
+		return true
+	}
+	for _, m := range credentialMarkerBytes {
+		if bytes.Contains(lower, m) {
 			return true
 		}
 	}
 	return false
+}
+
+// credentialNames and credentialMarkerBytes are credentialHeaders and
+// credentialMarkers in the form IsCredentialHeader compares.
+var (
+	credentialNames       = lowerSet(credentialHeaders)
+	credentialMarkerBytes = byteStrings(credentialMarkers)
+)
+
+func lowerSet(names []string) map[string]struct{} {
+	set := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		set[strings.ToLower(n)] = struct{}{}
+	}
+	return set
+}
+
+func byteStrings(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
 }
 
 // StripClientCredentials removes every place a client key can hide from r
