@@ -12,7 +12,10 @@ import (
 var errModelTwice = errors.New(`the request body names "model" more than once`)
 
 var (
-	modelKey = []byte(`"model"`)
+	// modelKey is the end of every plain "model" key; a search for it
+	// skips ahead by its first byte, where one for the quote before it
+	// stops at every string
+	modelKey = []byte(`model"`)
 	// escapedLetter is in every \u escape of a letter of "model" (each
 	// is \u006X), and rare in anything else: JSON writers escape no
 	// letter, and a search for it skips ahead by its rare first byte,
