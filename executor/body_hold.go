@@ -103,13 +103,18 @@ func (h *hold) room(n int, declared, limit int64) bool {
 	return true
 }
 
-// grow moves buf to a buffer of capacity want (see bufferSize), and the
-// buffer it leaves to its pool.
+// grow moves buf to a buffer of capacity want (see bufferSize). A big
+// buffer it leaves goes back to the arena; a small one is left to the
+// collector: back in the pool, it would be handed to the next body, which
+// would outgrow it too and allocate again (the pool gets each body's
+// final buffer when the body is freed).
 func (h *hold) grow(want int64) {
 	grown := append(allocBuffer(want, h.budget.arenaLimit()), h.buf.Bytes()...)
 	old := h.buf
 	h.buf = bytes.NewBuffer(grown)
-	putBuffer(old, h.budget.arenaLimit())
+	if old.Cap() > pooledBufferLimit {
+		putBuffer(old, h.budget.arenaLimit())
+	}
 }
 
 // spool moves what the hold has in memory to a new temporary file, and

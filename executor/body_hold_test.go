@@ -169,3 +169,20 @@ func BenchmarkSpooledBody(b *testing.B) {
 		body.release()
 	}
 }
+
+// BenchmarkReadBody50KB reads a 50 KB body whole and frees it, as every
+// Claude Code request of that size does: after the first, its buffer
+// comes from the pool.
+func BenchmarkReadBody50KB(b *testing.B) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 50<<10/16)
+	cfg := bodyConfig{limit: 4 << 20, budget: NewBodyBudget(0), dir: b.TempDir()}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		body, err := readBody(nil, bodyRequest(data, "", false), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body.release()
+	}
+}
