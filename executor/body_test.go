@@ -361,3 +361,15 @@ func TestBodyReadTimeoutYieldsToTheServers(t *testing.T) {
 		assert.Equal(t, tc.want, e.bodyReadTimeout(r.WithContext(ctx)), "server read_body %v", time.Duration(tc.server))
 	}
 }
+
+// An attempt that sends a rewritten (decoded) body drops its
+// Content-Encoding on a copy: the header is shared by the request's
+// attempts, and the next one may send the body as the client encoded it.
+func TestRewrittenAttemptKeepsTheSharedHeader(t *testing.T) {
+	shared := http.Header{"Content-Encoding": {"gzip"}, "Anthropic-Version": {"2023-06-01"}}
+	req := &http.Request{Header: shared}
+	withoutContentEncoding(req)
+	assert.Empty(t, req.Header.Get("Content-Encoding"))
+	assert.Equal(t, "2023-06-01", req.Header.Get("Anthropic-Version"))
+	assert.Equal(t, "gzip", shared.Get("Content-Encoding"), "the next attempt lost the client's Content-Encoding")
+}

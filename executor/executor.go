@@ -250,6 +250,9 @@ func (e *Executor) Serve(w http.ResponseWriter, r *http.Request, route Route, pr
 	stripped := &http.Request{Header: header, URL: &upstreamURL}
 	access.StripClientCredentials(stripped)
 	header.Del("Content-Length")
+	// let Go's transport negotiate and decode compression, so hints,
+	// stream errors and Code Assist envelopes are read as plain bytes
+	header.Del("Accept-Encoding")
 	rn.header, rn.query = header, upstreamURL.RawQuery
 	return rn.serve(w, eligible)
 }

@@ -397,11 +397,11 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 	req.URL = &u
 	req.RequestURI = ""
 	req.Host = ep.host
-	// the secret is added by Transport; the proxy only sees the rest
-	req.Header = rn.header.Clone()
-	// let Go's transport negotiate and decode compression, so hints,
-	// stream errors and Code Assist envelopes are read as plain bytes
-	req.Header.Del("Accept-Encoding")
+	// the secret is added by Transport; the proxy only sees the rest.
+	// Shared by every attempt, not copied: reverse_proxy copies it before
+	// it changes anything, and an attempt that changes it here copies it
+	// first (withoutContentEncoding)
+	req.Header = rn.header
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	ac.haltable = true
@@ -438,7 +438,7 @@ func (rn *run) attempt(aw *attemptWriter, ac *attemptCredential) error {
 		_ = req.Body.Close()
 		req.Body = io.NopCloser(bytes.NewReader(b))
 		req.ContentLength = int64(len(b))
-		req.Header.Del("Content-Encoding") // the rewritten body is the decoded one
+		withoutContentEncoding(req) // the rewritten body is the decoded one
 	}
 
 	var out http.ResponseWriter = aw
@@ -481,7 +481,7 @@ func (rn *run) toCodeAssist(req *http.Request, u *url.URL, ep endpoint, c *auth.
 	_ = req.Body.Close() // the pooled body is not sent; the envelope is
 	req.Body = io.NopCloser(bytes.NewReader(wrapped))
 	req.ContentLength = int64(len(wrapped))
-	req.Header.Del("Content-Encoding") // the envelope carries the decoded body
+	withoutContentEncoding(req) // the envelope carries the decoded body
 	return newCodeAssistWriter(aw, stream && !clientSSE)
 }
 
@@ -621,4 +621,13 @@ func describeProxyError(err error) string {
 		return "proxy error status " + strconv.Itoa(he.StatusCode)
 	}
 	return "proxy error"
+}
+
+// withoutContentEncoding drops req's Content-Encoding, on a copy of its
+// header: the header is the request's, shared by its attempts.
+func withoutContentEncoding(req *http.Request) {
+	if req.Header.Get("Content-Encoding") != "" {
+		req.Header = req.Header.Clone()
+		req.Header.Del("Content-Encoding")
+	}
 }
