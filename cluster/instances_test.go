@@ -73,6 +73,7 @@ type caddyProc struct {
 	port, admin int
 	cmd         *exec.Cmd
 	out         *testutil.SyncBuffer
+	exited      chan struct{} // closed once the process is gone
 }
 
 func freePort(t *testing.T) int {
@@ -85,11 +86,26 @@ func startCaddy(t *testing.T, handler string) *caddyProc {
 	return startCaddyWith(t, "", handler)
 }
 
-// startCaddyWith is startCaddy with global options.
+// startCaddyWith is startCaddy with global options. A port found free
+// can be taken by another suite's process before Caddy binds it: Caddy
+// then exits, and is started again on other ports.
 func startCaddyWith(t *testing.T, global, handler string) *caddyProc {
 	t.Helper()
 	bin := buildCaddy(t)
-	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(testutil.SyncBuffer)}
+	for try := 1; ; try++ {
+		p, started := tryCaddy(t, bin, global, handler)
+		if started {
+			return p
+		}
+		if try == 3 || !strings.Contains(p.out.String(), "address already in use") {
+			t.Fatalf("caddy did not start:\n%s", p.out.String())
+		}
+	}
+}
+
+func tryCaddy(t *testing.T, bin, global, handler string) (*caddyProc, bool) {
+	t.Helper()
+	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(testutil.SyncBuffer), exited: make(chan struct{})}
 	home := t.TempDir()
 	cfg := fmt.Sprintf(`{
 	admin 127.0.0.1:%d
@@ -111,13 +127,19 @@ http://127.0.0.1:%d {
 	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start())
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(p.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case <-p.exited:
+			return p, false
+		default:
+		}
 		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", p.port))
 		if err == nil {
 			res.Body.Close()
-			return p
+			return p, true
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("caddy did not start:\n%s", p.out.String())
@@ -127,17 +149,17 @@ http://127.0.0.1:%d {
 }
 
 func (p *caddyProc) stop() {
-	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
+	select {
+	case <-p.exited:
 		return
+	default:
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.exited
 	}
 }
 
