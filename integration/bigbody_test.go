@@ -332,15 +332,18 @@ func TestAttemptClockStartsWhenTheUploadEnds(t *testing.T) {
 	body := bigBody(1 << 20)
 
 	t.Run("slow upload", func(t *testing.T) {
-		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 1500ms\n\t\tstream_header_timeout 1500ms\n")
+		// the bounds leave the upstream seconds to answer once it has the
+		// body, as two suites on two cores need; the upload outlasts them
+		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 4s\n\t\tstream_header_timeout 4s\n")
 		c := startSlowClient(t, g, sessionHeader(), len(body))
 		for off := 0; off < len(body); off += 64 << 10 {
 			_, err := c.pw.Write(body[off:min(off+64<<10, len(body))])
 			require.NoError(t, err)
-			time.Sleep(200 * time.Millisecond) // the upload takes over 3 s
+			time.Sleep(400 * time.Millisecond) // the upload takes over 6 s
 		}
 		require.NoError(t, c.pw.Close())
 		answeredFromOneUpstreamRequest(t, c, up, body)
+		assert.Len(t, up.arrived, 1, "the first attempt was given up during the upload and the body replayed")
 	})
 
 	t.Run("no headers after the upload", func(t *testing.T) {
