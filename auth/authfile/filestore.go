@@ -326,13 +326,15 @@ type fileEntry struct {
 
 // scan brings entries up to date with the directory and reports whether any
 // file was added, removed or changed. It fails, leaving entries as they
-// were, only when the directory cannot be listed.
+// were, only when the directory cannot be listed, or went away while its
+// files were read: a listed file that is gone then is not a removed one.
 func (s *FileStore) scan(ctx context.Context, entries map[string]*fileEntry) (bool, error) {
 	des, err := os.ReadDir(s.dir)
 	if err != nil {
 		return false, fmt.Errorf("auth dir: %w", err)
 	}
-	changed := false
+	afterList()
+	changed, vanished := false, false
 	seen := make(map[string]bool, len(des))
 	for _, de := range des {
 		if err := ctx.Err(); err != nil {
@@ -344,12 +346,18 @@ func (s *FileStore) scan(ctx context.Context, entries map[string]*fileEntry) (bo
 		}
 		ent, ok := s.refresh(name, entries[name])
 		if !ok {
+			vanished = true
 			continue
 		}
 		seen[name] = true
 		if ent != entries[name] {
 			entries[name] = ent
 			changed = true
+		}
+	}
+	if vanished {
+		if _, err := os.Stat(s.dir); err != nil {
+			return changed, fmt.Errorf("auth dir: %w", err)
 		}
 	}
 	for name := range entries {
@@ -360,6 +368,10 @@ func (s *FileStore) scan(ctx context.Context, entries map[string]*fileEntry) (bo
 	}
 	return changed, nil
 }
+
+// afterList runs between a scan's listing of the directory and its reads
+// of the files; tests move the directory there.
+var afterList = func() {}
 
 // refresh returns the entry for the file called name: old itself when the
 // file did not change, a new entry when it did, ok=false when there is no

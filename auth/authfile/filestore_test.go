@@ -883,3 +883,31 @@ func TestFileStoreSaveFromStaleCopies(t *testing.T) {
 		assert.Equal(t, "sk-ant-ort01-FAKE-other-process", readJSONFile(t, path)["refresh_token"])
 	})
 }
+
+// A directory that goes away between a poll's listing and its reads of
+// the files is a directory error, not the removal of the files it could
+// not read: the pool keeps them (a move of the directory, its
+// replacement by a deploy tool).
+func TestFileStoreWatchDirectoryGoneMidScan(t *testing.T) {
+	dir := copyAuthDirFixture(t)
+	s := newTestFileStore(t, dir)
+	s.PollInterval = 10 * time.Millisecond
+	moved := dir + "-moved"
+	var once sync.Once
+	armed := make(chan struct{})
+	restore := authfile.SetAfterList(func() {
+		select {
+		case <-armed:
+			once.Do(func() { require.NoError(t, os.Rename(dir, moved)) })
+		default:
+		}
+	})
+	t.Cleanup(restore)
+	rec := startWatch(t, s)
+	rec.await(t, "initial list", func(watchReport) bool { return true })
+	close(armed)
+	rep := rec.await(t, "directory gone", func(r watchReport) bool { return len(r.errs) > 0 })
+	assert.Contains(t, rep.errs[0].Error(), "auth dir")
+	assert.Equal(t, fixtureAuthFileNames, authFileNames(rep.files), "files the poll could not read were dropped")
+	require.NoError(t, os.Rename(moved, dir))
+}
