@@ -349,24 +349,20 @@ func TestAttemptClockStartsWhenTheUploadEnds(t *testing.T) {
 	t.Run("no headers after the upload", func(t *testing.T) {
 		up, g, _ := startBigBodyGateway(t, "\t\tfirst_event_timeout 6s\n\t\tstream_header_timeout 300ms\n")
 		up.holding.Store(true)
-		defer up.holding.Store(false)
+		// the held answers go once the test is over, pass or fail, so the
+		// upstream can close
+		t.Cleanup(func() { close(up.release) })
 		c := startSlowClient(t, g, sessionHeader(), len(body))
 		_, err := c.pw.Write(body)
 		require.NoError(t, err)
 		require.NoError(t, c.pw.Close())
 		start := time.Now()
-		// both credentials hold their answers: each attempt is given up
-		// at the stream-header bound once it has the body
-		for range 2 {
-			select {
-			case <-up.held:
-			case <-time.After(10 * time.Second):
-				t.Fatal("an attempt never reached the upstream with its body")
-			}
-		}
+		// both credentials hold their answers: each attempt is given up at
+		// the stream-header bound once it has sent the body (one may be
+		// given up before the upstream read it all, on a loaded machine)
 		res, out := c.response(t)
-		close(up.release)
 		assert.Less(t, time.Since(start), 4*time.Second, "an attempt waited for first_event_timeout, not stream_header_timeout")
+		assert.NotEmpty(t, up.held, "no attempt reached the upstream with its body")
 		assert.GreaterOrEqual(t, res.StatusCode, 500, out)
 	})
 }
