@@ -33,19 +33,12 @@ var arena = &bodyArena{owned: make(map[*byte]struct{})}
 func (a *bodyArena) get(size, limit int64) []byte {
 	class := size / bigClass
 	a.mu.Lock()
-	if n := len(a.free[class]); n > 0 {
-		b := a.free[class][n-1]
-		a.free[class][n-1] = nil
-		a.free[class] = a.free[class][:n-1]
-		a.freeSize -= size
+	if len(a.free[class]) > 0 {
+		b := a.popLocked(class)
 		a.mu.Unlock()
 		return b[:0]
 	}
-	for c := bigClasses; c > 0 && a.freeSize > 0 && a.resident+size > limit; c-- {
-		for len(a.free[c]) > 0 && a.resident+size > limit {
-			a.unmapLocked(c)
-		}
-	}
+	a.trimLocked(limit - size)
 	a.mu.Unlock()
 	b, err := mapAnon(int(size))
 	if err != nil {
@@ -65,22 +58,18 @@ func (a *bodyArena) put(b []byte, limit int64) bool {
 	if cap(b) == 0 {
 		return false
 	}
-	base := unsafe.SliceData(b[:1])
-	size := int64(cap(b))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.owned[base]; !ok {
+	if _, ok := a.owned[unsafe.SliceData(b[:1])]; !ok {
 		return false
 	}
 	if a.resident > limit {
-		delete(a.owned, base)
-		a.resident -= size
-		unmapAnon(b[:cap(b)])
+		a.unmapLocked(b)
 		return true
 	}
-	class := size / bigClass
+	class := int64(cap(b)) / bigClass
 	a.free[class] = append(a.free[class], b[:0])
-	a.freeSize += size
+	a.freeSize += int64(cap(b))
 	return true
 }
 
@@ -89,22 +78,31 @@ func (a *bodyArena) put(b []byte, limit int64) bool {
 func (a *bodyArena) trim(limit int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for c := bigClasses; c > 0 && a.freeSize > 0 && a.resident > limit; c-- {
+	a.trimLocked(limit)
+}
+
+func (a *bodyArena) trimLocked(limit int64) {
+	for c := int64(bigClasses); c > 0 && a.freeSize > 0 && a.resident > limit; c-- {
 		for len(a.free[c]) > 0 && a.resident > limit {
-			a.unmapLocked(c)
+			a.unmapLocked(a.popLocked(c))
 		}
 	}
 }
 
-// unmapLocked unmaps one free buffer of class c; a.mu is held.
-func (a *bodyArena) unmapLocked(c int) {
+// popLocked takes the last free buffer of class c; a.mu is held.
+func (a *bodyArena) popLocked(c int64) []byte {
 	n := len(a.free[c])
 	b := a.free[c][n-1]
 	a.free[c][n-1] = nil
 	a.free[c] = a.free[c][:n-1]
-	size := int64(cap(b))
-	a.freeSize -= size
-	a.resident -= size
+	a.freeSize -= int64(cap(b))
+	return b
+}
+
+// unmapLocked gives b, the arena's and not free, back to the system;
+// a.mu is held.
+func (a *bodyArena) unmapLocked(b []byte) {
+	a.resident -= int64(cap(b))
 	delete(a.owned, unsafe.SliceData(b[:1]))
 	unmapAnon(b[:cap(b)])
 }
