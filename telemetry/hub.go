@@ -76,27 +76,22 @@ func (h *Hub) sharedQueue() SharedQueue {
 // Usage queues rec and publishes it on the usage channel. It never waits.
 // rec must not change after.
 func (h *Hub) Usage(rec *Record) {
-	var b []byte
-	encoded := func() bool {
-		if b == nil {
-			var err error
-			if b, err = json.Marshal(rec); err != nil {
-				return false
-			}
-		}
-		return true
-	}
-	if s := h.sharedQueue(); s != nil && s.Up() {
-		if !encoded() {
-			return
-		}
-		s.PushUsage(b)
-	} else {
+	shared := h.sharedQueue()
+	up := shared != nil && shared.Up()
+	if !up {
 		h.queue.PushRecord(rec)
 	}
-	if h.broker.Subscribers(ChannelUsage) > 0 && encoded() {
-		h.broker.Publish(ChannelUsage, b)
+	if !up && h.broker.Subscribers(ChannelUsage) == 0 {
+		return
 	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	if up {
+		shared.PushUsage(b)
+	}
+	h.broker.Publish(ChannelUsage, b)
 }
 
 // Error publishes ev on the errors channel. It never waits.
