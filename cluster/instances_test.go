@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
 
+	"github.com/caddy-cliproxy/cliproxy/internal/caddyproc"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockoauth"
 	"github.com/caddy-cliproxy/cliproxy/internal/mockupstream"
 	"github.com/caddy-cliproxy/cliproxy/internal/redistest"
@@ -70,14 +71,15 @@ func buildCaddy(t *testing.T) string {
 
 // caddyProc is one Caddy instance of the cluster.
 type caddyProc struct {
+	*caddyproc.Proc
 	port, admin int
-	cmd         *exec.Cmd
-	out         *testutil.SyncBuffer
-	exited      chan struct{} // closed once the process is gone
+	log         string
 }
 
-func freePort(t *testing.T) int {
-	return testutil.Port(t)
+// output is what the instance logged.
+func (p *caddyProc) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
 }
 
 // startCaddy runs an instance whose cliproxy block is handler.
@@ -86,81 +88,46 @@ func startCaddy(t *testing.T, handler string) *caddyProc {
 	return startCaddyWith(t, "", handler)
 }
 
-// startCaddyWith is startCaddy with global options. A port found free
-// can be taken by another suite's process before Caddy binds it: Caddy
-// then exits, and is started again on other ports.
+// startCaddyWith is startCaddy with global options.
 func startCaddyWith(t *testing.T, global, handler string) *caddyProc {
 	t.Helper()
-	bin := buildCaddy(t)
-	for try := 1; ; try++ {
-		p, started := tryCaddy(t, bin, global, handler)
-		if started {
-			return p
-		}
-		if try == 3 || !strings.Contains(p.out.String(), "address already in use") {
-			t.Fatalf("caddy did not start:\n%s", p.out.String())
-		}
-	}
-}
-
-func tryCaddy(t *testing.T, bin, global, handler string) (*caddyProc, bool) {
-	t.Helper()
-	p := &caddyProc{port: freePort(t), admin: freePort(t), out: new(testutil.SyncBuffer), exited: make(chan struct{})}
 	home := t.TempDir()
-	cfg := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
+	p := &caddyProc{log: filepath.Join(home, "caddy.log")}
+	proc, err := caddyproc.Start(context.Background(), caddyproc.Config{
+		Bin: buildCaddy(t), Dir: home, Name: "cluster", Log: p.log,
+		Caddyfile: func(site, admin string) string {
+			return fmt.Sprintf(`{
+	admin %s
 	auto_https off
 	persist_config off
 	storage file_system %s
 %s
 }
-http://127.0.0.1:%d {
+http://%s {
 	cliproxy {
 		client_key %s alice
 %s
 	}
 }
-`, p.admin, filepath.Join(home, "storage"), global, p.port, clientKey, handler)
-	file := filepath.Join(home, "Caddyfile")
-	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
-	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	require.NoError(t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.exited:
-			return p, false
-		default:
-		}
-		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", p.port))
-		if err == nil {
-			res.Body.Close()
-			return p, true
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy did not start:\n%s", p.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+`, admin, filepath.Join(home, "storage"), global, site, clientKey, handler)
+		},
+	})
+	if err != nil {
+		t.Fatalf("caddy did not start: %v\n%s", err, p.output())
 	}
+	t.Cleanup(proc.Stop)
+	p.Proc, p.port, p.admin = proc, portOf(t, proc.Site), portOf(t, proc.Admin)
+	return p
 }
 
-func (p *caddyProc) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+// portOf is the port of a base URL.
+func portOf(t *testing.T, base string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return n
 }
 
 // send posts a Claude request, with a session ID when session is not "".
@@ -319,7 +286,7 @@ func TestInstancesRefreshAnExpiringTokenOnce(t *testing.T) {
 	}
 	for _, p := range procs {
 		status, body := p.send(t, "")
-		require.Equal(t, http.StatusOK, status, "%s\n%s", body, p.out.String())
+		require.Equal(t, http.StatusOK, status, "%s\n%s", body, p.output())
 	}
 	for i, dir := range dirs {
 		require.Eventually(t, func() bool {
@@ -384,7 +351,7 @@ func TestInstancesServeThroughARedisOutage(t *testing.T) {
 		// one warning per outage; on a machine busy enough to time out a
 		// call to Redis, an outage of its own (ended by a notice) may come
 		// before the real one
-		out := p.out.String()
+		out := p.output()
 		assert.Equal(t, strings.Count(out, "redis state reachable again")+1, strings.Count(out, "redis state unreachable"), "one warning per outage")
 	}
 	rs.Restart()
@@ -506,14 +473,14 @@ func TestInstancesTakeThePasswordFromTheEnvironment(t *testing.T) {
 	url := fmt.Sprintf("redis://:{env.CLIPROXY_TEST_REDIS_PASSWORD}@%s/3", rs.Addr())
 	a := startCaddy(t, apiKeyPool(url, mockURL, "\t\tsession_affinity on\n"))
 	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond,
-		"the instance must log in with the password from its environment\n%s", a.out.String())
+		"the instance must log in with the password from its environment\n%s", a.output())
 	status, body := a.send(t, "with-password")
 	require.Equal(t, http.StatusOK, status, body)
 	require.Eventually(t, func() bool {
 		return strings.Contains(rs.DoIn(3, password, "KEYS", "cliproxy:shared:session:*"), "with-password")
 	}, time.Second, 10*time.Millisecond, "the binding lands in database 3")
 	assert.Equal(t, "", rs.DoIn(0, password, "KEYS", "cliproxy:*"), "nothing in database 0")
-	assert.NotContains(t, a.out.String(), password, "the password never reaches a log")
+	assert.NotContains(t, a.output(), password, "the password never reaches a log")
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config/", a.admin))
 	require.NoError(t, err)
 	cfg, _ := io.ReadAll(res.Body)
@@ -532,7 +499,7 @@ func TestInstanceStartsAndServesWithoutRedis(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, body)
 	}
 	assert.Equal(t, "0", a.metric(`caddy_cliproxy_redis_up{pool="shared"}`))
-	assert.Equal(t, 1, strings.Count(a.out.String(), "redis state unreachable"), "one warning")
+	assert.Equal(t, 1, strings.Count(a.output(), "redis state unreachable"), "one warning")
 
 	rs.Restart()
 	require.Eventually(t, func() bool { return a.metric(`caddy_cliproxy_redis_up{pool="shared"}`) == "1" }, 5*time.Second, 20*time.Millisecond,

@@ -49,7 +49,9 @@ type Proc struct {
 	// endpoint (where pprof, metrics and the management API live).
 	Site, Admin string
 	cmd         *exec.Cmd
-	done        chan error
+	// done is closed once the process is gone, waitErr then says how
+	done    chan struct{}
+	waitErr error
 }
 
 // FreeAddr returns a loopback address nobody listened on a moment ago.
@@ -62,9 +64,23 @@ func FreeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// errPortTaken is a Caddy that exited because an address FreeAddr found
+// free was taken before it bound it (another process on the machine).
+var errPortTaken = errors.New("a free port was taken before caddy bound it")
+
 // Start runs the Caddy cfg describes and waits until its admin endpoint
-// and its site answer.
+// and its site answer. A Caddy whose free port was taken before it bound
+// it is started again on other ports, up to 3 times.
 func Start(ctx context.Context, cfg Config) (*Proc, error) {
+	for try := 1; ; try++ {
+		p, err := start(ctx, cfg)
+		if err == nil || try == 3 || !errors.Is(err, errPortTaken) {
+			return p, err
+		}
+	}
+}
+
+func start(ctx context.Context, cfg Config) (*Proc, error) {
 	site, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -81,6 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	logStart, _ := logf.Seek(0, io.SeekEnd)
 	cmd := exec.Command(cfg.Bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+cfg.Dir, "XDG_CONFIG_HOME="+cfg.Dir, "XDG_DATA_HOME="+cfg.Dir)
 	cmd.Env = append(cmd.Env, cfg.Env...)
@@ -89,10 +106,13 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 		logf.Close()
 		return nil, fmt.Errorf("starting %s caddy: %w", cfg.Name, err)
 	}
-	p := &Proc{Name: cfg.Name, cmd: cmd, Site: "http://" + site, Admin: "http://" + admin, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	p := &Proc{Name: cfg.Name, cmd: cmd, Site: "http://" + site, Admin: "http://" + admin, done: make(chan struct{})}
+	go func() { p.waitErr = cmd.Wait(); logf.Close(); close(p.done) }()
 	if err := p.waitReady(ctx); err != nil {
 		p.Stop()
+		if log, _ := os.ReadFile(cfg.Log); int64(len(log)) > logStart && bytes.Contains(log[logStart:], []byte("address already in use")) {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
 		return nil, fmt.Errorf("starting %s caddy (log in %s): %w", cfg.Name, cfg.Log, err)
 	}
 	return p, nil
@@ -102,8 +122,8 @@ func (p *Proc) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-p.done:
-			return fmt.Errorf("caddy exited: %v", err)
+		case <-p.done:
+			return fmt.Errorf("caddy exited: %v", p.waitErr)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -129,6 +149,11 @@ func (p *Proc) PID() int { return p.cmd.Process.Pid }
 // Stop ends the Caddy gracefully (SIGTERM, then SIGKILL after 10 s) and
 // waits for it.
 func (p *Proc) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
