@@ -134,14 +134,21 @@ func assertNoSecretInDir(t testing.TB, dir string) {
 		if !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
+		// the file cap may remove an old file since the listing
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), e.Name())
 		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		require.NoError(t, err)
 		for _, secret := range append(upstreamKeys, clientKey, "cookie-secret") {
 			assert.NotContains(t, string(raw), secret, e.Name())
 		}
-		info, err := e.Info()
-		require.NoError(t, err)
-		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), e.Name())
 	}
 }
 
